@@ -1,0 +1,42 @@
+namespace CrossEncoder.Native.Kernels;
+
+public static partial class Attention
+{
+    /// <summary>Readable twin of <see cref="MultiHead"/>: per head, scores in double, softmax, weighted sum of values.</summary>
+    public static void MultiHeadReference(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        Span<float> output, int tokens, int heads, int headDim, float scale)
+    {
+        int hidden = heads * headDim;
+        if (ld < hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"Row stride must be at least nH*dH = {hidden}.");
+        long need = tokens == 0 ? 0 : (long)(tokens - 1) * ld + hidden;
+        KernelGuard.Length(q, need, nameof(q));
+        KernelGuard.Length(k, need, nameof(k));
+        KernelGuard.Length(v, need, nameof(v));
+        KernelGuard.Length(keyBias, tokens, nameof(keyBias));
+        KernelGuard.Length(output, (long)tokens * hidden, nameof(output));
+        var scores = new double[tokens];
+        for (int h = 0; h < heads; h++)
+        {
+            int col = h * headDim;
+            for (int i = 0; i < tokens; i++)
+            {
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < tokens; j++)
+                {
+                    double dot = 0;
+                    for (int d = 0; d < headDim; d++) dot += (double)q[i * ld + col + d] * k[j * ld + col + d];
+                    scores[j] = dot * scale + keyBias[j];
+                    max = Math.Max(max, scores[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < tokens; j++) { scores[j] = Math.Exp(scores[j] - max); sum += scores[j]; }
+                for (int d = 0; d < headDim; d++)
+                {
+                    double acc = 0;
+                    for (int j = 0; j < tokens; j++) acc += scores[j] / sum * v[j * ld + col + d];
+                    output[i * hidden + col + d] = (float)acc;
+                }
+            }
+        }
+    }
+}

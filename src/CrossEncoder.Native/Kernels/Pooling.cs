@@ -1,0 +1,24 @@
+namespace CrossEncoder.Native.Kernels;
+
+/// <summary>Reductions over token rows: masked mean pooling and L2 normalisation (sentence-embedding heads).</summary>
+public static class Pooling
+{
+    /// <summary>dest[N] = mean of rows [0, validRows) of x[R, N]; the padding rows after them are ignored.</summary>
+    public static void MeanOfRows(ReadOnlySpan<float> x, int validRows, int n, Span<float> dest)
+    {
+        KernelGuard.Length(x, (long)validRows * n, nameof(x));
+        KernelGuard.Length(dest, n, nameof(dest));
+        if (validRows <= 0) throw new ArgumentOutOfRangeException(nameof(validRows), validRows, "Mean pooling needs at least one row.");
+        var d = dest[..n];
+        d.Clear();
+        for (int r = 0; r < validRows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, x.Slice(r * n, n), d);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(d, 1f / validRows, d);
+    }
+
+    /// <summary>x = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize.</summary>
+    public static void L2Normalize(Span<float> x)
+    {
+        float norm = System.Numerics.Tensors.TensorPrimitives.Norm(x);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / MathF.Max(norm, 1e-12f), x);
+    }
+}

@@ -1,0 +1,18 @@
+namespace CrossEncoder.Native.Kernels;
+
+public static partial class Softmax
+{
+    /// <summary>Readable twin of <see cref="Apply"/>, in double.</summary>
+    public static void ApplyReference(ReadOnlySpan<float> x, Span<float> y)
+    {
+        KernelGuard.Length(y, x.Length, nameof(y));
+        if (x.IsEmpty) return;
+        double max = double.NegativeInfinity;
+        for (int i = 0; i < x.Length; i++) max = Math.Max(max, x[i]);
+        if (double.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
+        double sum = 0;
+        var e = new double[x.Length];
+        for (int i = 0; i < x.Length; i++) { e[i] = Math.Exp(x[i] - max); sum += e[i]; }
+        for (int i = 0; i < x.Length; i++) y[i] = (float)(e[i] / sum);
+    }
+}

@@ -1,0 +1,13 @@
+namespace CrossEncoder.Native.SafeTensors;
+
+/// <summary>One tensor's entry in a safetensors header.</summary>
+/// <param name="Name">The tensor name, e.g. <c>bert.embeddings.word_embeddings.weight</c>.</param>
+/// <param name="DType">Element type.</param>
+/// <param name="Shape">Dimensions, outermost first; empty for a scalar.</param>
+/// <param name="DataOffset">Byte offset of the first element, relative to the start of the data section.</param>
+/// <param name="ByteLength">Number of bytes the tensor occupies.</param>
+public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape, long DataOffset, long ByteLength)
+{
+    /// <summary>Number of elements (product of the shape; 1 for a scalar).</summary>
+    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+}
