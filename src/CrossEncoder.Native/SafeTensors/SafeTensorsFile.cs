@@ -7,6 +7,9 @@ public sealed class SafeTensorsFile : IDisposable
 {
     private SafeTensorsFile() => throw new NotImplementedException();
 
+    /// <summary>The reserved header key holding the optional string-to-string metadata map.</summary>
+    public const string MetadataKey = "__metadata__";
+
     /// <summary>Opens and validates <paramref name="path"/>.</summary>
     /// <exception cref="SafeTensorsFormatException">The file violates the format.</exception>
     public static SafeTensorsFile Open(string path) => throw new NotImplementedException();
