@@ -1,0 +1,17 @@
+using CrossEncoder.Native.Kernels;
+
+namespace CrossEncoder.Native.Model;
+
+/// <summary>The first half of the feed-forward block: widen each token to the intermediate size and apply exact GELU.</summary>
+internal sealed class BertIntermediate(WeightSource weights, WeightNames.Layer names, BertConfig config)
+{
+    private readonly Linear _dense = Linear.Load(weights, names.Intermediate, config.HiddenSize, config.IntermediateSize);   // [I, H]
+
+    /// <summary>intermediate[N, I] = GELU(hidden W^T + b).</summary>
+    public void Forward(ReadOnlySpan<float> hidden, Span<float> intermediate, int tokens)
+    {
+        _dense.Forward(hidden, intermediate, tokens);
+        var active = intermediate[..(tokens * _dense.OutFeatures)];
+        Gelu.Apply(active, active);
+    }
+}

@@ -1,0 +1,29 @@
+namespace CrossEncoder.Native.Model;
+
+/// <summary>One transformer encoder block: self-attention then feed-forward, each followed by residual + LayerNorm.</summary>
+internal sealed class BertLayer
+{
+    private readonly BertSelfAttention _attention;
+    private readonly BertSelfOutput _attentionOutput;
+    private readonly BertIntermediate _intermediate;
+    private readonly BertOutput _output;
+
+    public BertLayer(WeightSource weights, BertConfig config, int index)
+    {
+        var names = new WeightNames.Layer(index);
+        _attention = new BertSelfAttention(weights, names, config);
+        _attentionOutput = new BertSelfOutput(weights, names, config);
+        _intermediate = new BertIntermediate(weights, names, config);
+        _output = new BertOutput(weights, names, config);
+    }
+
+    /// <summary>hidden[N, H] is updated in place.</summary>
+    public void Forward(Span<float> hidden, PackedBatch batch, BertWorkspace workspace)
+    {
+        int tokens = batch.TotalTokens;
+        _attention.Forward(hidden, batch, workspace, workspace.Context);                       // context  [N, H]
+        _attentionOutput.Forward(workspace.Context, hidden, workspace.Projection, tokens);       // hidden = LN(context Wo + hidden)
+        _intermediate.Forward(hidden, workspace.Intermediate, tokens);                         // inter    [N, I] = GELU(hidden Wi)
+        _output.Forward(workspace.Intermediate, hidden, workspace.Projection, tokens);           // hidden = LN(inter Wo2 + hidden)
+    }
+}

@@ -1,0 +1,55 @@
+namespace CrossEncoder.Native.Model;
+
+/// <summary>
+/// The only place Hugging Face tensor names appear. Names follow <c>modeling_bert.py</c>'s module tree and are built from
+/// scoped prefixes; <see cref="WeightSource"/> resolves them against a checkpoint, accepting the known aliases.
+/// </summary>
+internal static class WeightNames
+{
+    /// <summary>Prefix under which task models (<c>BertForSequenceClassification</c>) keep the encoder.</summary>
+    public const string ModelPrefix = "bert.";
+
+    /// <summary>Tensors that are buffers, not parameters, or heads this engine does not run: skipped, never reported as unexpected.</summary>
+    public static bool IsIgnorable(string name) =>
+        name.EndsWith("position_ids", StringComparison.Ordinal) ||       // a registered buffer: arange(max_positions)
+        name.StartsWith("cls.", StringComparison.Ordinal);               // pre-training heads (MLM / NSP) of BertForPreTraining
+
+    /// <summary>Old TensorFlow-era checkpoints name LayerNorm parameters gamma/beta.</summary>
+    public static IEnumerable<string> Aliases(string name)
+    {
+        yield return name;
+        if (name.EndsWith("LayerNorm.weight", StringComparison.Ordinal)) yield return name[..^"weight".Length] + "gamma";
+        if (name.EndsWith("LayerNorm.bias", StringComparison.Ordinal)) yield return name[..^"bias".Length] + "beta";
+    }
+
+    public static class Embeddings
+    {
+        private const string Scope = "embeddings.";
+        public const string Word = Scope + "word_embeddings.weight";
+        public const string Position = Scope + "position_embeddings.weight";
+        public const string TokenType = Scope + "token_type_embeddings.weight";
+        public const string LayerNorm = Scope + "LayerNorm";
+    }
+
+    /// <summary>Names inside <c>encoder.layer.{i}</c>.</summary>
+    public readonly struct Layer(int index)
+    {
+        private string Scope => $"encoder.layer.{index}.";
+        public string Query => Scope + "attention.self.query";
+        public string Key => Scope + "attention.self.key";
+        public string Value => Scope + "attention.self.value";
+        public string AttentionOutput => Scope + "attention.output.dense";
+        public string AttentionLayerNorm => Scope + "attention.output.LayerNorm";
+        public string Intermediate => Scope + "intermediate.dense";
+        public string Output => Scope + "output.dense";
+        public string OutputLayerNorm => Scope + "output.LayerNorm";
+    }
+
+    public const string Pooler = "pooler.dense";
+
+    /// <summary>BertForSequenceClassification's head (outside the <c>bert.</c> scope).</summary>
+    public const string Classifier = "classifier";
+
+    public static string Weight(string module) => module + ".weight";
+    public static string Bias(string module) => module + ".bias";
+}

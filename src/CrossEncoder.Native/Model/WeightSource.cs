@@ -1,0 +1,57 @@
+using CrossEncoder.Native.SafeTensors;
+
+namespace CrossEncoder.Native.Model;
+
+/// <summary>
+/// Hands out a checkpoint's tensors by canonical Hugging Face name, resolving the optional <c>bert.</c> prefix and the
+/// <c>gamma/beta</c> aliases, checking shapes, and remembering what was taken. After loading, <see cref="ThrowIfIncomplete"/>
+/// fails loudly with the full list of missing and unexpected tensors, so a wrong checkpoint never loads half-way.
+/// </summary>
+internal sealed class WeightSource(SafeTensorsFile file)
+{
+    private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+    private readonly List<string> _missing = [];
+
+    /// <summary>True when the checkpoint has a tensor under <paramref name="name"/> (with any accepted prefix/alias).</summary>
+    public bool Has(string name, bool underModelPrefix = true) => Resolve(name, underModelPrefix) is not null;
+
+    /// <summary>Copies a tensor as F32, checking its shape. Records a missing tensor and returns an empty array instead of throwing,
+    /// so every missing name is reported at once.</summary>
+    public float[] Take(string name, long[] shape, bool underModelPrefix = true)
+    {
+        string? actual = Resolve(name, underModelPrefix);
+        if (actual is null)
+        {
+            _missing.Add($"{name} {FormatShape(shape)}");
+            return [];
+        }
+        var info = file.Tensors[actual];
+        if (!info.Shape.SequenceEqual(shape))
+            throw new ModelFormatException(file.FilePath, $"tensor '{actual}' has shape {FormatShape(info.Shape)}; the config implies {FormatShape(shape)}.");
+        _taken.Add(actual);
+        return file.ReadFloat32(actual);
+    }
+
+    /// <summary>Throws if any tensor was missing or any non-ignorable tensor was never taken.</summary>
+    public void ThrowIfIncomplete()
+    {
+        var unexpected = file.Tensors.Keys.Where(n => !_taken.Contains(n) && !WeightNames.IsIgnorable(n)).Order(StringComparer.Ordinal).ToList();
+        if (_missing.Count == 0 && unexpected.Count == 0) return;
+        var message = new System.Text.StringBuilder("the weights do not match the model described by config.json.");
+        if (_missing.Count > 0) message.Append($" Missing ({_missing.Count}): ").AppendJoin(", ", _missing.Take(20)).Append(_missing.Count > 20 ? ", ..." : "").Append('.');
+        if (unexpected.Count > 0) message.Append($" Unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", ..." : "").Append('.');
+        throw new ModelFormatException(file.FilePath, message.ToString());
+    }
+
+    private string? Resolve(string name, bool underModelPrefix)
+    {
+        foreach (string alias in WeightNames.Aliases(name))
+        {
+            if (file.Tensors.ContainsKey(alias)) return alias;
+            if (underModelPrefix && file.Tensors.ContainsKey(WeightNames.ModelPrefix + alias)) return WeightNames.ModelPrefix + alias;
+        }
+        return null;
+    }
+
+    private static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+}

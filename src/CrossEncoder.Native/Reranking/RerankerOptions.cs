@@ -1,0 +1,28 @@
+using CrossEncoder.Native.Tokenization;
+
+namespace CrossEncoder.Native.Reranking;
+
+/// <summary>Load-time settings of a <see cref="Reranker"/>: how big one forward pass may be. Runtime knobs, never model config.</summary>
+public sealed record RerankerOptions
+{
+    /// <summary>Most tokens (specials included, over all pairs) one forward pass holds. Bounds memory: activations take
+    /// about (6H + I) x 4 bytes per token, ~9 KB for MiniLM-L6. Raised to the maximum sequence length if smaller.</summary>
+    public int MaxBatchTokens { get; init; } = 8192;
+
+    /// <summary>Most pairs one forward pass holds.</summary>
+    public int MaxBatchSequences { get; init; } = 128;
+
+    /// <summary>Default <see cref="RerankOptions"/> for calls that pass none.</summary>
+    public RerankOptions Defaults { get; init; } = new();
+}
+
+/// <summary>Per-call settings of <see cref="Reranker.Rerank"/>.</summary>
+public sealed record RerankOptions
+{
+    /// <summary>Longest input in tokens, specials included; null means the model's limit (config max_position_embeddings,
+    /// capped by tokenizer_config's model_max_length, 512 for BERT).</summary>
+    public int? MaxLength { get; init; }
+
+    /// <summary>How a (query, document) pair longer than <see cref="MaxLength"/> is cut; Hugging Face's default is longest-first.</summary>
+    public TruncationStrategy Truncation { get; init; } = TruncationStrategy.LongestFirst;
+}
