@@ -1,0 +1,97 @@
+using System.Text.Json;
+using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking;
+
+namespace CrossEncoder.Cli.Commands;
+
+/// <summary><c>rerank</c>: the main job. Scores documents against a query and prints them best first.</summary>
+internal static class RerankCommand
+{
+    public const string Usage = "crossencoder rerank --query <text> [--docs <file, one per line> | --docs -] [doc ...] [--model <dir>] [--top N] [--max-length N] [--json]";
+
+    public static int Run(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var cl = CommandLine.Parse(args, ["query", "docs", "model", "top", "max-length"], ["json"]);
+        string query = cl.Required("query");
+        int? top = cl.Int("top", 1, int.MaxValue);
+        int? maxLength = cl.Int("max-length", 3, 1 << 20);
+        var documents = new List<string>();
+        if (cl.Value("docs") is { } docs) documents.AddRange(ReadDocuments(docs, stdin));
+        documents.AddRange(cl.Positionals);
+        if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
+
+        string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
+        using var reranker = Reranker.Load(modelDirectory);
+        if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
+        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, cancellationToken);
+
+        if (cl.Flag("json")) WriteJson(stdout, modelDirectory, reranker.Kind, query, documents, results);
+        else WriteTable(stdout, reranker.Kind, documents, results);
+        return 0;
+    }
+
+    private static IEnumerable<string> ReadDocuments(string source, TextReader stdin)
+    {
+        IEnumerable<string> lines;
+        if (source == "-") lines = ReadAllLines(stdin);
+        else if (Directory.Exists(source)) throw new CliException($"--docs '{source}' is a folder; give a text file with one document per line.");
+        else if (!File.Exists(source)) throw new CliException($"documents file '{source}' not found.");
+        else lines = File.ReadLines(source);
+        // One document per line; blank lines (e.g. a trailing newline) are not documents.
+        return lines.Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
+    }
+
+    private static IEnumerable<string> ReadAllLines(TextReader reader)
+    {
+        while (reader.ReadLine() is { } line) yield return line;
+    }
+
+    private static void WriteTable(TextWriter stdout, ModelKind kind, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
+    {
+        stdout.WriteLine($"{"rank",4}  {(kind == ModelKind.CrossEncoder ? "score" : "cosine"),7}  {"index",5}  document");
+        for (int r = 0; r < results.Count; r++)
+        {
+            var hit = results[r];
+            string flag = hit.Truncation.Truncated ? " [truncated]" : "";
+            stdout.WriteLine($"{r + 1,4}  {hit.Score,7:F4}  {hit.Index,5}  {Preview(documents[hit.Index], 80)}{flag}");
+        }
+    }
+
+    private static void WriteJson(TextWriter stdout, string model, ModelKind kind, string query, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
+    {
+        using var stream = new MemoryStream();
+        using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteString("model", model);
+            json.WriteString("kind", kind == ModelKind.CrossEncoder ? "cross-encoder" : "bi-encoder");
+            json.WriteString("query", query);
+            json.WriteStartArray("results");
+            for (int r = 0; r < results.Count; r++)
+            {
+                var hit = results[r];
+                json.WriteStartObject();
+                json.WriteNumber("rank", r + 1);
+                json.WriteNumber("index", hit.Index);
+                json.WriteNumber("score", hit.Score);
+                json.WriteNumber("logit", hit.Logit);
+                json.WriteBoolean("truncated", hit.Truncation.Truncated);
+                json.WriteNumber("query_tokens_removed", hit.Truncation.QueryTokensRemoved);
+                json.WriteNumber("document_tokens_removed", hit.Truncation.DocumentTokensRemoved);
+                json.WriteString("document", documents[hit.Index]);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+        stdout.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    /// <summary>The first <paramref name="width"/> characters on one line (tabs and newlines shown as spaces).</summary>
+    internal static string Preview(string text, int width)
+    {
+        var flat = string.Join(' ', text.Split((char[])['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+        var info = new System.Globalization.StringInfo(flat);
+        return info.LengthInTextElements <= width ? flat : info.SubstringByTextElements(0, width - 1) + "…";
+    }
+}
