@@ -386,12 +386,14 @@ public sealed unsafe class SafeTensorsFile : IDisposable
         bool sawMetadata = false;
         string? current = null;   // the tensor being parsed, for messages about JSON syntax errors
 
+        if (header.TrimStart(" \t\r\n"u8).IsEmpty)
+            throw new SafeTensorsFormatException(path, null, "header contains only whitespace; it must be a JSON object.");
+
         // Default options: no comments, no trailing commas, max depth 64; isFinalBlock so truncation is an error.
         var reader = new Utf8JsonReader(header, isFinalBlock: true, state: default);
         try
         {
-            if (!reader.Read())
-                throw new SafeTensorsFormatException(path, null, "header contains only whitespace; it must be a JSON object.");
+            Next(ref reader, path, null);
             if (reader.TokenType != JsonTokenType.StartObject)
                 throw new SafeTensorsFormatException(path, null, $"header must be a JSON object, but it starts with {Describe(reader.TokenType)}.");
 
