@@ -9,5 +9,15 @@ namespace CrossEncoder.Native.SafeTensors;
 public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape, long DataOffset, long ByteLength)
 {
     /// <summary>Number of elements (product of the shape; 1 for a scalar).</summary>
-    public long ElementCount => Shape.Aggregate(1L, (a, b) => a * b);
+    /// <exception cref="OverflowException">The product does not fit in a long (never for entries from <see cref="SafeTensorsFile"/>, which validates it).</exception>
+    public long ElementCount
+    {
+        get
+        {
+            long count = 1;
+            for (int i = 0; i < Shape.Count; i++)
+                count = checked(count * Shape[i]);
+            return count;
+        }
+    }
 }

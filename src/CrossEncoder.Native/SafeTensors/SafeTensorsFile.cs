@@ -339,7 +339,7 @@ public sealed unsafe class SafeTensorsFile : IDisposable
                 throw new SafeTensorsFormatException(path, e.Name,
                     $"data_offsets [{e.Begin}, {e.End}] are out of bounds: the data section has only {dataLength} bytes (file truncated?).");
             }
-            tensors.Add(new SafeTensorInfo(e.Name, e.DType, e.Shape, e.Begin, byteCount));
+            tensors.Add(new SafeTensorInfo(e.Name, e.DType, Array.AsReadOnly(e.Shape), e.Begin, byteCount));   // read-only: shared by every caller
         }
 
         // 4. Sorted by offset, the tensors tile the data section: no gap, no overlap, nothing after the last.
