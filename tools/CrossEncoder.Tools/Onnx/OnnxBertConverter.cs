@@ -112,6 +112,7 @@ public static class OnnxBertConverter
         ArgumentException.ThrowIfNullOrEmpty(outputDirectory);
         options ??= new OnnxBertConversionOptions();
         var clock = Stopwatch.StartNew();
+        if (!options.Overwrite) ThrowIfModelExists(Path.GetFullPath(outputDirectory)); // fail before the work, and again before publishing
         if (!File.Exists(vocabPath)) throw new FileNotFoundException($"Vocabulary file not found: '{vocabPath}' (a BERT WordPiece vocab.txt is required next to the ONNX model).", vocabPath);
 
         ModelProto model = OnnxGraph.LoadModel(onnxPath);
@@ -278,6 +279,12 @@ public static class OnnxBertConverter
 
     // ---- publishing -------------------------------------------------------------------------------------------------
 
+    private static void ThrowIfModelExists(string target)
+    {
+        if (File.Exists(Path.Combine(target, "model.safetensors")) || File.Exists(Path.Combine(target, "config.json")))
+            throw new IOException($"'{target}' already contains a converted model; set {nameof(OnnxBertConversionOptions.Overwrite)} to replace it.");
+    }
+
     private static void MoveIntoPlace(string staging, string target, bool overwrite)
     {
         if (!Directory.Exists(target))
@@ -292,8 +299,7 @@ public static class OnnxBertConverter
                 // Someone created it meanwhile: fall through to per-file moves.
             }
         }
-        if (!overwrite && (File.Exists(Path.Combine(target, "model.safetensors")) || File.Exists(Path.Combine(target, "config.json"))))
-            throw new IOException($"'{target}' already contains a converted model; set {nameof(OnnxBertConversionOptions.Overwrite)} to replace it.");
+        if (!overwrite) ThrowIfModelExists(target);
         var files = Directory.GetFiles(staging, "*", SearchOption.AllDirectories)
             .OrderBy(f => Path.GetFileName(f) == "model.safetensors" ? 1 : 0) // weights last: their presence marks a complete folder
             .ThenBy(f => f, StringComparer.Ordinal);

