@@ -1,10 +1,48 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace CrossEncoder.Native.Kernels;
 
-// STUB (kernels helper replaces the fast path; keep the public signatures).
+// C[M,N] = A[M,K] * B[N,K]^T + bias[N]
+//
+// Names: m, n, k are the GEMM sizes; lda, ldb, ldc are row strides (elements); MR x NR is the register tile of one
+// microkernel call; KC, MC, NC are the cache blocks over k, m and n.
+//
+// Blocking (the BLIS/GotoBLAS loop nest, without packing A):
+//
+//   for jc in n by NC                       one block of NC columns of C
+//     for pc in k by KC                     one slice of the reduction
+//       pack B[jc:jc+NC, pc:pc+KC] -> Bp    (stays in L2/L3)
+//       for ic in m by MC                   A[ic:ic+MC, pc:pc+KC] stays in L2 while every panel of Bp passes over it
+//         for jr in NC by NR                one packed panel, KC x NR floats, stays in L1
+//           for ir in MC by MR              microkernel: C[ir:ir+MR, jr:jr+NR] (+)= A-rows x panel
+//
+// Packing layout. Bp is a sequence of panels; panel j holds columns [j*NR, (j+1)*NR) of the block, k-major:
+//
+//   Bp[j][p][c] = B[jc + j*NR + c, pc + p]      (zero where the column is past n)
+//
+// so at each reduction step p the microkernel loads NR contiguous floats (NR/W vector loads) and broadcasts one float from
+// each of the MR rows of A (read in place: row i at a + i*lda, consecutive in p). The first k-slice starts from the bias
+// (packed after the panels, zero-padded), later slices add into C. Edge tiles (rows < MR or columns < NR) compute the full
+// tile with duplicated A rows / zero B columns and copy out only the valid part.
+//
+// Register tiles (accumulators held in registers for the whole k-slice):
+//   Avx512   8 x 32: 16 zmm accumulators + 2 B vectors + 1 broadcast (of 32 registers)
+//   Avx2     6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast (of 16 registers)
+//   Portable 4 x 2W: 8 Vector<float> accumulators (W = Vector<float>.Count), for machines without either
+//
+// Threading: KernelParallelism decides the number of parts from the flop count. Columns are split (whole panels per part,
+// so B is packed once in total) when there are at least 4 panels per part; otherwise rows are split. Each thread packs into
+// its own thread-local, 64-byte aligned buffer, allocated once and reused, so steady-state calls allocate nothing.
+// Products with m <= 2 (pooler, classifier) skip packing and use dot products.
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
-public static partial class Gemm
+public static unsafe partial class Gemm
 {
+    private const int Kc = 256;
+    private const int Mc = 96; // a multiple of every MR
+    private const int Nc = 2048;
+
     /// <summary>C[M,N] = A[M,K] * B[N,K]^T + bias[N]. <paramref name="bias"/> may be empty (no bias).</summary>
     /// <param name="a">Row-major [M, K].</param>
     /// <param name="b">Row-major [N, K] (a Linear weight, [out, in]).</param>
@@ -14,5 +52,210 @@ public static partial class Gemm
     /// <param name="n">Rows of B, columns of C.</param>
     /// <param name="k">The shared (reduction) dimension.</param>
     public static void MultiplyTransposed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k)
-        => MultiplyTransposedReference(a, b, bias, c, m, n, k);
+        => MultiplyTransposed(a, b, bias, c, m, n, k, KernelIsas.Best);
+
+    internal static void MultiplyTransposed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k, KernelIsa isa)
+    {
+        KernelGuard.Positive(m, nameof(m));
+        KernelGuard.Positive(n, nameof(n));
+        KernelGuard.Positive(k, nameof(k));
+        KernelGuard.Length(a, (long)m * k, nameof(a));
+        KernelGuard.Length(b, (long)n * k, nameof(b));
+        KernelGuard.Length(c, (long)m * n, nameof(c));
+        if (!bias.IsEmpty) KernelGuard.Length(bias, n, nameof(bias));
+        if (m == 0 || n == 0) return;
+        fixed (float* pa = a, pb = b, pbias = bias, pc = c)
+        {
+            var job = new Job
+            {
+                A = pa, Lda = k, B = pb, Ldb = k, BIsKByN = false, Bias = bias.IsEmpty ? null : pbias,
+                C = pc, Ldc = n, M = m, N = n, K = k, Isa = isa,
+            };
+            Run(&job);
+        }
+    }
+
+    /// <summary>Everything one GEMM needs, passed by pointer to the parts running on other threads.</summary>
+    internal struct Job
+    {
+        public float* A, B, Bias, C;
+        public int Lda, Ldb, Ldc, M, N, K, Parts;
+        /// <summary>False: B is [N, K] (row j is column j of C). True: B is [K, N] (row p is step p of the reduction).</summary>
+        public bool BIsKByN;
+        public bool SplitColumns;
+        public KernelIsa Isa;
+    }
+
+    /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
+    internal static void Run(Job* job)
+    {
+        int mr = Mr(job->Isa), nr = Nr(job->Isa);
+        int panels = (job->N + nr - 1) / nr;
+        int rowTiles = (job->M + mr - 1) / mr;
+        long flops = 2L * job->M * job->N * job->K;
+        int parts = KernelParallelism.DegreeFor(flops, Math.Max(panels, rowTiles));
+        job->SplitColumns = panels >= 4 * parts;
+        if (!job->SplitColumns) parts = Math.Min(parts, rowTiles);
+        job->Parts = parts;
+        if (parts == 1) RunSerial(job);
+        else KernelParallelism.For(parts, job, &RunPart);
+    }
+
+    /// <summary>Runs the whole job on the calling thread (attention calls this once per head).</summary>
+    internal static void RunSerial(Job* job) => Range(job, 0, job->M, 0, job->N);
+
+    private static void RunPart(void* state, int part)
+    {
+        var job = (Job*)state;
+        if (job->SplitColumns)
+        {
+            int nr = Nr(job->Isa), panels = (job->N + nr - 1) / nr;
+            int p0 = (int)((long)panels * part / job->Parts), p1 = (int)((long)panels * (part + 1) / job->Parts);
+            Range(job, 0, job->M, p0 * nr, Math.Min(job->N, p1 * nr));
+        }
+        else
+        {
+            int mr = Mr(job->Isa), tiles = (job->M + mr - 1) / mr;
+            int t0 = (int)((long)tiles * part / job->Parts), t1 = (int)((long)tiles * (part + 1) / job->Parts);
+            Range(job, t0 * mr, Math.Min(job->M, t1 * mr), 0, job->N);
+        }
+    }
+
+    private static int Mr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 8, KernelIsa.Avx2 => 6, _ => 4 };
+    private static int Nr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 32, KernelIsa.Avx2 => 16, _ => PortableNr };
+
+    /// <summary>C[m0:m1, n0:n1] on the calling thread: the blocked loop nest of the file header.</summary>
+    private static void Range(Job* job, int m0, int m1, int n0, int n1)
+    {
+        if (m1 <= m0 || n1 <= n0) return;
+        float* a = job->A, c = job->C;
+        int k = job->K, lda = job->Lda, ldc = job->Ldc;
+        if (k == 0)
+        {
+            for (int i = m0; i < m1; i++)
+                for (int j = n0; j < n1; j++) c[(long)i * ldc + j] = job->Bias == null ? 0f : job->Bias[j];
+            return;
+        }
+        if (m1 - m0 <= 2 && !job->BIsKByN)
+        {
+            DotRows(job, m0, m1, n0, n1);
+            return;
+        }
+        KernelIsa isa = job->Isa;
+        int mr = Mr(isa), nr = Nr(isa);
+        int nc = Math.Min(Nc, n1 - n0), kc = Math.Min(Kc, k);
+        int maxPanels = (nc + nr - 1) / nr;
+        float* pack = PackBuffer(maxPanels * nr * (kc + 1));
+        float* edge = stackalloc float[8 * 32];
+        for (int jc = n0; jc < n1; jc += Nc)
+        {
+            int nb = Math.Min(Nc, n1 - jc), panels = (nb + nr - 1) / nr;
+            for (int pc = 0; pc < k; pc += Kc)
+            {
+                int kb = Math.Min(Kc, k - pc);
+                bool first = pc == 0;
+                float* biasPanels = pack + (long)panels * nr * kb;
+                Pack(job, jc, nb, pc, kb, nr, pack, first ? biasPanels : null);
+                for (int ic = m0; ic < m1; ic += Mc)
+                {
+                    int mb = Math.Min(Mc, m1 - ic);
+                    for (int jr = 0; jr < panels; jr++)
+                    {
+                        float* panel = pack + (long)jr * kb * nr;
+                        int cols = Math.Min(nr, nb - jr * nr);
+                        float* bias = first ? biasPanels + jr * nr : null;
+                        for (int ir = 0; ir < mb; ir += mr)
+                        {
+                            float* at = a + (long)(ic + ir) * lda + pc;
+                            float* ct = c + (long)(ic + ir) * ldc + jc + jr * nr;
+                            int rows = Math.Min(mr, mb - ir);
+                            switch (isa)
+                            {
+                                case KernelIsa.Avx512: Kernel8x32(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                case KernelIsa.Avx2: Kernel6x16(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                default: KernelPortable(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>Packs B[jc:jc+nb, pc:pc+kb] into k-major panels of nr columns; on the first k-slice also the bias.</summary>
+    private static void Pack(Job* job, int jc, int nb, int pc, int kb, int nr, float* dst, float* biasDst)
+    {
+        float* b = job->B;
+        int ldb = job->Ldb, panels = (nb + nr - 1) / nr;
+        for (int jr = 0; jr < panels; jr++)
+        {
+            float* panel = dst + (long)jr * kb * nr;
+            int cols = Math.Min(nr, nb - jr * nr);
+            if (job->BIsKByN)
+            {
+                for (int p = 0; p < kb; p++)
+                {
+                    float* src = b + (long)(pc + p) * ldb + jc + jr * nr;
+                    float* row = panel + p * nr;
+                    for (int cc = 0; cc < cols; cc++) row[cc] = src[cc];
+                    for (int cc = cols; cc < nr; cc++) row[cc] = 0f;
+                }
+            }
+            else
+            {
+                for (int cc = 0; cc < cols; cc++)
+                {
+                    float* src = b + (long)(jc + jr * nr + cc) * ldb + pc;
+                    for (int p = 0; p < kb; p++) panel[p * nr + cc] = src[p];
+                }
+                for (int cc = cols; cc < nr; cc++)
+                    for (int p = 0; p < kb; p++) panel[p * nr + cc] = 0f;
+            }
+        }
+        if (biasDst != null)
+        {
+            for (int j = 0; j < panels * nr; j++) biasDst[j] = job->Bias != null && j < nb ? job->Bias[jc + j] : 0f;
+        }
+    }
+
+    /// <summary>Few rows (a GEMV): no packing, one dot product per output, B rows read in place.</summary>
+    private static void DotRows(Job* job, int m0, int m1, int n0, int n1)
+    {
+        int k = job->K;
+        for (int i = m0; i < m1; i++)
+        {
+            var ai = new ReadOnlySpan<float>(job->A + (long)i * job->Lda, k);
+            for (int j = n0; j < n1; j++)
+            {
+                float dot = Dot(ai, new ReadOnlySpan<float>(job->B + (long)j * job->Ldb, k), job->Isa);
+                job->C[(long)i * job->Ldc + j] = job->Bias == null ? dot : dot + job->Bias[j];
+            }
+        }
+    }
+
+    /// <summary>Copies a finished edge tile (valid rows x cols of an MR x NR tile in <paramref name="edge"/>) into C.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void StoreEdge(float* edge, int nr, int rows, int cols, float* c, int ldc, float* bias)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* cr = c + (long)r * ldc;
+            for (int cc = 0; cc < cols; cc++) cr[cc] = (bias != null ? bias[cc] : cr[cc]) + edge[r * nr + cc];
+        }
+    }
+
+    [ThreadStatic] private static float* t_pack;
+    [ThreadStatic] private static int t_packLength;
+
+    /// <summary>This thread's packing buffer, grown on demand and kept for the thread's lifetime (64-byte aligned).</summary>
+    private static float* PackBuffer(int floats)
+    {
+        if (t_packLength < floats)
+        {
+            NativeMemory.AlignedFree(t_pack);
+            t_pack = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_packLength = floats;
+        }
+        return t_pack;
+    }
 }

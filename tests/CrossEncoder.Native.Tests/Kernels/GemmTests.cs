@@ -1,0 +1,106 @@
+using CrossEncoder.Native.Kernels;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace CrossEncoder.Native.Tests.Kernels;
+
+public class GemmTests
+{
+    // Float accumulation error. Each of the k products is at most max|a|*max|b|; with random signs the partial sums grow like
+    // sqrt(k) times that, and each of the k roundings adds up to eps (6e-8) of the partial sum, so the typical total is about
+    // k * eps * max|a| max|b| ~ 2.3e-5 at k = 385 for unit data. The budget 1e-5 * sqrt(k) (2e-4 at k = 385) leaves a 10x
+    // margin for the different summation order (blocked over KC, vector lanes) while still catching any dropped or doubled term.
+    private const double GemmRelativeTolerance = 1e-5;
+
+    private static double Tolerance(int k, float maxA, float maxB, float maxBias)
+        => GemmRelativeTolerance * Math.Sqrt(Math.Max(k, 1)) * maxA * maxB + 1e-6 * maxBias + 1e-30;
+
+    private static readonly int[] Ms = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 31, 33, 95, 96, 97, 129];
+    private static readonly int[] Ns = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 65];
+    private static readonly int[] Ks = [0, 1, 2, 7, 8, 9, 16, 17, 31, 33, 255, 256, 257, 385];
+
+    public record Shape(int M, int N, int K, bool Bias, int Seed);
+
+    private static Arbitrary<Shape> Shapes() =>
+        Gen.Elements(Ms).SelectMany(m => Gen.Elements(Ns).SelectMany(n => Gen.Elements(Ks).SelectMany(k =>
+            Gen.Elements(true, false).SelectMany(bias => Gen.Choose(0, int.MaxValue).Select(seed => new Shape(m, n, k, bias, seed))))))
+        .ToArbitrary();
+
+    private static void AssertMatchesReference(Shape s, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        var expected = new float[s.M * s.N];
+        var actual = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray(); // every element must be overwritten
+        Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
+        Gemm.MultiplyTransposed(a, b, bias, actual, s.M, s.N, s.K, isa);
+        double tol = Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double err = Math.Abs((double)actual[i] - expected[i]);
+            Assert.True(err <= tol, $"{isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
+        }
+    }
+
+    [Property(MaxTest = 150)]
+    public Property PortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Portable));
+
+    [Property(MaxTest = 150)]
+    public Property Avx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Avx2));
+
+    // Without AVX-512 hardware Vector512 is emulated (slowly): fewer cases, same shapes.
+    [Property(MaxTest = 60)]
+    public Property Avx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Avx512));
+
+    [Property(MaxTest = 40)]
+    public Property PublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsas.Best));
+
+    // Large enough (2*m*n*k >= 2 * KernelParallelism.MinWorkPerPart) to be split across threads: by columns when there are
+    // many panels, by rows when n is narrow. Sizes cross KC (256) and MC (96) and leave edge tiles in both directions.
+    [Theory]
+    [InlineData(nameof(KernelIsa.Portable), 301, 263, 385)]
+    [InlineData(nameof(KernelIsa.Avx2), 301, 263, 385)]
+    [InlineData(nameof(KernelIsa.Avx2), 2053, 17, 257)]
+    [InlineData(nameof(KernelIsa.Portable), 2053, 5, 513)]
+    [InlineData(nameof(KernelIsa.Avx512), 131, 161, 300)]
+    public void ThreadedShapesMatchReference(string isa, int m, int n, int k)
+        => AssertMatchesReference(new Shape(m, n, k, true, m * 31 + n), Enum.Parse<KernelIsa>(isa));
+
+    [Fact]
+    public void HandExample()
+    {
+        // A = [[1, 2], [3, 4]], B = [[5, 6], [7, 8], [9, 10]] ([N=3, K=2]), bias = [1, 0, -1].
+        float[] a = [1, 2, 3, 4], b = [5, 6, 7, 8, 9, 10], bias = [1, 0, -1];
+        var c = new float[6];
+        Gemm.MultiplyTransposed(a, b, bias, c, 2, 3, 2);
+        Assert.Equal([18f, 23f, 28f, 40f, 53f, 66f], c);
+        Gemm.MultiplyTransposed(a, b, [], c, 2, 3, 2);
+        Assert.Equal([17f, 23f, 29f, 39f, 53f, 67f], c);
+    }
+
+    [Fact]
+    public void ZeroReductionGivesBias()
+    {
+        var c = new float[6];
+        Array.Fill(c, 99f);
+        Gemm.MultiplyTransposed([], [], [1f, 2f, 3f], c, 2, 3, 0);
+        Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f], c);
+        Gemm.MultiplyTransposed([], [], [], c, 2, 3, 0);
+        Assert.All(c, v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void ValidatesArguments()
+    {
+        float[] a = new float[6], b = new float[6], c = new float[4];
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a.AsSpan(1), b, [], c, 2, 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b.AsSpan(1), [], c, 2, 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [], c.AsSpan(1), 2, 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [1f], c, 2, 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposed(a, b, [], c, -1, 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposedReference(a, b, [], c.AsSpan(1), 2, 2, 3));
+    }
+}
