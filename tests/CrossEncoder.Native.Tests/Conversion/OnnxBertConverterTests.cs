@@ -61,7 +61,7 @@ public sealed class OnnxBertConverterTests(MiniLmFixture fixture)
     [Fact]
     public void EveryConvertedValueEqualsItsOnnxInitializerBitForBit()
     {
-        ModelProto model = OnnxGraph.LoadModel(fixture.OnnxPath);
+        ModelProto model = fixture.OnnxModel;
         BertOnnxGraph bert = BertOnnxGraph.Match(model);
         using SafeTensorsFile file = SafeTensorsFile.Open(Path.Combine(fixture.ModelDirectory, "model.safetensors"));
         Assert.Equal(file.Tensors.Count, bert.Tensors.Count);
@@ -82,7 +82,7 @@ public sealed class OnnxBertConverterTests(MiniLmFixture fixture)
     [InlineData("1004", "encoder.layer.5.output.dense.weight")]          // MatMul_632 -> Add_633 (output.dense.bias)
     public void MatMulWeightTransposedBackEqualsTheOnnxInitializerBytes(string onnxName, string hfName)
     {
-        ModelProto model = OnnxGraph.LoadModel(fixture.OnnxPath);
+        ModelProto model = fixture.OnnxModel;
         TensorProto initializer = model.Graph.Initializer.Single(t => t.Name == onnxName);
         using SafeTensorsFile file = SafeTensorsFile.Open(Path.Combine(fixture.ModelDirectory, "model.safetensors"));
         SafeTensorInfo info = file.Tensors[hfName];
