@@ -1,12 +1,20 @@
+using System.Numerics;
+using System.Runtime.Intrinsics;
+
 namespace CrossEncoder.Native.Kernels;
 
-// STUB (kernels helper replaces the fast path; keep the public signatures).
+// Implementation notes. Per head h (columns [h*dH, (h+1)*dH) of every row, row stride ld):
+//   S[T,T]  = Q_h K_h^T                      GEMM with B = K_h in its [N=T, K=dH] layout (packed into panels by Gemm)
+//   S[i,:]  = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
+//   O_h     = S V_h                          GEMM with B = V_h in its [K=T, N=dH] layout
+// S lives in scratch[h*T*T ..], so heads are independent and run in parallel (KernelParallelism claims whole heads).
+// Inside a head the GEMMs run on the calling thread, with that thread's packing buffer; nothing is allocated.
 
 /// <summary>
 /// Multi-head scaled dot-product attention for one sequence:
 /// <c>out_h[T,dH] = softmax(Q_h K_h^T * scale + keyBias) V_h</c> for each head h, heads interleaved in the rows.
 /// </summary>
-public static partial class Attention
+public static unsafe partial class Attention
 {
     /// <summary>Runs all heads of one sequence.</summary>
     /// <param name="q">Queries: row t starts at t*ld; head h occupies columns [h*dH, (h+1)*dH).</param>
@@ -20,10 +28,92 @@ public static partial class Attention
     /// <param name="headDim">dH.</param>
     /// <param name="scale">Usually 1/sqrt(dH).</param>
     /// <param name="scratch">At least <see cref="ScratchLength"/>(T, nH) floats.</param>
+    /// <exception cref="ArgumentException">A span is too short, or every key of the sequence is masked with -inf.</exception>
     public static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch)
-        => MultiHeadReference(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale);
+        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, KernelIsas.Best);
 
-    /// <summary>Scratch floats <see cref="MultiHead"/> needs for a sequence of <paramref name="tokens"/>.</summary>
+    /// <summary>Scratch floats <see cref="MultiHead(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, int, int, int, float, Span{float})"/> needs for a sequence of <paramref name="tokens"/>: one [T, T] score matrix per head.</summary>
     public static int ScratchLength(int tokens, int heads) => heads * tokens * tokens;
+
+    internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, KernelIsa isa)
+    {
+        KernelGuard.Positive(tokens, nameof(tokens));
+        KernelGuard.Positive(heads, nameof(heads));
+        KernelGuard.Positive(headDim, nameof(headDim));
+        int hidden = heads * headDim;
+        if (ld < hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"Row stride must be at least nH*dH = {hidden}.");
+        long need = tokens == 0 ? 0 : (long)(tokens - 1) * ld + hidden;
+        KernelGuard.Length(q, need, nameof(q));
+        KernelGuard.Length(k, need, nameof(k));
+        KernelGuard.Length(v, need, nameof(v));
+        KernelGuard.Length(keyBias, tokens, nameof(keyBias));
+        KernelGuard.Length(output, (long)tokens * hidden, nameof(output));
+        KernelGuard.Length(scratch, (long)heads * tokens * tokens, nameof(scratch));
+        if (tokens == 0 || hidden == 0) return;
+        fixed (float* pq = q, pk = k, pv = v, pbias = keyBias, pout = output, ps = scratch)
+        {
+            var job = new Job
+            {
+                Q = pq, K = pk, V = pv, KeyBias = pbias, Output = pout, Scratch = ps,
+                Ld = ld, Tokens = tokens, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
+            };
+            long flops = 4L * tokens * tokens * headDim * heads;
+            if (KernelParallelism.DegreeFor(flops, heads) == 1)
+                for (int h = 0; h < heads; h++) Head(&job, h);
+            else
+                KernelParallelism.For(heads, &job, &Head);
+        }
+    }
+
+    private struct Job
+    {
+        public float* Q, K, V, KeyBias, Output, Scratch;
+        public int Ld, Tokens, HeadDim, Hidden;
+        public float Scale;
+        public KernelIsa Isa;
+    }
+
+    private static void Head(void* state, int h)
+    {
+        var job = (Job*)state;
+        int t = job->Tokens, dh = job->HeadDim;
+        float* scores = job->Scratch + (long)h * t * t; // [T, T]
+        var qk = new Gemm.Job
+        {
+            A = job->Q + h * dh, Lda = job->Ld, B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false,
+            C = scores, Ldc = t, M = t, N = t, K = dh, Isa = job->Isa,
+        };
+        Gemm.RunSerial(&qk);
+        for (int i = 0; i < t; i++)
+        {
+            float* row = scores + (long)i * t;
+            ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
+            Softmax.Row(row, row, t, job->Isa);
+        }
+        var pv = new Gemm.Job
+        {
+            A = scores, Lda = t, B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true,
+            C = job->Output + h * dh, Ldc = job->Hidden, M = t, N = dh, K = t, Isa = job->Isa,
+        };
+        Gemm.RunSerial(&pv);
+    }
+
+    /// <summary>row = row * scale + bias.</summary>
+    private static void ScaleAndBias(float* row, float scale, float* bias, int n, KernelIsa isa)
+    {
+        int i = 0;
+        if (isa == KernelIsa.Avx512)
+        {
+            var s = Vector512.Create(scale);
+            for (; i <= n - 16; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(row + i), s, Vector512.Load(bias + i)).Store(row + i);
+        }
+        else
+        {
+            var s = new Vector<float>(scale);
+            for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(Vector.FusedMultiplyAdd(Vector.Load(row + i), s, Vector.Load(bias + i)), row + i);
+        }
+        for (; i < n; i++) row[i] = MathF.FusedMultiplyAdd(row[i], scale, bias[i]);
+    }
 }

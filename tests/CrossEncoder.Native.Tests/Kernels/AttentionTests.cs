@@ -1,0 +1,94 @@
+using CrossEncoder.Native.Kernels;
+using FsCheck;
+using FsCheck.Fluent;
+using FsCheck.Xunit;
+using Xunit;
+
+namespace CrossEncoder.Native.Tests.Kernels;
+
+public class AttentionTests
+{
+    // Scores are float dot products over dH (GEMM budget, ~1e-5 * sqrt(dH) * scale of |q||k|, below 1e-5 after scaling by
+    // 1/sqrt(dH) for unit data); softmax is relatively exact to 2e-6; the output is a convex combination of V rows, so its
+    // error is bounded by (score error + softmax error) * max|v| plus the float sum over T. 2e-5 * max|v| covers T <= 200.
+    private const double AttentionTolerance = 2e-5;
+
+    private static readonly int[] Tokens = [1, 2, 3, 7, 8, 9, 16, 17, 33, 65];
+    private static readonly int[] HeadDims = [1, 3, 7, 8, 9, 16, 17, 32, 33];
+
+    internal record Case(int Tokens, int Heads, int HeadDim, int ExtraStride, int Masked, int Seed, KernelIsa Isa);
+
+    private static Arbitrary<Case> Cases() =>
+        Gen.Elements(Tokens).SelectMany(t => Gen.Choose(1, 4).SelectMany(h => Gen.Elements(HeadDims).SelectMany(d =>
+            Gen.Elements(0, 1, 5).SelectMany(extra => Gen.Choose(0, t - 1).SelectMany(masked => Gen.Choose(0, int.MaxValue).SelectMany(seed =>
+                Gen.Elements(KernelIsas.All).Select(isa => new Case(t, h, d, extra, masked, seed, isa))))))))
+        .ToArbitrary();
+
+    private static void Check(Case c)
+    {
+        int hidden = c.Heads * c.HeadDim, ld = 3 * hidden + c.ExtraStride;
+        // One fused QKV buffer [T, ld]: q at column 0, k at hidden, v at 2*hidden, as a fused projection would lay it out.
+        var qkv = KernelTestData.Uniform(c.Tokens * ld, c.Seed, 2f);
+        var q = qkv.AsSpan(); var k = qkv.AsSpan(hidden); var v = qkv.AsSpan(2 * hidden);
+        var keyBias = new float[c.Tokens];
+        // The last `Masked` keys are padding (-inf); a few others get a large finite negative bias.
+        for (int j = 0; j < c.Tokens; j++) keyBias[j] = j >= c.Tokens - c.Masked ? float.NegativeInfinity : (j % 5 == 4 ? -1e4f : 0f);
+        float scale = 1f / MathF.Sqrt(c.HeadDim);
+        var expected = new float[c.Tokens * hidden];
+        Attention.MultiHeadReference(q, k, v, ld, keyBias, expected, c.Tokens, c.Heads, c.HeadDim, scale);
+        var actual = Enumerable.Repeat(float.NaN, c.Tokens * hidden).ToArray();
+        var scratch = new float[Attention.ScratchLength(c.Tokens, c.Heads)];
+        Attention.MultiHead(q, k, v, ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, c.Isa);
+        double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv); // max|v| bounds every output
+        for (int i = 0; i < expected.Length; i++)
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= tol, $"{c}: out[{i / hidden},{i % hidden}] fast {actual[i]} reference {expected[i]}");
+    }
+
+    [Property(MaxTest = 150)]
+    public Property MatchesReference() => Prop.ForAll(Cases(), Check);
+
+    // Big enough to run heads on several threads; T crosses the GEMM register tiles and the softmax vector width.
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 130, 12, 32)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 6, 64)]
+    [InlineData(nameof(KernelIsa.Avx512), 41, 3, 24)]
+    public void ThreadedShapesMatchReference(string isa, int tokens, int heads, int headDim)
+        => Check(new Case(tokens, heads, headDim, 3, tokens / 4, tokens + heads, Enum.Parse<KernelIsa>(isa)));
+
+    [Fact]
+    public void SingleTokenReturnsItsValue()
+    {
+        // With one key the softmax is [1]: the output is v itself, whatever q and k are.
+        float[] q = [1, 2, 3, 4], k = [5, 6, 7, 8], v = [0.5f, -1, 2, 9];
+        var output = new float[4];
+        Attention.MultiHead(q, k, v, 4, [0f], output, 1, 2, 2, 0.7f, new float[Attention.ScratchLength(1, 2)]);
+        Assert.Equal(v, output);
+    }
+
+    [Fact]
+    public void HandExampleTwoTokens()
+    {
+        // One head, dH = 1: q = [1, 0], k = [0, ln 3], v = [10, 20], scale 1. Row 0: scores [0, ln 3] -> [1/4, 3/4] -> 17.5.
+        // Row 1: scores [0, 0] -> [1/2, 1/2] -> 15.
+        float[] q = [1, 0], k = [0, MathF.Log(3)], v = [10, 20];
+        var output = new float[2];
+        Attention.MultiHead(q, k, v, 1, [0f, 0f], output, 2, 1, 1, 1f, new float[4]);
+        Assert.Equal(17.5f, output[0], 1e-5f);
+        Assert.Equal(15f, output[1], 1e-5f);
+    }
+
+    [Fact]
+    public void ValidatesArguments()
+    {
+        var x = new float[2 * 8];
+        var scratch = new float[Attention.ScratchLength(2, 2)];
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.MultiHead(x, x, x, 7, new float[2], new float[16], 2, 2, 4, 1f, scratch));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x.AsSpan(1), x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[1], new float[16], 2, 2, 4, 1f, scratch));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[15], 2, 2, 4, 1f, scratch));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch.AsSpan(1)));
+        // Every key masked: the softmax is undefined.
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, [float.NegativeInfinity, float.NegativeInfinity], new float[16], 2, 2, 4, 1f, scratch));
+        Attention.MultiHead([], [], [], 8, [], [], 0, 2, 4, 1f, []); // no tokens: nothing to do
+    }
+}

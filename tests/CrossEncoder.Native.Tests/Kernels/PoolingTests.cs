@@ -1,0 +1,33 @@
+using CrossEncoder.Native.Kernels;
+using Xunit;
+
+namespace CrossEncoder.Native.Tests.Kernels;
+
+public class PoolingTests
+{
+    [Fact]
+    public void MeanOfRowsIgnoresPaddingRows()
+    {
+        // Rows [1, 2], [3, 6] are valid, [100, 100] is padding: mean = [2, 4].
+        float[] x = [1, 2, 3, 6, 100, 100];
+        var dest = new float[2];
+        Pooling.MeanOfRows(x, 2, 2, dest);
+        Assert.Equal([2f, 4f], dest);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pooling.MeanOfRows(x, 0, 2, dest));
+        Assert.Throws<ArgumentException>(() => Pooling.MeanOfRows(x, 4, 2, dest));
+        Assert.Throws<ArgumentException>(() => Pooling.MeanOfRows(x, 2, 2, new float[1]));
+    }
+
+    [Fact]
+    public void L2NormalizeMatchesHandMath()
+    {
+        float[] x = [3, 4];
+        Pooling.L2Normalize(x);
+        Assert.Equal(0.6f, x[0], 1e-7f);
+        Assert.Equal(0.8f, x[1], 1e-7f);
+        // A zero vector stays zero (the norm is clamped to 1e-12, as torch.nn.functional.normalize does).
+        float[] zero = [0, 0, 0];
+        Pooling.L2Normalize(zero);
+        Assert.Equal([0f, 0f, 0f], zero);
+    }
+}
