@@ -105,5 +105,7 @@ const result = {
     return { name, query, document, queryIds: idsOf(query), documentIds: idsOf(document), inputIds, tokenTypeIds: Array.from(full.token_type_ids.data, Number), tokens: tokensOf(inputIds) };
   }),
 };
-writeFileSync(args.out, JSON.stringify(result, null, 1) + '\n');
+// One field per line, arrays of ids on one line: readable diffs without a line per number.
+const compact = JSON.stringify(result, null, 1).replace(/\[\s*([-\d,\s]*?)\s*\]/g, (_, body) => `[${body.split(/\s*,\s*/).filter(Boolean).join(',')}]`);
+writeFileSync(args.out, compact + '\n');
 console.log(`${result.singles.length} singles, ${result.pairs.length} pairs -> ${args.out}`);
