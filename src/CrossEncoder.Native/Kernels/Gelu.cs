@@ -20,7 +20,7 @@ namespace CrossEncoder.Native.Kernels;
 // limit; the literal formula x*Phi(x) would give -inf * 0 = NaN), large negative x -> -0, large positive x -> x.
 
 /// <summary>Exact GELU: <c>y = x/2 * (1 + erf(x / sqrt 2))</c>, as BERT's "gelu" (not the tanh approximation).</summary>
-public static partial class Gelu
+public static unsafe partial class Gelu
 {
     private const float InvSqrt2 = 0.70710678118654752f;
     private const float A0 = 1.1283791658483509f, A1 = -0.37612626666720331f, A2 = 0.11283594715160218f, A3 = -0.026854212010626412f,
@@ -35,6 +35,38 @@ public static partial class Gelu
     internal static void Apply(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
     {
         KernelGuard.Length(y, x.Length, nameof(y));
+        // ~40 flops per element; large activations (e.g. [B*T, I] in the feed-forward block) are split into chunks.
+        int parts = KernelParallelism.DegreeFor(40L * x.Length, x.Length / 1024);
+        if (parts <= 1)
+        {
+            Chunk(x, y, isa);
+            return;
+        }
+        fixed (float* px = x, py = y)
+        {
+            var job = new Job { X = px, Y = py, Length = x.Length, Parts = parts, Isa = isa };
+            KernelParallelism.For(parts, &job, &RunPart);
+        }
+    }
+
+    private struct Job
+    {
+        public float* X, Y;
+        public int Length, Parts;
+        public KernelIsa Isa;
+    }
+
+    private static void RunPart(void* state, int part)
+    {
+        var job = (Job*)state;
+        // Chunk boundaries on multiples of 64 floats keep every chunk but the last free of vector tails.
+        int start = (int)((long)job->Length * part / job->Parts) & ~63;
+        int end = part == job->Parts - 1 ? job->Length : (int)((long)job->Length * (part + 1) / job->Parts) & ~63;
+        Chunk(new ReadOnlySpan<float>(job->X + start, end - start), new Span<float>(job->Y + start, end - start), job->Isa);
+    }
+
+    private static void Chunk(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
+    {
         if (isa == KernelIsa.Avx512) Apply512(x, y);
         else ApplyPortable(x, y);
     }

@@ -79,6 +79,19 @@ public class GeluTests
     }
 
     [Fact]
+    public void LargeInputIsSplitAcrossThreadsAndStillMatches()
+    {
+        // 300k elements (12 Mflop) is split into parts; the boundaries must neither skip nor repeat elements.
+        var x = KernelTestData.Uniform(300_001, 5, 8f);
+        foreach (var isa in new[] { KernelIsa.Portable, KernelIsa.Avx2 }) AssertMatchesReference(x, isa);
+        var inPlace = (float[])x.Clone();
+        var expected = new float[x.Length];
+        Gelu.ApplyReference(x, expected);
+        Gelu.Apply(inPlace, inPlace);
+        for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(inPlace[i] - expected[i]) <= Tolerance(x[i]), $"in place, x[{i}]");
+    }
+
+    [Fact]
     public void InPlaceAndValidation()
     {
         var x = Enumerable.Range(0, 37).Select(i => (i - 18) / 4f).ToArray();
