@@ -18,6 +18,7 @@ internal static class BertPreTokenizer
         // Skip whitespace.
         while (i < text.Length)
         {
+            if (text[i] == ' ') { i++; continue; } // the common case after clean_text
             Rune.DecodeFromUtf16(text[i..], out Rune rune, out int used);
             if (!Rune.IsWhiteSpace(rune)) break;
             i += used;
@@ -36,6 +37,15 @@ internal static class BertPreTokenizer
             // A word runs until whitespace or punctuation.
             while (i < text.Length)
             {
+                char c = text[i];
+                if (c < 0x80)
+                {
+                    // ASCII fast path: letters and digits continue the word; space, controls and punctuation end it.
+                    if (char.IsAsciiLetterOrDigit(c)) { i++; continue; }
+                    if (c <= ' ' || c == 0x7F ? char.IsWhiteSpace(c) : IsPunctuation(new Rune(c))) break;
+                    i++;
+                    continue;
+                }
                 Rune.DecodeFromUtf16(text[i..], out Rune rune, out int used);
                 if (Rune.IsWhiteSpace(rune) || IsPunctuation(rune)) break;
                 i += used;

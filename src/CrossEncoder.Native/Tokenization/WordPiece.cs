@@ -19,6 +19,7 @@ internal sealed class WordPiece
     private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _continuations;
     private readonly int _unkId;
     private readonly int _maxInputCharsPerWord;
+    private readonly int _longestPiece, _longestContinuation; // no longer candidate can match, so the search starts there
 
     /// <param name="vocabulary">token -> id.</param>
     /// <param name="unkId">Id of the unknown token.</param>
@@ -38,6 +39,8 @@ internal sealed class WordPiece
         _continuations = continuingSubwordPrefix.Length > 0 ? continuations.GetAlternateLookup<ReadOnlySpan<char>>() : _pieces;
         _unkId = unkId;
         _maxInputCharsPerWord = maxInputCharsPerWord;
+        _longestPiece = pieces.Keys.Max(k => k.Length);
+        _longestContinuation = continuingSubwordPrefix.Length > 0 ? continuations.Keys.DefaultIfEmpty("").Max(k => k!.Length) : _longestPiece;
     }
 
     /// <summary>Appends the piece ids of one pre-tokenized word.</summary>
@@ -53,7 +56,8 @@ internal sealed class WordPiece
         while (start < word.Length)
         {
             // Greedy longest match: shrink the candidate from the right, one code point at a time.
-            int end = word.Length;
+            int end = Math.Min(word.Length, start + (start == 0 ? _longestPiece : _longestContinuation));
+            if (end < word.Length && char.IsLowSurrogate(word[end]) && char.IsHighSurrogate(word[end - 1])) end--;
             int id = -1;
             while (start < end)
             {
