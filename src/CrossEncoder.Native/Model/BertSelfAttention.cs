@@ -36,7 +36,7 @@ internal sealed class BertSelfAttention
         {
             int start = batch.Starts[s], length = batch.Starts[s + 1] - start;
             Span<float> rows = qkv.Slice(start * 3 * h, length * 3 * h);   // [T, 3H] for this sequence
-            Attention.MultiHead(rows, rows[h..], rows[(2 * h)..], 3 * h, workspace.ZeroKeyBias[..length],
+            Attention.MultiHead(rows, rows[h..], rows[(2 * h)..], 3 * h, workspace.ZeroKeyBias.AsSpan(0, length),
                 context.Slice(start * h, length * h), length, _heads, _headDim, scale, workspace.AttentionScratch);
         }
     }

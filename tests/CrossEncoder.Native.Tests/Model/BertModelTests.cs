@@ -97,6 +97,25 @@ public class BertModelTests
     }
 
     [Fact]
+    public void ASteadyStateForwardPassAllocatesNothing()
+    {
+        using var tiny = new TinyBert(classifier: true);
+        var model = BertModel.Load(tiny.Directory);
+        var workspace = model.CreateWorkspace(256, Sequences.Length);
+        var types = Sequences.Select(TypesFor).ToArray();
+        void Run()
+        {
+            workspace.Batch.Clear();
+            for (int s = 0; s < Sequences.Length; s++) workspace.Batch.Add(Sequences[s], types[s]);
+            model.Forward(workspace);
+        }
+        Run();
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 3; i++) Run();
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void TheBatchRejectsBadInputWithClearErrors()
     {
         using var tiny = new TinyBert(classifier: true);
