@@ -33,4 +33,16 @@ internal static class DefaultModel
         notices.WriteLine($"note: using {Name}, a bi-encoder (scores are cosine similarities of separate embeddings); pass --model <dir> for a cross-encoder.");
         return prepared.ModelDir;
     }
+
+    /// <summary>
+    /// The model folder and ONNX file of a command that compares with ONNX Runtime: the given ones, or the default model and
+    /// the ONNX export it was converted from. A given ONNX path must exist; the ONNX path is null when only --model was given.
+    /// </summary>
+    public static (string ModelDirectory, string? OnnxPath) ResolveWithOnnx(string? model, string? onnx, TextWriter notices)
+    {
+        string directory = model ?? Ensure(notices);
+        if (model is null) onnx ??= Path.Combine(directory, "source", "model.onnx");
+        if (onnx is not null && !File.Exists(onnx)) throw new CliException($"ONNX file '{onnx}' not found.");
+        return (directory, onnx);
+    }
 }

@@ -22,15 +22,7 @@ internal static class BenchCommand
         int pairs = cl.Int("pairs", 1, 4096) ?? 64;
         int seconds = cl.Int("seconds", 1, 3600) ?? 5;
         int threads = cl.Int("threads", 1, 1024) ?? Environment.ProcessorCount;
-        string? onnx = cl.Value("onnx");
-        string modelDirectory;
-        if (cl.Value("model") is { } model) modelDirectory = model;
-        else
-        {
-            modelDirectory = DefaultModel.Ensure(stderr);
-            onnx ??= Path.Combine(modelDirectory, "source", "model.onnx");
-        }
-        if (onnx is not null && !File.Exists(onnx)) throw new CliException($"ONNX file '{onnx}' not found.");
+        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);
 
         var bert = BertModel.Load(modelDirectory);
         if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");

@@ -13,16 +13,8 @@ internal static class VerifyCommand
     {
         var cl = CommandLine.Parse(args, ["model", "onnx", "pairs", "batch"], ["json"]);
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
-        string? onnx = cl.Value("onnx");
-        string modelDirectory;
-        if (cl.Value("model") is { } model) modelDirectory = model;
-        else
-        {
-            modelDirectory = DefaultModel.Ensure(stderr);
-            onnx ??= Path.Combine(modelDirectory, "source", "model.onnx");
-        }
+        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);
         if (onnx is null) throw new UsageException("--onnx <file> is required with --model (the ONNX export the folder was converted from).");
-        if (!File.Exists(onnx)) throw new CliException($"ONNX file '{onnx}' not found.");
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var pairs = cl.Value("pairs") is { } file ? FidelityCheck.ReadPairs(file) : FidelityCheck.DefaultPairs();
         var report = FidelityCheck.Run(modelDirectory, onnx, pairs, cl.Int("batch", 1, 1024) ?? 16);

@@ -29,6 +29,8 @@ public sealed class Reranker : IDisposable
         Tokenizer = tokenizer;
         _options = options;
         _modelMaxLength = Math.Min(model.Config.MaxPositionEmbeddings, tokenizer.ModelMaxLength);
+        if (tokenizer.VocabularySize > model.Config.VocabSize)
+            throw new ModelFormatException("vocab.txt", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
         if (model.Kind == ModelKind.CrossEncoder && model.Config.NumLabels != 1)
             throw new ModelFormatException("config.json", $"a reranking cross-encoder has one label (a relevance logit); this model has {model.Config.NumLabels}.");
         _identityActivation = model.Config.SentenceTransformersActivation is { } activation && activation.EndsWith("Identity", StringComparison.Ordinal);

@@ -100,6 +100,14 @@ public sealed class RerankerTests : IDisposable
     }
 
     [Fact]
+    public void AVocabularyLargerThanTheEmbeddingTableIsRejectedAtLoad()
+    {
+        File.AppendAllLines(Path.Combine(_tiny.Directory, "vocab.txt"), ["extra1", "extra2"]);
+        var e = Assert.Throws<ModelFormatException>(() => Reranker.Load(_tiny.Directory));
+        Assert.Contains($"{TinyBert.Vocabulary.Length + 2} tokens but the model's embedding table only {TinyBert.Vocabulary.Length} rows", e.Message);
+    }
+
+    [Fact]
     public async Task ACancelledTokenStopsWork()
     {
         using var reranker = Reranker.Load(_tiny.Directory);
