@@ -101,7 +101,8 @@ public sealed partial class BertTokenizer
         string unkToken = GetString(model, "unk_token", path) ?? DefaultUnkToken;
         string prefix = GetString(model, "continuing_subword_prefix", path) ?? "##";
         int maxChars = GetInt(model, "max_input_chars_per_word", path) ?? 100;
-        if (maxChars < 1) throw new TokenizerFormatException(path, $"model.max_input_chars_per_word is {maxChars}; it must be at least 1.");
+        if (maxChars is < 1 or > WordPiece.MaxInputCharsPerWordLimit)
+            throw new TokenizerFormatException(path, $"model.max_input_chars_per_word is {maxChars}; it must be between 1 and {WordPiece.MaxInputCharsPerWordLimit}.");
 
         // normalizer: BertNormalizer or none.
         BertNormalizer? normalizer = null;

@@ -7,7 +7,8 @@ namespace CrossEncoder.Native.Tokenization;
 /// <item>split out added tokens such as <c>[CLS]</c> or <c>[SEP]</c> written literally in the text (see below);</item>
 /// <item><see cref="BertNormalizer"/>: clean text, space out CJK ideographs, strip accents, lower-case;</item>
 /// <item><see cref="BertPreTokenizer"/>: split at whitespace and punctuation;</item>
-/// <item><see cref="WordPiece"/>: greedy longest-match pieces, "##" marking continuations, [UNK] for the rest.</item>
+/// <item><see cref="WordPiece"/>: greedy longest-match pieces, "##" marking continuations, [UNK] for the rest
+/// (Microsoft.ML.Tokenizers' WordPieceTokenizer, fed our words).</item>
 /// </list>
 /// <para>
 /// Special-token literals: Hugging Face's fast tokenizer registers [PAD] [UNK] [CLS] [SEP] [MASK] as added tokens with
@@ -15,7 +16,7 @@ namespace CrossEncoder.Native.Tokenization;
 /// "[", "sep", "]"). @huggingface/transformers does the same (its reference ids are in the test fixture) and so does the
 /// slow Python tokenizer (never_split), so we match it, even though it lets a document inject separators.
 /// </para>
-/// <para>Microsoft.ML.Tokenizers 2.0.1's BertTokenizer is not used: it merges words across \t \n \r and drops ASCII symbols
+/// <para>Microsoft.ML.Tokenizers 2.0.1's BertTokenizer is not used (its WordPieceTokenizer is, see <see cref="WordPiece"/>): it merges words across \t \n \r and drops ASCII symbols
 /// ($ + = &lt; &gt; ^ | ~), emoji and other symbols instead of splitting them or emitting [UNK] (dotnet/machinelearning#7724,
 /// #7725); the tests keep an assertion showing the difference.</para>
 /// <para>Instances are immutable and safe to use from many threads at once.</para>

@@ -9,7 +9,7 @@ public sealed record BertTokenizerOptions
     public bool? StripAccents { get; init; }
     /// <summary>Put spaces around CJK ideographs so each is its own word.</summary>
     public bool TokenizeChineseChars { get; init; } = true;
-    /// <summary>Words longer than this many characters (Unicode code points) become the unknown token.</summary>
+    /// <summary>Words longer than this many characters (Unicode code points) become the unknown token; at most 524288 (2^19).</summary>
     public int MaxInputCharsPerWord { get; init; } = 100;
     /// <summary>Remove NUL, U+FFFD and control/format characters and turn every whitespace character into a space (BertNormalizer's <c>clean_text</c>).</summary>
     public bool CleanText { get; init; } = true;
@@ -21,8 +21,8 @@ public sealed record BertTokenizerOptions
 
     internal void Validate()
     {
-        if (MaxInputCharsPerWord < 1)
-            throw new ArgumentOutOfRangeException(nameof(MaxInputCharsPerWord), MaxInputCharsPerWord, "MaxInputCharsPerWord must be at least 1.");
+        if (MaxInputCharsPerWord is < 1 or > WordPiece.MaxInputCharsPerWordLimit)
+            throw new ArgumentOutOfRangeException(nameof(MaxInputCharsPerWord), MaxInputCharsPerWord, $"MaxInputCharsPerWord must be between 1 and {WordPiece.MaxInputCharsPerWordLimit}.");
         if (ModelMaxLength < 2)
             throw new ArgumentOutOfRangeException(nameof(ModelMaxLength), ModelMaxLength, "ModelMaxLength must be at least 2 ([CLS] and [SEP]).");
     }
