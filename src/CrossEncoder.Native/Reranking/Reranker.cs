@@ -169,7 +169,8 @@ public sealed class Reranker : IDisposable
         }
         finally
         {
-            _workspaces.Add(workspace);
+            // Keep one idle workspace per core at most: a burst of concurrent calls must not pin its peak memory forever.
+            if (_workspaces.Count < Environment.ProcessorCount) _workspaces.Add(workspace);
         }
     }
 
