@@ -31,22 +31,19 @@ internal sealed class BertNormalizer
         int i = 0;
         while (i < text.Length)
         {
-            char c = text[i];
-            if (c < 0x80)
+            // ASCII runs in bulk (most text is one run): vectorized search for the next non-ASCII char, copy, fix up.
+            int run = text[i..].IndexOfAnyExceptInRange('\0', '\x7F');
+            if (run < 0) run = text.Length - i;
+            if (run > 0)
             {
-                // ASCII fast path: the only changes are removing controls, tab/CR/LF -> space, A-Z -> a-z.
-                i++;
-                if (_cleanText)
-                {
-                    if (c is '\t' or '\n' or '\r') c = ' ';
-                    else if (c < 0x20 || c == 0x7F) continue; // NUL and other Cc
-                }
-                if (_lowercase && (uint)(c - 'A') <= 'Z' - 'A') c = (char)(c | 0x20);
-                output.Add(c);
-                continue;
+                AppendAscii(text.Slice(i, run), ref output);
+                i += run;
+                if (i == text.Length) break;
             }
 
-            // A lone surrogate decodes as "invalid"; treat it as category Cs (removed by clean_text, kept as-is otherwise).
+            // One non-ASCII code point. A lone surrogate decodes as "invalid"; treat it as category Cs (removed by
+            // clean_text, kept as-is otherwise).
+            char c = text[i];
             if (Rune.DecodeFromUtf16(text[i..], out Rune rune, out int consumed) != System.Buffers.OperationStatus.Done)
             {
                 i++;
@@ -69,6 +66,27 @@ internal sealed class BertNormalizer
             }
             AppendStrippedAndLowered(rune, ref output);
         }
+    }
+
+    /// <summary>
+    /// The whole normalizer restricted to ASCII, where it only removes controls, turns tab/CR/LF into spaces and lowers
+    /// A-Z (nothing decomposes, nothing is an ideograph), done with vectorized span operations.
+    /// </summary>
+    private void AppendAscii(ReadOnlySpan<char> ascii, ref PooledBuffer<char> output)
+    {
+        int start = output.Count;
+        Span<char> written = output.AppendSpan(ascii.Length);
+        if (_lowercase) Ascii.ToLower(ascii, written, out _);
+        else ascii.CopyTo(written);
+        if (!_cleanText) return;
+        written.Replace('\n', ' ');
+        written.Replace('\r', ' ');
+        written.Replace('\t', ' ');
+        if (written.IndexOfAnyInRange('\0', '\x1F') < 0 && !written.Contains('\x7F')) return;
+        int kept = 0; // rare: other C0 controls or DEL, which clean_text removes
+        foreach (char c in written)
+            if (c >= 0x20 && c != 0x7F) written[kept++] = c;
+        output.Truncate(start + kept);
     }
 
     private void AppendStrippedAndLowered(Rune rune, ref PooledBuffer<char> output)

@@ -11,14 +11,27 @@ namespace CrossEncoder.Native.Tokenization;
 /// </summary>
 internal static class BertPreTokenizer
 {
+    private const byte Word = 0, Space = 1, Punctuation = 2;
+
+    /// <summary>What each ASCII char is, from the same predicates as the rest of the code points (so a lookup, not a rule).</summary>
+    private static readonly byte[] AsciiClass = Enumerable.Range(0, 128)
+        .Select(c => Rune.IsWhiteSpace(new Rune(c)) ? Space : IsPunctuation(new Rune(c)) ? Punctuation : Word).ToArray();
+
     /// <summary>Finds the next word at or after <paramref name="position"/>; false when only whitespace remains.</summary>
     public static bool NextWord(ReadOnlySpan<char> text, ref int position, out int wordStart, out int wordLength)
     {
+        byte[] asciiClass = AsciiClass;
         int i = position;
         // Skip whitespace.
         while (i < text.Length)
         {
-            if (text[i] == ' ') { i++; continue; } // the common case after clean_text
+            char c = text[i];
+            if (c < 0x80)
+            {
+                if (asciiClass[c] != Space) break;
+                i++;
+                continue;
+            }
             Rune.DecodeFromUtf16(text[i..], out Rune rune, out int used);
             if (!Rune.IsWhiteSpace(rune)) break;
             i += used;
@@ -30,9 +43,15 @@ internal static class BertPreTokenizer
             wordLength = 0;
             return false;
         }
-        Rune.DecodeFromUtf16(text[i..], out Rune first, out int firstUsed);
-        i += firstUsed;
-        if (!IsPunctuation(first))
+        bool punctuation;
+        if (text[i] < 0x80) punctuation = asciiClass[text[i++]] == Punctuation;
+        else
+        {
+            Rune.DecodeFromUtf16(text[i..], out Rune first, out int firstUsed);
+            i += firstUsed;
+            punctuation = IsPunctuation(first);
+        }
+        if (!punctuation)
         {
             // A word runs until whitespace or punctuation.
             while (i < text.Length)
@@ -40,9 +59,7 @@ internal static class BertPreTokenizer
                 char c = text[i];
                 if (c < 0x80)
                 {
-                    // ASCII fast path: letters and digits continue the word; space, controls and punctuation end it.
-                    if (char.IsAsciiLetterOrDigit(c)) { i++; continue; }
-                    if (c <= ' ' || c == 0x7F ? char.IsWhiteSpace(c) : IsPunctuation(new Rune(c))) break;
+                    if (asciiClass[c] != Word) break;
                     i++;
                     continue;
                 }

@@ -30,6 +30,15 @@ internal struct PooledBuffer<T> : IDisposable
         Count += items.Length;
     }
 
+    /// <summary>Appends <paramref name="count"/> items for the caller to write through the returned span (valid until the next call).</summary>
+    public Span<T> AppendSpan(int count)
+    {
+        if (Count + count > _items.Length) Grow(Count + count);
+        Span<T> appended = _items.AsSpan(Count, count);
+        Count += count;
+        return appended;
+    }
+
     /// <summary>Drops everything after the first <paramref name="count"/> items.</summary>
     public void Truncate(int count) => Count = count;
 
