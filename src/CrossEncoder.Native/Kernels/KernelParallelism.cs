@@ -36,10 +36,15 @@ internal static unsafe class KernelParallelism
     /// <summary>How many parts <paramref name="work"/> flops deserve, at most <paramref name="maxParts"/> (e.g. rows available).</summary>
     public static int DegreeFor(long work, int maxParts) => (int)Math.Max(1, Math.Min(Math.Min(MaxDegree, maxParts), work / MinWorkPerPart));
 
-    /// <summary>Runs <c>body(state, i)</c> for i in [0, parts), in parallel when workers are free; returns when all are done.</summary>
-    public static void For(int parts, void* state, delegate*<void*, int, void> body)
+    /// <summary>
+    /// Runs <c>body(state, i)</c> for i in [0, parts), in parallel when workers are free; returns when all are done. At most
+    /// <paramref name="threads"/> threads (the caller included) take parts. Splitting into several parts per thread costs one
+    /// atomic increment per part and balances the load when a core is shared with other processes: a thread that gets
+    /// descheduled holds back one small part, not half of the call.
+    /// </summary>
+    public static void For(int parts, void* state, delegate*<void*, int, void> body, int threads = int.MaxValue)
     {
-        if (parts <= 1 || MaxDegree == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
+        if (parts <= 1 || threads <= 1 || MaxDegree == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < parts; i++) body(state, i);
             return;
@@ -51,7 +56,7 @@ internal static unsafe class KernelParallelism
             _body = body;
             _count = parts;
             _error = null;
-            int helpers = Math.Min(parts - 1, wake.Length);
+            int helpers = Math.Min(Math.Min(parts, threads) - 1, wake.Length);
             Volatile.Write(ref _next, 0);
             Volatile.Write(ref _running, helpers);
             for (int h = 0; h < helpers; h++) wake[h].Release();

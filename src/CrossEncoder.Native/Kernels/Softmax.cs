@@ -7,7 +7,8 @@ namespace CrossEncoder.Native.Kernels;
 // Subtracting the max keeps every exponent <= 0, so nothing overflows however large the scores are, and the largest term
 // is exactly 1, so the sum is >= 1 and the division is safe. exp(-inf) = 0 gives masked keys probability 0. A row that is
 // entirely -inf has no defined softmax (it would be 0/0) and is rejected, as in the reference.
-// The exponential is the runtime's vectorised float exp (Vector.Exp / Vector512.Exp, within ~2 ulp).
+// The exponential is VectorExp's float exp (within ~1 ulp; results below 2^-126 flush to 0, an absolute error < 1e-38).
+// A NaN in the row makes the max NaN and with it every output.
 
 /// <summary>Numerically stable softmax over one row: <c>y = exp(x - max x) / sum exp(x - max x)</c>.</summary>
 public static unsafe partial class Softmax
@@ -67,7 +68,7 @@ public static unsafe partial class Softmax
             Vector512<float> s = default, vm = Vector512.Create(max);
             for (; i <= n - 16; i += 16)
             {
-                var e = Vector512.Exp(Vector512.Load(x + i) - vm);
+                var e = VectorExp.Exp(Vector512.Load(x + i) - vm);
                 e.Store(y + i);
                 s += e;
             }
@@ -79,7 +80,7 @@ public static unsafe partial class Softmax
             Vector<float> s = default, vm = new(max);
             for (; i <= n - w; i += w)
             {
-                var e = Vector.Exp(Vector.Load(x + i) - vm);
+                var e = VectorExp.Exp(Vector.Load(x + i) - vm);
                 Vector.Store(e, y + i);
                 s += e;
             }
