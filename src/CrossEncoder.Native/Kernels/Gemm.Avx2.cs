@@ -7,36 +7,31 @@ public static unsafe partial class Gemm
 {
     /// <summary>
     /// AVX2 microkernel, 6 x 16 tile: C[6,16] (+)= A[6,kc] * panel[kc,16]. Per reduction step: two 8-float loads of the
-    /// packed panel, six broadcasts from the A rows, twelve FMAs into accumulators that stay in ymm registers.
+    /// packed panel, six broadcasts from the packed A tile (6 consecutive floats), twelve FMAs into accumulators that stay in
+    /// ymm registers (12 accumulators + 2 B vectors + 1 broadcast = 15 of 16).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel6x16(float* a, int lda, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
+    private static void Kernel6x16(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
     {
-        // Rows past the edge re-read the last valid row; their results are discarded by StoreEdge.
-        float* a0 = a;
-        float* a1 = rows > 1 ? a0 + lda : a0;
-        float* a2 = rows > 2 ? a1 + lda : a1;
-        float* a3 = rows > 3 ? a2 + lda : a2;
-        float* a4 = rows > 4 ? a3 + lda : a3;
-        float* a5 = rows > 5 ? a4 + lda : a4;
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         float* bp = panel;
-        for (int p = 0; p < kc; p++, bp += 16)
+        float* end = panel + (long)kc * 16;
+        for (; bp < end; bp += 16, ap += 6)
         {
             var b0 = Vector256.Load(bp);
             var b1 = Vector256.Load(bp + 8);
-            var x = Vector256.Create(a0[p]);
+            var x = Vector256.Create(ap[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[p]);
+            x = Vector256.Create(ap[1]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[p]);
+            x = Vector256.Create(ap[2]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[p]);
+            x = Vector256.Create(ap[3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a4[p]);
+            x = Vector256.Create(ap[4]);
             c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a5[p]);
+            x = Vector256.Create(ap[5]);
             c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
         }
         if (rows == 6 && cols == 16)

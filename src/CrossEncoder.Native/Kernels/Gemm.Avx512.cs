@@ -7,41 +7,34 @@ public static unsafe partial class Gemm
 {
     /// <summary>
     /// AVX-512 microkernel, 8 x 32 tile: C[8,32] (+)= A[8,kc] * panel[kc,32]. Per reduction step: two 16-float loads of the
-    /// packed panel, eight broadcasts from the A rows, sixteen FMAs into zmm accumulators.
+    /// packed panel, eight broadcasts from the packed A tile (8 consecutive floats), sixteen FMAs into zmm accumulators.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel8x32(float* a, int lda, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
+    private static void Kernel8x32(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
     {
-        float* a0 = a;
-        float* a1 = rows > 1 ? a0 + lda : a0;
-        float* a2 = rows > 2 ? a1 + lda : a1;
-        float* a3 = rows > 3 ? a2 + lda : a2;
-        float* a4 = rows > 4 ? a3 + lda : a3;
-        float* a5 = rows > 5 ? a4 + lda : a4;
-        float* a6 = rows > 6 ? a5 + lda : a5;
-        float* a7 = rows > 7 ? a6 + lda : a6;
         Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
         float* bp = panel;
-        for (int p = 0; p < kc; p++, bp += 32)
+        float* end = panel + (long)kc * 32;
+        for (; bp < end; bp += 32, ap += 8)
         {
             var b0 = Vector512.Load(bp);
             var b1 = Vector512.Load(bp + 16);
-            var x = Vector512.Create(a0[p]);
+            var x = Vector512.Create(ap[0]);
             c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a1[p]);
+            x = Vector512.Create(ap[1]);
             c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a2[p]);
+            x = Vector512.Create(ap[2]);
             c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a3[p]);
+            x = Vector512.Create(ap[3]);
             c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a4[p]);
+            x = Vector512.Create(ap[4]);
             c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a5[p]);
+            x = Vector512.Create(ap[5]);
             c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-            x = Vector512.Create(a6[p]);
+            x = Vector512.Create(ap[6]);
             c60 = Vector512.FusedMultiplyAdd(x, b0, c60); c61 = Vector512.FusedMultiplyAdd(x, b1, c61);
-            x = Vector512.Create(a7[p]);
+            x = Vector512.Create(ap[7]);
             c70 = Vector512.FusedMultiplyAdd(x, b0, c70); c71 = Vector512.FusedMultiplyAdd(x, b1, c71);
         }
         if (rows == 8 && cols == 32)

@@ -10,28 +10,25 @@ public static unsafe partial class Gemm
 
     /// <summary>
     /// Portable microkernel, 4 x 2W tile (W = Vector&lt;float&gt;.Count): the same scheme as the ISA kernels with eight
-    /// Vector&lt;float&gt; accumulators, for hardware with neither AVX2 nor AVX-512 (e.g. Arm NEON, W = 4).
+    /// Vector&lt;float&gt; accumulators and a packed A tile of 4 floats per step, for hardware with neither AVX2 nor AVX-512
+    /// (e.g. Arm NEON, W = 4).
     /// </summary>
-    private static void KernelPortable(float* a, int lda, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
+    private static void KernelPortable(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
     {
         int w = Vector<float>.Count, nr = 2 * w;
-        float* a0 = a;
-        float* a1 = rows > 1 ? a0 + lda : a0;
-        float* a2 = rows > 2 ? a1 + lda : a1;
-        float* a3 = rows > 3 ? a2 + lda : a2;
         Vector<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         float* bp = panel;
-        for (int p = 0; p < kc; p++, bp += nr)
+        for (int p = 0; p < kc; p++, bp += nr, ap += 4)
         {
             var b0 = Vector.Load(bp);
             var b1 = Vector.Load(bp + w);
-            var x = new Vector<float>(a0[p]);
+            var x = new Vector<float>(ap[0]);
             c00 = Vector.FusedMultiplyAdd(x, b0, c00); c01 = Vector.FusedMultiplyAdd(x, b1, c01);
-            x = new Vector<float>(a1[p]);
+            x = new Vector<float>(ap[1]);
             c10 = Vector.FusedMultiplyAdd(x, b0, c10); c11 = Vector.FusedMultiplyAdd(x, b1, c11);
-            x = new Vector<float>(a2[p]);
+            x = new Vector<float>(ap[2]);
             c20 = Vector.FusedMultiplyAdd(x, b0, c20); c21 = Vector.FusedMultiplyAdd(x, b1, c21);
-            x = new Vector<float>(a3[p]);
+            x = new Vector<float>(ap[3]);
             c30 = Vector.FusedMultiplyAdd(x, b0, c30); c31 = Vector.FusedMultiplyAdd(x, b1, c31);
         }
         // Always through the edge tile: this path favours simplicity over the last few percent.

@@ -8,12 +8,12 @@ namespace CrossEncoder.Native.Kernels;
 // Names: m, n, k are the GEMM sizes; lda, ldb, ldc are row strides (elements); MR x NR is the register tile of one
 // microkernel call; KC, MC, NC are the cache blocks over k, m and n.
 //
-// Blocking (the BLIS/GotoBLAS loop nest, without packing A):
+// Blocking (the BLIS/GotoBLAS loop nest):
 //
 //   for jc in n by NC                       one block of NC columns of C
 //     for pc in k by KC                     one slice of the reduction
 //       pack B[jc:jc+NC, pc:pc+KC] -> Bp    (stays in L2/L3)
-//       for ic in m by MC                   A[ic:ic+MC, pc:pc+KC] stays in L2 while every panel of Bp passes over it
+//       for ic in m by MC                   pack A[ic:ic+MC, pc:pc+KC] -> Ap (stays in L2 while every panel of Bp passes)
 //         for jr in NC by NR                one packed panel, KC x NR floats, stays in L1
 //           for ir in MC by MR              microkernel: C[ir:ir+MR, jr:jr+NR] (+)= A-rows x panel
 //
@@ -21,8 +21,14 @@ namespace CrossEncoder.Native.Kernels;
 //
 //   Bp[j][p][c] = B[jc + j*NR + c, pc + p]      (zero where the column is past n)
 //
-// so at each reduction step p the microkernel loads NR contiguous floats (NR/W vector loads) and broadcasts one float from
-// each of the MR rows of A (read in place: row i at a + i*lda, consecutive in p). The first k-slice starts from the bias
+// so at each reduction step p the microkernel loads NR contiguous floats (NR/W vector loads). Ap is a sequence of MR-row
+// tiles, each k-major as well:
+//
+//   Ap[t][p][r] = A[ic + t*MR + r, pc + p]      (rows past the block repeat its last row; their results are discarded)
+//
+// so the microkernel broadcasts MR consecutive floats per step and reads exactly two sequential streams (Ap tile, B panel).
+// Reading A in place instead (MR rows lda apart, re-read from L2 for every panel) ran at ~65% of the FMA peak on Zen 3;
+// packing A costs one pass over A per k-slice, amortised over every panel. The first k-slice starts from the bias
 // (packed after the panels, zero-padded), later slices add into C. Edge tiles (rows < MR or columns < NR) compute the full
 // tile with duplicated A rows / zero B columns and copy out only the valid part.
 //
@@ -31,10 +37,15 @@ namespace CrossEncoder.Native.Kernels;
 //   Avx2     6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast (of 16 registers)
 //   Portable 4 x 2W: 8 Vector<float> accumulators (W = Vector<float>.Count), for machines without either
 //
-// Threading: KernelParallelism decides the number of parts from the flop count. Columns are split (whole panels per part,
-// so B is packed once in total) when there are at least 4 panels per part; otherwise rows are split. Each thread packs into
-// its own thread-local, 64-byte aligned buffer, allocated once and reused, so steady-state calls allocate nothing.
-// Products with m <= 2 (pooler, classifier) skip packing and use dot products.
+// Threading. KernelParallelism decides the number of threads from the flop count. A threaded call first packs all of B once
+// (every k-slice, all panels, slice after slice: slice pc starts at panels*NR*pc) into the calling thread's buffer, then
+// splits C into tiles of MC rows x a group of panels, many more tiles than threads, which the threads claim dynamically and
+// compute against the shared packed B. Many small tiles keep both cores busy when another process takes one of them for a
+// while (a fixed half-and-half split waits for the slower half), and the shared packing avoids packing B once per thread.
+// A PackedB (a Linear weight packed once at load) skips the per-call packing entirely.
+// Single-threaded calls (and attention's per-head products) keep the NC-blocked loop nest above with per-thread packing.
+// Every thread's packing buffer is thread-local, 64-byte aligned, allocated once and reused, so steady-state calls allocate
+// nothing. Products with m <= 2 (pooler, classifier) skip packing and use dot products.
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
 public static unsafe partial class Gemm
@@ -79,11 +90,15 @@ public static unsafe partial class Gemm
     internal struct Job
     {
         public float* A, B, Bias, C;
-        public int Lda, Ldb, Ldc, M, N, K, Parts;
+        public int Lda, Ldb, Ldc, M, N, K;
         /// <summary>False: B is [N, K] (row j is column j of C). True: B is [K, N] (row p is step p of the reduction).</summary>
         public bool BIsKByN;
-        public bool SplitColumns;
         public KernelIsa Isa;
+        /// <summary>All of B packed (slice after slice, see the file header), or null until <see cref="Run"/> packs it.</summary>
+        public float* Packed;
+        /// <summary>Bias for the first k-slice's tiles: [panels * NR] (zero-padded), or the caller's [N] bias, or zeros.</summary>
+        public float* PackedBias;
+        public int ColumnGroups, Panels;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
@@ -93,31 +108,66 @@ public static unsafe partial class Gemm
         int panels = (job->N + nr - 1) / nr;
         int rowTiles = (job->M + mr - 1) / mr;
         long flops = 2L * job->M * job->N * job->K;
-        int parts = KernelParallelism.DegreeFor(flops, Math.Max(panels, rowTiles));
-        job->SplitColumns = panels >= 4 * parts;
-        if (!job->SplitColumns) parts = Math.Min(parts, rowTiles);
-        job->Parts = parts;
-        if (parts == 1) RunSerial(job);
-        else KernelParallelism.For(parts, job, &RunPart);
+        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels, rowTiles));
+        if (job->Packed == null && (threads == 1 || job->M <= 2 || job->K == 0))
+        {
+            RunSerial(job);
+            return;
+        }
+        if (job->Packed == null)
+        {
+            long slices = (long)panels * nr * job->K;
+            float* pack = PackBuffer(checked((int)(slices + panels * nr)));
+            for (int pc = 0; pc < job->K; pc += Kc)
+                Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, pack + (long)panels * nr * pc, pc == 0 ? pack + slices : null);
+            job->Packed = pack;
+            job->PackedBias = pack + slices;
+        }
+        // Tiles of MC rows; when that gives fewer than ~4 tiles per thread (a short batch), the panels are grouped as well.
+        int rowBlocks = (job->M + Mc - 1) / Mc;
+        job->Panels = panels;
+        job->ColumnGroups = Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels);
+        KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
     }
 
     /// <summary>Runs the whole job on the calling thread (attention calls this once per head).</summary>
     internal static void RunSerial(Job* job) => Range(job, 0, job->M, 0, job->N);
 
-    private static void RunPart(void* state, int part)
+    /// <summary>One tile of a threaded job: rows [rb*MC, +MC) x one group of panels, against the shared packed B.</summary>
+    private static void RunTile(void* state, int part)
     {
         var job = (Job*)state;
-        if (job->SplitColumns)
+        int groups = job->ColumnGroups, panels = job->Panels;
+        int rb = part / groups, cg = part % groups;
+        int p0 = (int)((long)panels * cg / groups), p1 = (int)((long)panels * (cg + 1) / groups);
+        int i0 = rb * Mc, i1 = Math.Min(job->M, i0 + Mc);
+        KernelIsa isa = job->Isa;
+        int mr = Mr(isa), nr = Nr(isa), k = job->K, lda = job->Lda, ldc = job->Ldc;
+        float* edge = stackalloc float[8 * 32];
+        float* packA = PackABuffer();
+        for (int pc = 0; pc < k; pc += Kc)
         {
-            int nr = Nr(job->Isa), panels = (job->N + nr - 1) / nr;
-            int p0 = (int)((long)panels * part / job->Parts), p1 = (int)((long)panels * (part + 1) / job->Parts);
-            Range(job, 0, job->M, p0 * nr, Math.Min(job->N, p1 * nr));
-        }
-        else
-        {
-            int mr = Mr(job->Isa), tiles = (job->M + mr - 1) / mr;
-            int t0 = (int)((long)tiles * part / job->Parts), t1 = (int)((long)tiles * (part + 1) / job->Parts);
-            Range(job, t0 * mr, Math.Min(job->M, t1 * mr), 0, job->N);
+            int kb = Math.Min(Kc, k - pc);
+            PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
+            float* slice = job->Packed + (long)panels * nr * pc;
+            for (int jr = p0; jr < p1; jr++)
+            {
+                float* panel = slice + (long)jr * nr * kb;
+                int cols = Math.Min(nr, job->N - jr * nr);
+                float* bias = pc == 0 ? job->PackedBias + jr * nr : null;
+                for (int ir = i0; ir < i1; ir += mr)
+                {
+                    float* at = packA + (long)(ir - i0) * kb;
+                    float* ct = job->C + (long)ir * ldc + jr * nr;
+                    int rows = Math.Min(mr, i1 - ir);
+                    switch (isa)
+                    {
+                        case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                        case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                        default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                    }
+                }
+            }
         }
     }
 
@@ -146,6 +196,7 @@ public static unsafe partial class Gemm
         int nc = Math.Min(Nc, n1 - n0), kc = Math.Min(Kc, k);
         int maxPanels = (nc + nr - 1) / nr;
         float* pack = PackBuffer(maxPanels * nr * (kc + 1));
+        float* packA = PackABuffer();
         float* edge = stackalloc float[8 * 32];
         for (int jc = n0; jc < n1; jc += Nc)
         {
@@ -159,6 +210,7 @@ public static unsafe partial class Gemm
                 for (int ic = m0; ic < m1; ic += Mc)
                 {
                     int mb = Math.Min(Mc, m1 - ic);
+                    PackA(a + (long)ic * lda + pc, lda, mb, kb, mr, packA);
                     for (int jr = 0; jr < panels; jr++)
                     {
                         float* panel = pack + (long)jr * kb * nr;
@@ -166,14 +218,14 @@ public static unsafe partial class Gemm
                         float* bias = first ? biasPanels + jr * nr : null;
                         for (int ir = 0; ir < mb; ir += mr)
                         {
-                            float* at = a + (long)(ic + ir) * lda + pc;
+                            float* at = packA + (long)ir * kb;
                             float* ct = c + (long)(ic + ir) * ldc + jc + jr * nr;
                             int rows = Math.Min(mr, mb - ir);
                             switch (isa)
                             {
-                                case KernelIsa.Avx512: Kernel8x32(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
-                                case KernelIsa.Avx2: Kernel6x16(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
-                                default: KernelPortable(at, lda, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                             }
                         }
                     }
@@ -218,6 +270,24 @@ public static unsafe partial class Gemm
         }
     }
 
+    /// <summary>
+    /// Packs A[0:rows, 0:kb] (row stride lda) into tiles of mr rows, k-major: dst[t*mr*kb + p*mr + r] = A[t*mr + r, p]. The
+    /// last tile repeats its last valid row, so the microkernel never reads uninitialised memory.
+    /// </summary>
+    private static void PackA(float* a, int lda, int rows, int kb, int mr, float* dst)
+    {
+        for (int t = 0; t < rows; t += mr)
+        {
+            float* tile = dst + (long)t * kb;
+            int valid = Math.Min(mr, rows - t);
+            for (int r = 0; r < mr; r++)
+            {
+                float* src = a + (long)(t + Math.Min(r, valid - 1)) * lda;
+                for (int p = 0; p < kb; p++) tile[p * mr + r] = src[p];
+            }
+        }
+    }
+
     /// <summary>Few rows (a GEMV): no packing, one dot product per output, B rows read in place.</summary>
     private static void DotRows(Job* job, int m0, int m1, int n0, int n1)
     {
@@ -242,6 +312,15 @@ public static unsafe partial class Gemm
             float* cr = c + (long)r * ldc;
             for (int cc = 0; cc < cols; cc++) cr[cc] = (bias != null ? bias[cc] : cr[cc]) + edge[r * nr + cc];
         }
+    }
+
+    [ThreadStatic] private static float* t_packA;
+
+    /// <summary>This thread's buffer for one packed MC x KC block of A (64-byte aligned, allocated once per thread).</summary>
+    private static float* PackABuffer()
+    {
+        if (t_packA == null) t_packA = (float*)NativeMemory.AlignedAlloc((nuint)(Mc * Kc) * sizeof(float), 64);
+        return t_packA;
     }
 
     [ThreadStatic] private static float* t_pack;

@@ -58,14 +58,17 @@ public class GemmTests
     [Property(MaxTest = 40)]
     public Property PublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsas.Best));
 
-    // Large enough (2*m*n*k >= 2 * KernelParallelism.MinWorkPerPart) to be split across threads: by columns when there are
-    // many panels, by rows when n is narrow. Sizes cross KC (256) and MC (96) and leave edge tiles in both directions.
+    // Large enough (2*m*n*k >= 2 * KernelParallelism.MinWorkPerPart) to be split across threads: B is packed once and shared,
+    // C is cut into tiles of MC rows x a group of panels (several groups when there are few row blocks, as in 97 x 300).
+    // Sizes cross KC (256) and MC (96) and leave edge tiles in both directions.
     [Theory]
     [InlineData(nameof(KernelIsa.Portable), 301, 263, 385)]
     [InlineData(nameof(KernelIsa.Avx2), 301, 263, 385)]
     [InlineData(nameof(KernelIsa.Avx2), 2053, 17, 257)]
     [InlineData(nameof(KernelIsa.Portable), 2053, 5, 513)]
     [InlineData(nameof(KernelIsa.Avx512), 131, 161, 300)]
+    [InlineData(nameof(KernelIsa.Avx2), 97, 300, 513)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 300, 513)]
     public void ThreadedShapesMatchReference(string isa, int m, int n, int k)
         => AssertMatchesReference(new Shape(m, n, k, true, m * 31 + n), Enum.Parse<KernelIsa>(isa));
 
