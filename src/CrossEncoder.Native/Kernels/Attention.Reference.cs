@@ -6,14 +6,7 @@ public static partial class Attention
     public static void MultiHeadReference(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale)
     {
-        int hidden = heads * headDim;
-        if (ld < hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"Row stride must be at least nH*dH = {hidden}.");
-        long need = tokens == 0 ? 0 : (long)(tokens - 1) * ld + hidden;
-        KernelGuard.Length(q, need, nameof(q));
-        KernelGuard.Length(k, need, nameof(k));
-        KernelGuard.Length(v, need, nameof(v));
-        KernelGuard.Length(keyBias, tokens, nameof(keyBias));
-        KernelGuard.Length(output, (long)tokens * hidden, nameof(output));
+        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim);
         var scores = new double[tokens];
         for (int h = 0; h < heads; h++)
         {
@@ -38,5 +31,23 @@ public static partial class Attention
                 }
             }
         }
+    }
+
+    /// <summary>Entry checks shared by both paths; returns nH*dH.</summary>
+    private static int Validate(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        ReadOnlySpan<float> output, int tokens, int heads, int headDim)
+    {
+        KernelGuard.Positive(tokens, nameof(tokens));
+        KernelGuard.Positive(heads, nameof(heads));
+        KernelGuard.Positive(headDim, nameof(headDim));
+        int hidden = heads * headDim;
+        if (ld < hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"Row stride must be at least nH*dH = {hidden}.");
+        long need = tokens == 0 ? 0 : (long)(tokens - 1) * ld + hidden;
+        KernelGuard.Length(q, need, nameof(q));
+        KernelGuard.Length(k, need, nameof(k));
+        KernelGuard.Length(v, need, nameof(v));
+        KernelGuard.Length(keyBias, tokens, nameof(keyBias));
+        KernelGuard.Length(output, (long)tokens * hidden, nameof(output));
+        return hidden;
     }
 }

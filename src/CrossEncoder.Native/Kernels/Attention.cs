@@ -39,17 +39,7 @@ public static unsafe partial class Attention
     internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, KernelIsa isa)
     {
-        KernelGuard.Positive(tokens, nameof(tokens));
-        KernelGuard.Positive(heads, nameof(heads));
-        KernelGuard.Positive(headDim, nameof(headDim));
-        int hidden = heads * headDim;
-        if (ld < hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"Row stride must be at least nH*dH = {hidden}.");
-        long need = tokens == 0 ? 0 : (long)(tokens - 1) * ld + hidden;
-        KernelGuard.Length(q, need, nameof(q));
-        KernelGuard.Length(k, need, nameof(k));
-        KernelGuard.Length(v, need, nameof(v));
-        KernelGuard.Length(keyBias, tokens, nameof(keyBias));
-        KernelGuard.Length(output, (long)tokens * hidden, nameof(output));
+        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim);
         KernelGuard.Length(scratch, (long)heads * tokens * tokens, nameof(scratch));
         if (tokens == 0 || hidden == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pbias = keyBias, pout = output, ps = scratch)
