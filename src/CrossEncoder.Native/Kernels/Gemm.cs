@@ -42,8 +42,8 @@ namespace CrossEncoder.Native.Kernels;
 // splits C into tiles of MC rows x a group of panels, many more tiles than threads, which the threads claim dynamically and
 // compute against the shared packed B. Many small tiles keep both cores busy when another process takes one of them for a
 // while (a fixed half-and-half split waits for the slower half), and the shared packing avoids packing B once per thread.
-// A PackedB (a Linear weight packed once at load) skips the per-call packing entirely.
-// Single-threaded calls (and attention's per-head products) keep the NC-blocked loop nest above with per-thread packing.
+// A PackedMatrix (a Linear weight packed once at load, Gemm.Packed.cs) is this same buffer built once: such calls skip the
+// packing and run the same tiles, on one thread too. Single-threaded unpacked calls (and attention's per-head products) keep the NC-blocked loop nest above with per-thread packing.
 // Every thread's packing buffer is thread-local, 64-byte aligned, allocated once and reused, so steady-state calls allocate
 // nothing. Products with m <= 2 (pooler, classifier) skip packing and use dot products.
 
@@ -126,7 +126,8 @@ public static unsafe partial class Gemm
         // Tiles of MC rows; when that gives fewer than ~4 tiles per thread (a short batch), the panels are grouped as well.
         int rowBlocks = (job->M + Mc - 1) / Mc;
         job->Panels = panels;
-        job->ColumnGroups = Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels);
+        // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
+        job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels);
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
     }
 

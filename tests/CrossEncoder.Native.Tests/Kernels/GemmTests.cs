@@ -106,4 +106,131 @@ public class GemmTests
         Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposed(a, b, [], c, -1, 2, 3));
         Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposedReference(a, b, [], c.AsSpan(1), 2, 2, 3));
     }
+
+    // ---- Pre-packed B (Gemm.Pack + MultiplyTransposed(a, PackedMatrix, bias, c, m)) ----
+
+    /// <summary>
+    /// The packed product matches the reference, and (for m &gt; 2, where the unpacked path packs B too instead of taking dot
+    /// products) is bit-identical to the unpacked fast path on the same ISA: same panels, same k-slices, same microkernel.
+    /// </summary>
+    private static void AssertPackedMatches(Shape s, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        var expected = new float[s.M * s.N];
+        var unpacked = new float[s.M * s.N];
+        var actual = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray(); // every element must be overwritten
+        Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
+        Gemm.MultiplyTransposed(a, b, bias, unpacked, s.M, s.N, s.K, isa);
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        Assert.Equal((s.N, s.K), (packed.N, packed.K));
+        Gemm.MultiplyTransposed(a, packed, bias, actual, s.M);
+        double tol = Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias));
+        for (int i = 0; i < expected.Length; i++)
+        {
+            double err = Math.Abs((double)actual[i] - expected[i]);
+            Assert.True(err <= tol, $"packed {isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
+            if (s.M > 2 || s.K == 0)
+                Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(unpacked[i]),
+                    $"packed {isa} {s}: C[{i / s.N},{i % s.N}] packed {actual[i]} unpacked {unpacked[i]} differ");
+        }
+    }
+
+    [Property(MaxTest = 150)]
+    public Property PackedPortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Portable));
+
+    [Property(MaxTest = 150)]
+    public Property PackedAvx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Avx2));
+
+    [Property(MaxTest = 60)]
+    public Property PackedAvx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Avx512));
+
+    [Property(MaxTest = 40)]
+    public Property PackedPublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsas.Best));
+
+    // Threaded (as in ThreadedShapesMatchReference), a MiniLM-like short batch (512 x 1152 x 384, split across threads with
+    // panel groups), and single-threaded shapes with N past NC (2048), where the unpacked path blocks over N and the packed one
+    // does not: the results must still agree bit for bit.
+    [Theory]
+    [InlineData(nameof(KernelIsa.Portable), 301, 263, 385)]
+    [InlineData(nameof(KernelIsa.Avx2), 301, 263, 385)]
+    [InlineData(nameof(KernelIsa.Avx2), 2053, 17, 257)]
+    [InlineData(nameof(KernelIsa.Portable), 2053, 5, 513)]
+    [InlineData(nameof(KernelIsa.Avx512), 131, 161, 300)]
+    [InlineData(nameof(KernelIsa.Avx2), 97, 300, 513)]
+    [InlineData(nameof(KernelIsa.Avx2), 512, 1152, 384)]
+    [InlineData(nameof(KernelIsa.Avx2), 3, 2053, 300)]
+    [InlineData(nameof(KernelIsa.Portable), 5, 2063, 257)]
+    [InlineData(nameof(KernelIsa.Avx512), 7, 2081, 31)]
+    public void PackedThreadedAndWideShapesMatch(string isa, int m, int n, int k)
+        => AssertPackedMatches(new Shape(m, n, k, true, m * 31 + n), Enum.Parse<KernelIsa>(isa));
+
+    [Fact]
+    public void PackedLayoutIsKMajorPanelsPerSlice()
+    {
+        // N = 19, K = 300 on Avx2 (NR = 16): 2 panels, slices of 256 and 44 steps, then 32 zeros.
+        const int n = 19, k = 300, nr = 16, panels = 2;
+        var b = KernelTestData.Uniform(n * k, 7);
+        PackedMatrix packed = Gemm.Pack(b, n, k, KernelIsa.Avx2);
+        var data = packed.Data;
+        Assert.Equal(panels * nr * (k + 1), data.Length);
+        for (int pc = 0; pc < k; pc += 256)
+        {
+            int kb = Math.Min(256, k - pc);
+            for (int j = 0; j < panels; j++)
+                for (int p = 0; p < kb; p++)
+                    for (int c = 0; c < nr; c++)
+                    {
+                        int col = j * nr + c;
+                        Assert.Equal(col < n ? b[col * k + pc + p] : 0f, data[panels * nr * pc + j * nr * kb + p * nr + c]);
+                    }
+        }
+        Assert.All(data[(panels * nr * k)..].ToArray(), v => Assert.Equal(0f, v));
+    }
+
+    [Fact]
+    public void PackedHandExampleAndReuse()
+    {
+        float[] a = [1, 2, 3, 4], b = [5, 6, 7, 8, 9, 10], bias = [1, 0, -1];
+        PackedMatrix packed = Gemm.Pack(b, 3, 2);
+        Array.Fill(b, 1000f); // the packed matrix holds its own copy
+        var c = new float[6];
+        for (int repeat = 0; repeat < 2; repeat++)
+        {
+            Gemm.MultiplyTransposed(a, packed, bias, c, 2);
+            Assert.Equal([18f, 23f, 28f, 40f, 53f, 66f], c);
+            Gemm.MultiplyTransposed(a, packed, [], c, 2);
+            Assert.Equal([17f, 23f, 29f, 39f, 53f, 67f], c);
+        }
+    }
+
+    [Fact]
+    public void PackedZeroSizes()
+    {
+        var c = new float[6];
+        Array.Fill(c, 99f);
+        Gemm.MultiplyTransposed([], Gemm.Pack([], 3, 0), [1f, 2f, 3f], c, 2);
+        Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f], c);
+        Gemm.MultiplyTransposed([], Gemm.Pack([], 3, 0), [], c, 2);
+        Assert.All(c, v => Assert.Equal(0f, v));
+        Gemm.MultiplyTransposed(new float[8], Gemm.Pack([], 0, 4), [], [], 2); // N = 0: nothing to write
+        Gemm.MultiplyTransposed([], Gemm.Pack(new float[12], 3, 4), [], [], 0); // M = 0
+    }
+
+    [Fact]
+    public void PackedValidatesArguments()
+    {
+        float[] a = new float[6], b = new float[6], c = new float[4];
+        Assert.Throws<ArgumentException>(() => Gemm.Pack(b.AsSpan(1), 2, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Pack(b, -1, 3));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.Pack(b, 2, -3));
+        PackedMatrix packed = Gemm.Pack(b, 2, 3); // N = 2, K = 3
+        Assert.Throws<ArgumentNullException>(() => Gemm.MultiplyTransposed(a, null!, [], c, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a.AsSpan(1), packed, [], c, 2));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, packed, [], c.AsSpan(1), 2));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, packed, [1f], c, 2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposed(a, packed, [], c, -1));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, packed, [], c, 3)); // A and C too short for M = 3
+    }
 }

@@ -1,0 +1,87 @@
+namespace CrossEncoder.Native.Kernels;
+
+// The pre-packed weight path: B[N,K] packed once (PackedMatrix, layout in its file header) and reused by every call, which
+// then only packs A. The packed buffer is exactly the one a threaded unpacked call builds per call, so the product runs the
+// same tiles (Gemm.RunTile) in the same k-slice order, and C is bit-identical to the unpacked path — except for m <= 2, where
+// the unpacked path takes dot products over the rows of B (which a PackedMatrix no longer has in row form) and this path runs
+// the microkernels on a one- or two-row tile, equal up to float summation order.
+
+public static unsafe partial class Gemm
+{
+    /// <summary>
+    /// Packs <c>B[N,K]</c> (row-major, e.g. a Linear weight <c>[out, in]</c>) once into the panel layout of the microkernels
+    /// for the best SIMD path of this machine. Call once at load and pass the result to
+    /// <see cref="MultiplyTransposed(ReadOnlySpan{float}, PackedMatrix, ReadOnlySpan{float}, Span{float}, int)"/>.
+    /// </summary>
+    /// <param name="b">Row-major [N, K].</param>
+    /// <param name="n">Rows of B (columns of C).</param>
+    /// <param name="k">Columns of B (the reduction dimension).</param>
+    /// <returns>A copy of B in packed form; <paramref name="b"/> is not referenced afterwards.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="n"/> or <paramref name="k"/> is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="b"/> is shorter than N*K.</exception>
+    public static PackedMatrix Pack(ReadOnlySpan<float> b, int n, int k) => Pack(b, n, k, KernelIsas.Best);
+
+    internal static PackedMatrix Pack(ReadOnlySpan<float> b, int n, int k, KernelIsa isa)
+    {
+        KernelGuard.Positive(n, nameof(n));
+        KernelGuard.Positive(k, nameof(k));
+        KernelGuard.Length(b, (long)n * k, nameof(b));
+        int nr = Nr(isa);
+        var packed = new PackedMatrix(n, k, isa, nr);
+        if (n == 0 || k == 0) return packed;
+        long sliceStride = (long)packed.Panels * nr;
+        fixed (float* pb = b, dst = packed.Data)
+        {
+            var job = new Job { B = pb, Ldb = k, BIsKByN = false, N = n, K = k, Isa = isa };
+            for (int pc = 0; pc < k; pc += Kc)
+                Pack(&job, 0, n, pc, Math.Min(Kc, k - pc), nr, dst + sliceStride * pc, null);
+        }
+        return packed;
+    }
+
+    /// <summary>
+    /// C[M,N] = A[M,K] * B[N,K]^T + bias[N] with B pre-packed by <see cref="Pack(ReadOnlySpan{float}, int, int)"/>: the same
+    /// product, threading and results as
+    /// <see cref="MultiplyTransposed(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/>
+    /// (bit-identical for M &gt; 2), without packing B on every call. Allocates nothing.
+    /// </summary>
+    /// <param name="a">Row-major [M, K], K = <see cref="PackedMatrix.K"/>.</param>
+    /// <param name="b">B [N, K], packed.</param>
+    /// <param name="bias">[N], or empty (no bias).</param>
+    /// <param name="c">Row-major [M, N], N = <see cref="PackedMatrix.N"/>, overwritten.</param>
+    /// <param name="m">Rows of A and C.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="b"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="m"/> is negative.</exception>
+    /// <exception cref="ArgumentException">A span is shorter than its shape needs, or a non-empty bias is shorter than N.</exception>
+    public static void MultiplyTransposed(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        KernelGuard.Positive(m, nameof(m));
+        int n = b.N, k = b.K;
+        KernelGuard.Length(a, (long)m * k, nameof(a));
+        KernelGuard.Length(c, (long)m * n, nameof(c));
+        if (!bias.IsEmpty) KernelGuard.Length(bias, n, nameof(bias));
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            // No reduction: every row of C is the bias (or zero), as in the unpacked path.
+            for (int i = 0; i < m; i++)
+            {
+                var row = c.Slice(i * n, n);
+                if (bias.IsEmpty) row.Clear(); else bias[..n].CopyTo(row);
+            }
+            return;
+        }
+        fixed (float* pa = a, pb = b.Data, pbias = bias, pc = c)
+        {
+            // The first k-slice's tiles start from the bias. Full tiles read NR bias floats inside [0, N) and edge tiles only
+            // their valid columns, so the caller's [N] bias serves as is; without one, the matrix's zero tail does.
+            var job = new Job
+            {
+                A = pa, Lda = k, Bias = bias.IsEmpty ? null : pbias, C = pc, Ldc = n, M = m, N = n, K = k, Isa = b.Isa,
+                Packed = pb, PackedBias = bias.IsEmpty ? pb + b.ZerosOffset : pbias,
+            };
+            Run(&job);
+        }
+    }
+}
