@@ -17,10 +17,7 @@ internal sealed class BertSelfAttention
     public BertSelfAttention(WeightSource weights, WeightNames.Layer names, BertConfig config)
     {
         int h = config.HiddenSize;
-        _queryKeyValue = Linear.Concatenate(
-            Linear.Load(weights, names.Query, h, h),
-            Linear.Load(weights, names.Key, h, h),
-            Linear.Load(weights, names.Value, h, h));
+        _queryKeyValue = Linear.LoadStacked(weights, [names.Query, names.Key, names.Value], h, h);
         _heads = config.NumAttentionHeads;
         _headDim = config.HeadDim;
     }

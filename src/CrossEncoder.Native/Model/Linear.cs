@@ -2,36 +2,44 @@ using CrossEncoder.Native.Kernels;
 
 namespace CrossEncoder.Native.Model;
 
-/// <summary>A fully connected layer, <c>y = x W^T + b</c>, as torch.nn.Linear: the weight is stored [out, in].</summary>
+/// <summary>
+/// A fully connected layer, <c>y = x W^T + b</c>, as torch.nn.Linear: the weight is stored [out, in]. The weight is packed
+/// once at load into the GEMM's panel layout, so no call repacks it (and the unpacked copy is not kept).
+/// </summary>
 internal sealed class Linear
 {
-    public Linear(float[] weight, float[] bias, int inFeatures, int outFeatures)
+    private readonly PackedMatrix _weight;   // [out, in], packed
+    private readonly float[] _bias;          // [out]
+
+    private Linear(float[] weight, float[] bias, int inFeatures, int outFeatures)
     {
-        Weight = weight;   // [out, in]
-        Bias = bias;       // [out]
-        InFeatures = inFeatures;
-        OutFeatures = outFeatures;
+        _weight = Gemm.Pack(weight, outFeatures, inFeatures);
+        _bias = bias;
     }
 
-    public float[] Weight { get; }
-    public float[] Bias { get; }
-    public int InFeatures { get; }
-    public int OutFeatures { get; }
+    public int InFeatures => _weight.K;
+    public int OutFeatures => _weight.N;
 
     public static Linear Load(WeightSource weights, string module, int inFeatures, int outFeatures, bool underModelPrefix = true) =>
-        new(weights.Take(WeightNames.Weight(module), [outFeatures, inFeatures], underModelPrefix),
-            weights.Take(WeightNames.Bias(module), [outFeatures], underModelPrefix),
-            inFeatures, outFeatures);
+        LoadStacked(weights, [module], inFeatures, outFeatures, underModelPrefix);
 
-    /// <summary>Stacks layers that read the same input into one wider layer (rows of W concatenated), e.g. Q, K and V.</summary>
-    public static Linear Concatenate(params Linear[] parts)
+    /// <summary>Loads layers that read the same input as one wider layer (rows of W stacked in order), e.g. Q, K and V.</summary>
+    public static Linear LoadStacked(WeightSource weights, string[] modules, int inFeatures, int outFeaturesEach, bool underModelPrefix = true)
     {
-        int inFeatures = parts[0].InFeatures;
-        if (parts.Any(p => p.InFeatures != inFeatures)) throw new ArgumentException("Concatenated layers must share their input width.", nameof(parts));
-        return new Linear(parts.SelectMany(p => p.Weight).ToArray(), parts.SelectMany(p => p.Bias).ToArray(), inFeatures, parts.Sum(p => p.OutFeatures));
+        var weight = new List<float>(modules.Length * outFeaturesEach * inFeatures);
+        var bias = new List<float>(modules.Length * outFeaturesEach);
+        foreach (string module in modules)
+        {
+            weight.AddRange(weights.Take(WeightNames.Weight(module), [outFeaturesEach, inFeatures], underModelPrefix));
+            bias.AddRange(weights.Take(WeightNames.Bias(module), [outFeaturesEach], underModelPrefix));
+        }
+        // A missing tensor comes back empty (WeightSource reports them all at the end): keep the shapes valid until then.
+        int outFeatures = modules.Length * outFeaturesEach;
+        if (weight.Count != outFeatures * inFeatures || bias.Count != outFeatures) return new Linear(new float[outFeatures * inFeatures], new float[outFeatures], inFeatures, outFeatures);
+        return new Linear(weight.ToArray(), bias.ToArray(), inFeatures, outFeatures);
     }
 
     /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
-        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], Weight, Bias, y[..(rows * OutFeatures)], rows, OutFeatures, InFeatures);
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, _bias, y[..(rows * OutFeatures)], rows);
 }
