@@ -87,10 +87,16 @@ internal static class RerankCommand
         stdout.WriteLine(System.Text.Encoding.UTF8.GetString(stream.ToArray()));
     }
 
-    /// <summary>The first <paramref name="width"/> characters on one line (tabs and newlines shown as spaces).</summary>
+    /// <summary>The first <paramref name="width"/> characters on one line: control and format characters (tabs, newlines,
+    /// terminal escape sequences from hostile input) are shown as spaces.</summary>
     internal static string Preview(string text, int width)
     {
-        var flat = string.Join(' ', text.Split((char[])['\r', '\n', '\t'], StringSplitOptions.RemoveEmptyEntries)).Trim();
+        var safe = string.Create(text.Length, text, static (span, source) =>
+        {
+            for (int i = 0; i < source.Length; i++)
+                span[i] = char.IsControl(source[i]) || char.GetUnicodeCategory(source[i]) == System.Globalization.UnicodeCategory.Format ? ' ' : source[i];
+        });
+        var flat = string.Join(' ', safe.Split(' ', StringSplitOptions.RemoveEmptyEntries));
         var info = new System.Globalization.StringInfo(flat);
         return info.LengthInTextElements <= width ? flat : info.SubstringByTextElements(0, width - 1) + "…";
     }

@@ -88,6 +88,24 @@ public class CliTests(MiniLmFixture minilm)
     }
 
     [Fact]
+    public void TerminalControlCharactersInDocumentsAreNotPrinted()
+    {
+        string hostile = "\u001b[2J\u001b]0;owned\u0007 wing\tlift\r\nflow\u200b";
+        var (code, output, error) = Run("rerank", "--model", minilm.ModelDirectory, "--query", "lift", hostile);
+        Assert.True(code == 0, error);
+        string row = output.TrimEnd().Split('\n')[1];
+        Assert.DoesNotContain(row, c => char.IsControl(c) || c == '\u200b');
+        Assert.EndsWith("[2J ]0;owned wing lift flow", row);
+
+        // An exception message spanning lines (ArgumentException adds the parameter) is still one line of error.
+        (code, output, error) = Run("tokenize", "--model", minilm.ModelDirectory, "--query", "q", "--doc", "d", "--max-length", "2");
+        Assert.Equal(1, code);
+        Assert.Equal("", output);
+        Assert.StartsWith("error: maxLength must be at least 3", error);
+        Assert.Single(error.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
     public void AnInvalidModelFolderIsReportedByFileAndProblem()
     {
         string directory = Directory.CreateTempSubdirectory("bad-model").FullName;
