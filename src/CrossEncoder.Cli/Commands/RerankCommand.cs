@@ -7,11 +7,11 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>rerank</c>: the main job. Scores documents against a query and prints them best first.</summary>
 internal static class RerankCommand
 {
-    public const string Usage = "crossencoder rerank --query <text> [--docs <file, one per line> | --docs -] [doc ...] [--model <dir>] [--top N] [--max-length N] [--json]";
+    public const string Usage = "crossencoder rerank --query <text> [--docs <file, one per line> | --docs -] [doc ...] [--model <dir | org/name[@revision]>] [--token <hf token>] [--top N] [--max-length N] [--json]";
 
     public static int Run(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var cl = CommandLine.Parse(args, ["query", "docs", "model", "top", "max-length"], ["json"]);
+        var cl = CommandLine.Parse(args, ["query", "docs", "model", "token", "top", "max-length"], ["json"]);
         string query = cl.Required("query");
         int? top = cl.Int("top", 1, int.MaxValue);
         int? maxLength = cl.Int("max-length", 3, 1 << 20);
@@ -20,7 +20,7 @@ internal static class RerankCommand
         documents.AddRange(cl.Positionals);
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
-        string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
+        string modelDirectory = cl.Value("model") is { } model ? HubModelOption.Resolve(model, cl.Value("token"), stderr, cancellationToken) : DefaultModel.Ensure(stderr);
         using var reranker = Reranker.Load(modelDirectory);
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, cancellationToken);
