@@ -80,6 +80,9 @@ internal sealed class FakeHub : IAsyncDisposable
         return commit;
     }
 
+    /// <summary>Old repository id -> new one (answered with relative 307 redirects, as the Hub does for renamed repositories).</summary>
+    public ConcurrentDictionary<string, string> Renamed { get; } = new(StringComparer.Ordinal);
+
     /// <summary>Files listed in the repository's siblings whose resolve URL nevertheless answers 404 (EntryNotFound).</summary>
     public ConcurrentDictionary<string, bool> HiddenFiles { get; } = new(StringComparer.Ordinal);
 
@@ -118,6 +121,13 @@ internal sealed class FakeHub : IAsyncDisposable
         bool resolve = parts.Length >= 5 && parts[2] == "resolve";
         if (!api && !resolve) { response.StatusCode = 404; return; }
         string repoId = api ? parts[2] + "/" + parts[3] : parts[0] + "/" + parts[1];
+        if (Renamed.TryGetValue(repoId, out string? newId))
+        {
+            // A renamed repository: the Hub answers 307 with a relative Location under the new name.
+            response.StatusCode = 307;
+            response.Headers.Location = (request.Path.Value ?? "").Replace("/" + repoId + "/", "/" + newId + "/", StringComparison.Ordinal);
+            return;
+        }
         bool authorized = request.Headers.Authorization.ToString() is { Length: > 0 } auth;
         if (!_repos.TryGetValue(repoId, out var repo))
         {

@@ -150,6 +150,18 @@ public sealed class HubDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ARenamedRepositoryIsFollowedAndCachedUnderTheNameAsked()
+    {
+        _hub.Publish("org/tiny-v2", _tiny.Directory);
+        _hub.Renamed["org/tiny"] = "org/tiny-v2";
+        string snapshot = await HubDownloader.DownloadModelAsync("org/tiny", Options());
+        Assert.StartsWith(Path.Combine(RepoFolder("org/tiny"), "snapshots") + Path.DirectorySeparatorChar, snapshot);   // as huggingface_hub names it
+        Assert.Equal(File.ReadAllBytes(Path.Combine(_tiny.Directory, "model.safetensors")), File.ReadAllBytes(Path.Combine(snapshot, "model.safetensors")));
+        Assert.Equal(4, _hub.Count(r => r.Path.Contains("/org/tiny/")));   // revision check + 3 HEADs, each redirected once
+        Assert.Equal(0, _hub.Count(r => r.Method == "GET" && r.Path.Contains("/org/tiny/resolve/")));   // the GETs go straight to where HEAD was sent
+    }
+
+    [Fact]
     public void AFolderOnDiskWinsOverAHubIdOfTheSameSpelling()
     {
         string relative = "hubtest-" + Guid.NewGuid().ToString("N")[..8] + "/tiny";
