@@ -110,7 +110,7 @@ internal sealed class HubCache(string cacheDirectory, string repoId)
     /// <summary>Lower-case hex sha256 of a file.</summary>
     public static async Task<string> Sha256Async(string path, CancellationToken cancellationToken)
     {
-        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         byte[] hash = await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false);
         return Convert.ToHexStringLower(hash);
     }

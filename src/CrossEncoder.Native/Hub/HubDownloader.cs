@@ -115,7 +115,7 @@ public static partial class HubDownloader
         {
             if (File.Exists(cache.SnapshotPath(commit, file))) return;   // (follows the symlink: a dangling one is fetched again)
             var (etag, size, location) = await HeadAsync(file, cancellationToken).ConfigureAwait(false);
-            await using (await cache.LockAsync(etag, cancellationToken).ConfigureAwait(false))
+            using (await cache.LockAsync(etag, cancellationToken).ConfigureAwait(false))   // (sync disposal: no context capture in sync Load)
             {
                 if (!File.Exists(cache.BlobPath(etag))) await DownloadBlobAsync(file, etag, size, location, cancellationToken).ConfigureAwait(false);
                 cache.LinkSnapshot(commit, file, etag);
@@ -195,8 +195,8 @@ public static partial class HubDownloader
             bool append = have > 0 && response.StatusCode == HttpStatusCode.PartialContent;
             if (!append) have = 0;
             long? total = size ?? (response.Content.Headers.ContentLength is { } length ? have + length : null);
-            await using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await using var output = new FileStream(incomplete, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            using var output = new FileStream(incomplete, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
             var buffer = new byte[1 << 16];
             using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             options.Progress?.Report(new HubDownloadProgress(id.RepoId, file, have, total, Completed: false));
