@@ -6,11 +6,11 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>tokenize</c>: shows exactly what the model reads for a (query, document) pair.</summary>
 internal static class TokenizeCommand
 {
-    public const string Usage = "crossencoder tokenize --query <text> [--doc <text>] [--model <dir>] [--max-length N] [--truncation longest_first|only_second] [--json]";
+    public const string Usage = "crossencoder tokenize --query <text> [--doc <text>] [--model <dir | org/name[@revision]>] [--token <hf token>] [--max-length N] [--truncation longest_first|only_second] [--json]";
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
-        var cl = CommandLine.Parse(args, ["model", "query", "doc", "max-length", "truncation"], ["json"]);
+        var cl = CommandLine.Parse(args, ["model", "token", "query", "doc", "max-length", "truncation"], ["json"]);
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         string query = cl.Required("query");
         string? document = cl.Value("doc");
@@ -20,7 +20,7 @@ internal static class TokenizeCommand
             "only_second" => TruncationStrategy.OnlySecond,
             var other => throw new UsageException($"--truncation must be longest_first or only_second, got '{other}'."),
         };
-        string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
+        string modelDirectory = cl.Value("model") is { } model ? HubModelOption.Resolve(model, cl.Value("token"), stderr, CancellationToken.None) : DefaultModel.Ensure(stderr);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
         int maxLength = cl.Int("max-length", 1, 1 << 20) ?? tokenizer.ModelMaxLength;

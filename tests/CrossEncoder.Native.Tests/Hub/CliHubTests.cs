@@ -72,6 +72,16 @@ public sealed class CliHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public void TokenizeAcceptsAHubIdToo()
+    {
+        _hub.Publish("org/tiny", _tiny.Directory);
+        var fromFolder = Run("tokenize", "--model", _tiny.Directory, "--query", "what is lift", "--doc", "the wing", "--json");
+        var fromHub = Run("tokenize", "--model", "org/tiny", "--query", "what is lift", "--doc", "the wing", "--json");
+        Assert.True(fromHub.Code == 0, fromHub.Err);
+        Assert.Equal(fromFolder.Out, fromHub.Out);
+    }
+
+    [Fact]
     public void HubErrorsAreOneLineFailures()
     {
         _hub.Publish("org/gated", _tiny.Directory, token: "hf_secret");
