@@ -69,6 +69,19 @@ internal sealed class HubCache(string cacheDirectory, string repoId)
         File.Move(temporary, pointer, overwrite: true);
     }
 
+    /// <summary>Marks the cache folder as a cache for backup tools (the CACHEDIR.TAG convention, https://bford.info/cachedir/),
+    /// as huggingface_hub does; written once.</summary>
+    public static void TagCacheDirectory(string cacheDirectory)
+    {
+        string tag = Path.Combine(cacheDirectory, "CACHEDIR.TAG");
+        if (File.Exists(tag)) return;
+        try
+        {
+            WriteAtomically(tag, stream => stream.Write("Signature: 8a477f597d28d172789f06886806bc55\n# Hugging Face Hub cache (written by CrossEncoder.Native); see https://bford.info/cachedir/\n"u8));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }   // best effort: a read-only cache still works
+    }
+
     /// <summary>Writes a file through a temporary sibling and a rename, so readers see all of it or none.</summary>
     public static void WriteAtomically(string path, Action<Stream> write)
     {

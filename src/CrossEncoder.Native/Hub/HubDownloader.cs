@@ -62,6 +62,7 @@ public static partial class HubDownloader
             return FromCache(id, cache, $"{options.Endpoint} cannot be reached ({e.Message})");   // as huggingface_hub: fall back to the cache
         }
         var (commit, repoFiles) = revision;
+        HubCache.TagCacheDirectory(options.CacheDirectory);
         cache.WriteRef(id.Revision, commit);
         var session = new Session(id, commit, options, cache);
         foreach (string file in ModelFiles.Select(repoFiles, id))

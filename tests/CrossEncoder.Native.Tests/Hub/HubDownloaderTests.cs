@@ -92,6 +92,7 @@ public sealed class HubDownloaderTests : IAsyncLifetime
         }
         Assert.Equal(["config.json", "model.safetensors", "vocab.txt"], Directory.GetFileSystemEntries(snapshot).Select(f => Path.GetFileName(f)!).Order().ToArray());
         Assert.True(File.Exists(Path.Combine(_cache, ".locks", "models--org--tiny", FakeHub.Sha256(weights) + ".lock")));
+        Assert.StartsWith("Signature: 8a477f597d28d172789f06886806bc55\n", File.ReadAllText(Path.Combine(_cache, "CACHEDIR.TAG")));
         Assert.DoesNotContain(Directory.GetFiles(_cache, "*", SearchOption.AllDirectories), f => f.EndsWith(".incomplete") || f.EndsWith(".tmp"));
         Assert.Equal(0, _hub.Count(r => r.Path.Contains("README") || r.Path.Contains(".bin") || r.Path.Contains(".onnx")));   // only what the model needs
     }
