@@ -25,7 +25,7 @@ internal static class RerankCommand
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, cancellationToken);
 
-        if (cl.Flag("json")) WriteJson(stdout, modelDirectory, reranker.Kind, query, documents, results);
+        if (cl.Flag("json")) WriteJson(stdout, cl.Value("model") ?? modelDirectory, reranker.Kind, query, documents, results);
         else WriteTable(stdout, reranker.Kind, documents, results);
         return 0;
     }

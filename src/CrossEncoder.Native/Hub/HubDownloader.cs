@@ -34,7 +34,7 @@ public static partial class HubDownloader
     { Timeout = Timeout.InfiniteTimeSpan };
 
     /// <summary>Downloads (or finds in the cache) <c>org/name[@revision]</c> and returns the snapshot folder to load.</summary>
-    /// <exception cref="ArgumentException"><paramref name="modelId"/> is not <c>org/name[@revision]</c>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="modelId"/> is not <c>org/name[@revision]</c>, or the endpoint is not an http(s) URL.</exception>
     /// <exception cref="HubException">The Hub refused or failed, or (offline) the model is not cached; the message is one line.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public static Task<string> DownloadModelAsync(string modelId, HubOptions? options = null, CancellationToken cancellationToken = default)
@@ -49,6 +49,10 @@ public static partial class HubDownloader
     {
         ArgumentNullException.ThrowIfNull(id);
         options ??= HubOptions.FromEnvironment();
+        if (!Uri.TryCreate(options.Endpoint, UriKind.Absolute, out var endpoint) || endpoint.Scheme is not ("http" or "https"))
+            throw new ArgumentException($"the Hub endpoint '{options.Endpoint}' (HF_ENDPOINT) is not an http(s) URL.", nameof(options));
+        if (string.IsNullOrWhiteSpace(options.CacheDirectory))
+            throw new ArgumentException("the Hub cache folder (HF_HUB_CACHE / HF_HOME) is empty.", nameof(options));
         var cache = new HubCache(options.CacheDirectory, id.RepoId);
         if (options.Offline) return FromCache(id, cache, "HF_HUB_OFFLINE is set");
 

@@ -69,6 +69,9 @@ public sealed class CliHubTests : IAsyncLifetime
         Assert.Equal(fromFolder.Out, offline.Out);
         Assert.Equal(requests + 1, _hub.Requests.Count);     // no request at all
         Assert.True(Directory.Exists(Path.Combine(_home, "cache", "models--org--tiny", "snapshots")));
+
+        var json = Run(Rerank("org/tiny", "--json"));
+        Assert.Equal("org/tiny", System.Text.Json.JsonDocument.Parse(json.Out).RootElement.GetProperty("model").GetString());   // the id, not the cache path
     }
 
     [Fact]

@@ -354,6 +354,13 @@ public sealed class HubDownloaderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ABadEndpointIsNamed()
+    {
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => HubDownloader.DownloadModelAsync("org/tiny", Options() with { Endpoint = "huggingface.co" }));
+        Assert.StartsWith("the Hub endpoint 'huggingface.co' (HF_ENDPOINT) is not an http(s) URL.", e.Message);
+    }
+
+    [Fact]
     public async Task OfflineAndNotCachedSaysSo()
     {
         var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/tiny", Options(offline: true)));
