@@ -10,8 +10,12 @@ namespace CrossEncoder.Cli;
 internal static class CliOptions
 {
     /// <summary><c>--model &lt;dir&gt;</c>: a model folder; without it the offline default model is used.</summary>
-    public static Option<string?> Model(string description = "model folder (config.json, model.safetensors, vocab.txt); default: the offline all-MiniLM-L6-v2") =>
-        new("--model") { Description = description, HelpName = "dir" };
+    public static Option<string?> Model(string description = "model folder (config.json, model.safetensors, tokenizer), or a Hugging Face Hub id org/name[@revision] downloaded once into the huggingface_hub cache; default: the offline all-MiniLM-L6-v2") =>
+        new("--model") { Description = description, HelpName = "dir|org/name" };
+
+    /// <summary><c>--token &lt;token&gt;</c>: a Hugging Face access token for gated or private Hub models (else HF_TOKEN).</summary>
+    public static Option<string?> Token() =>
+        new("--token") { Description = "Hugging Face access token for gated or private models; default: HF_TOKEN or $HF_HOME/token", HelpName = "token" };
 
     /// <summary><c>--json</c>: machine-readable output with stable field names.</summary>
     public static Option<bool> Json() => new("--json") { Description = "print JSON (stable field names) instead of a table" };

@@ -13,33 +13,34 @@ internal static class RerankCommand
         var query = CliOptions.Text("--query", "text", "the query to rank the documents against", required: true);
         var docs = CliOptions.Text("--docs", "file|-", "a text file with one document per line (blank lines skipped), or - for standard input");
         var model = CliOptions.Model();
+        var token = CliOptions.Token();
         var top = CliOptions.Int("--top", "print only the N best documents", 1, int.MaxValue);
         var maxLength = CliOptions.Int("--max-length", "tokens per (query, document) pair, longer pairs are truncated; default: the model's limit", 3, 1 << 20);
         var json = CliOptions.Json();
         var documents = new Argument<string[]>("documents") { Description = "documents to rank, after those from --docs (use -- before documents that start with '-')", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, top, maxLength, json, documents };
+        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, documents };
         CliHelp.SetExamples(command,
             "crossencoder rerank --query \"how do wings produce lift\" \"Lift is an upward force.\" \"Bananas are yellow.\"",
             "crossencoder rerank --query \"what is lift\" --docs passages.txt --top 5 --model weights/ms-marco-MiniLM-L-6-v2",
             "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json");
-        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model),
+        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
             parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json)));
         return command;
     }
 
-    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, int? top, int? maxLength, bool json)
+    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json)
     {
         var documents = new List<string>();
         if (docs is not null) documents.AddRange(ReadDocuments(docs, context.In));
         documents.AddRange(arguments);
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
-        string modelDirectory = model ?? DefaultModel.Ensure(context.Error);
+        string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         using var reranker = Reranker.Load(modelDirectory);
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);
 
-        if (json) WriteJson(context.Out, modelDirectory, reranker.Kind, query, documents, results);
+        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, query, documents, results);
         else WriteTable(context.Out, reranker.Kind, documents, results);
         return 0;
     }

@@ -12,22 +12,23 @@ internal static class TokenizeCommand
         var query = CliOptions.Text("--query", "text", "the query, or the single text to encode", required: true);
         var doc = CliOptions.Text("--doc", "text", "the document; without it the query is encoded alone");
         var model = CliOptions.Model();
+        var token = CliOptions.Token();
         var maxLength = CliOptions.Int("--max-length", "tokens in total; default: the model's limit", 1, 1 << 20);
         var truncation = CliOptions.Choice("--truncation", "which side loses tokens when the pair is too long (Hugging Face's strategies)", "longest_first", "only_second");
         var json = CliOptions.Json();
-        var command = new Command("tokenize", "Show the token ids, type ids and word pieces the model reads.") { query, doc, model, maxLength, truncation, json };
+        var command = new Command("tokenize", "Show the token ids, type ids and word pieces the model reads.") { query, doc, model, token, maxLength, truncation, json };
         CliHelp.SetExamples(command,
             "crossencoder tokenize --query \"what is lift\" --doc \"Lift is the force that holds an aircraft up.\"",
             "crossencoder tokenize --query \"what is lift\" --doc \"a long passage ...\" --max-length 16 --truncation only_second --json");
-        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(doc), parse.GetValue(model), parse.GetValue(maxLength),
+        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(doc), parse.GetValue(model), parse.GetValue(token), parse.GetValue(maxLength),
             parse.GetValue(truncation) == "only_second" ? TruncationStrategy.OnlySecond : TruncationStrategy.LongestFirst, parse.GetValue(json)));
         return command;
     }
 
-    private static int Run(CliContext context, string query, string? document, string? model, int? maxLengthOption, TruncationStrategy strategy, bool asJson)
+    private static int Run(CliContext context, string query, string? document, string? model, string? hubToken, int? maxLengthOption, TruncationStrategy strategy, bool asJson)
     {
         var stdout = context.Out;
-        string modelDirectory = model ?? DefaultModel.Ensure(context.Error);
+        string modelDirectory = model is not null ? HubModelOption.Resolve(model, hubToken, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
         int maxLength = maxLengthOption ?? tokenizer.ModelMaxLength;
