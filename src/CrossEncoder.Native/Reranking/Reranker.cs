@@ -28,7 +28,7 @@ public sealed class Reranker : IDisposable
         Model = model;
         Tokenizer = tokenizer;
         _options = options;
-        _modelMaxLength = Math.Min(model.Config.MaxPositionEmbeddings, tokenizer.ModelMaxLength);
+        _modelMaxLength = Math.Min(model.Config.MaxSequenceLength, tokenizer.ModelMaxLength);
         if (tokenizer.VocabularySize > model.Config.VocabSize)
             throw new ModelFormatException("vocab.txt", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
         if (model.Kind == ModelKind.CrossEncoder && model.Config.NumLabels != 1)
