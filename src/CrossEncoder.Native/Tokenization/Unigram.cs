@@ -12,7 +12,13 @@ namespace CrossEncoder.Native.Tokenization;
 /// extends the best path ending at its end if it scores strictly higher; if no single-character piece starts there, the
 /// character is an unknown piece scored <c>min_score - 10</c>. Backtracking from the end gives the pieces; consecutive unknown
 /// pieces are fused into one (<c>fuse_unk</c>), which maps to the unknown id, or with <c>byte_fallback</c> to its UTF-8 bytes'
-/// <c>&lt;0xXX&gt;</c> pieces. Scores are doubles, as in tokenizers.
+/// <c>&lt;0xXX&gt;</c> pieces.
+/// <para>Ties between segmentations with the same pieces in another order are common (a run of one repeated character), and
+/// which one wins depends on rounding, so the arithmetic copies each reference. tokenizers: f64 throughout (with scores read
+/// by <see cref="SerdeJsonFloat"/>). SentencePiece (unigram_model.cc EncodeOptimized): the best path score is stored as a
+/// float, a candidate is <c>score + best</c> evaluated in double (the piece score's expression is double because of the
+/// user-defined branch), compared in double against the stored float, then rounded to float when stored; the unknown
+/// candidate is a float sum.</para>
 /// </remarks>
 internal sealed class Unigram
 {
@@ -31,7 +37,7 @@ internal sealed class Unigram
     /// <param name="byteFallback">Unknown text becomes its UTF-8 bytes' pieces when they exist.</param>
     /// <param name="matchable">Which ids Viterbi may use (all when null); SentencePiece keeps control and unused pieces out.</param>
     /// <param name="unknownScore">Score of an unknown character; default: the lowest score less 10.</param>
-    /// <param name="singlePrecision">Sum path scores in float, as SentencePiece's EncodeOptimized does (tokenizers uses f64).</param>
+    /// <param name="singlePrecision">Keep path scores in float, as SentencePiece's EncodeOptimized does (tokenizers uses f64).</param>
     public Unigram(IReadOnlyList<(string Piece, double Score)> vocabulary, int unkId, bool byteFallback, Func<int, bool>? matchable = null,
         double? unknownScore = null, bool singlePrecision = false)
     {
@@ -78,11 +84,11 @@ internal sealed class Unigram
                 int id = _trie.PieceAt(node);
                 if (id < 0) continue;
                 id = _ids[_trie.Pieces[id]];
-                double candidate = Add(scoreHere, _scores[id]);
+                double candidate = _scores[id] + scoreHere;   // double in both references (see the remarks)
                 int e = end + 1;
                 if (bestStart[e] < 0 || candidate > bestScore[e])
                 {
-                    bestScore[e] = candidate;
+                    bestScore[e] = Store(candidate);
                     bestStart[e] = start;
                     bestId[e] = id;
                 }
@@ -91,10 +97,10 @@ internal sealed class Unigram
             if (!hasSingleCharacterPiece)
             {
                 int e = start + charLength;
-                double candidate = Add(scoreHere, _unkScore);
+                double candidate = _singlePrecision ? (float)_unkScore + (float)scoreHere : _unkScore + scoreHere;
                 if (bestStart[e] < 0 || candidate > bestScore[e])
                 {
-                    bestScore[e] = candidate;
+                    bestScore[e] = Store(candidate);
                     bestStart[e] = start;
                     bestId[e] = _unkId;
                 }
@@ -119,7 +125,7 @@ internal sealed class Unigram
         }
     }
 
-    private double Add(double pathScore, double pieceScore) => _singlePrecision ? (float)pathScore + (float)pieceScore : pathScore + pieceScore;
+    private double Store(double pathScore) => _singlePrecision ? (float)pathScore : pathScore;
 
     /// <summary>Byte fallback: the <c>&lt;0xXX&gt;</c> piece of every UTF-8 byte, if all exist.</summary>
     private bool AppendBytes(string text, List<int> ids)
