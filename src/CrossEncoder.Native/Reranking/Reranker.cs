@@ -22,25 +22,28 @@ public sealed class Reranker : IDisposable
     private readonly RerankerOptions _options;
     private readonly int _modelMaxLength;
     private readonly bool _identityActivation;
+    private readonly int[] _zeroTypeIds;   // [T] token type ids of models with a single type (RoBERTa)
 
-    private Reranker(BertModel model, BertTokenizer tokenizer, RerankerOptions options)
+    private Reranker(BertModel model, ITextPairTokenizer tokenizer, RerankerOptions options)
     {
         Model = model;
         Tokenizer = tokenizer;
         _options = options;
         _modelMaxLength = Math.Min(model.Config.MaxSequenceLength, tokenizer.ModelMaxLength);
         if (tokenizer.VocabularySize > model.Config.VocabSize)
-            throw new ModelFormatException("vocab.txt", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
+            throw new ModelFormatException("tokenizer", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
         if (model.Kind == ModelKind.CrossEncoder && model.Config.NumLabels != 1)
             throw new ModelFormatException("config.json", $"a reranking cross-encoder has one label (a relevance logit); this model has {model.Config.NumLabels}.");
+        _zeroTypeIds = new int[_modelMaxLength];
         _identityActivation = model.Config.SentenceTransformersActivation is { } activation && activation.EndsWith("Identity", StringComparison.Ordinal);
     }
 
     /// <summary>The encoder.</summary>
     public BertModel Model { get; }
 
-    /// <summary>The model's tokenizer.</summary>
-    public BertTokenizer Tokenizer { get; }
+    /// <summary>The model's tokenizer: <see cref="BertTokenizer"/> for BERT WordPiece folders, <see cref="PipelineTokenizer"/>
+    /// for other tokenizer.json files and SentencePiece models.</summary>
+    public ITextPairTokenizer Tokenizer { get; }
 
     /// <summary>Cross-encoder (pairs read together) or bi-encoder (cosine of separate embeddings).</summary>
     public ModelKind Kind => Model.Kind;
@@ -48,7 +51,8 @@ public sealed class Reranker : IDisposable
     /// <summary>The longest input the model accepts, in tokens.</summary>
     public int ModelMaxLength => _modelMaxLength;
 
-    /// <summary>Loads a Hugging Face model folder: config.json, model.safetensors, tokenizer.json or vocab.txt.</summary>
+    /// <summary>Loads a Hugging Face model folder: config.json, model.safetensors, and tokenizer.json, sentencepiece.bpe.model
+    /// or vocab.txt (<see cref="TokenizerLoader.FromModelFolder"/>). BERT, XLM-RoBERTa / RoBERTa and ELECTRA encoders load.</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="FormatException">A file is missing, malformed or unsupported (the message names it).</exception>
     public static Reranker Load(string modelDirectory, RerankerOptions? options = null)
@@ -58,7 +62,7 @@ public sealed class Reranker : IDisposable
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
         var model = BertModel.Load(modelDirectory);
-        var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
+        var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
         return new Reranker(model, tokenizer, options);
     }
 
@@ -159,7 +163,9 @@ public sealed class Reranker : IDisposable
                 int first = next;
                 while (next < order.Length && batch.CanAdd(inputs[order[next]].Length))
                 {
-                    batch.Add(inputs[order[next]].InputIds, inputs[order[next]].TokenTypeIds);
+                    // RoBERTa-family models have one token type (their tokenizers feed none): every row reads type 0.
+                    ReadOnlySpan<int> typeIds = Model.Config.TypeVocabSize == 1 ? _zeroTypeIds.AsSpan(0, inputs[order[next]].Length) : inputs[order[next]].TokenTypeIds;
+                    batch.Add(inputs[order[next]].InputIds, typeIds);
                     next++;
                 }
                 ReadOnlySpan<float> batchOutput = Model.Forward(workspace, tap: null, cancellationToken);   // [b, width]

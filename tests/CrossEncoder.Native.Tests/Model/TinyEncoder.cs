@@ -15,8 +15,9 @@ internal sealed class TinyEncoder : IDisposable
     /// <param name="family">"xlm-roberta" or "electra".</param>
     /// <param name="embeddingSize">ELECTRA's embedding_size (E); != Hidden adds embeddings_project.</param>
     /// <param name="maxPositions">max_position_embeddings (for RoBERTa the usable length is 2 less).</param>
+    /// <param name="vocab">vocab_size (rows of the word-embedding table).</param>
     public TinyEncoder(string family, int embeddingSize = Hidden, int maxPositions = 42, int seed = 11, bool withPooler = false,
-        Action<Dictionary<string, object>>? editConfig = null)
+        Action<Dictionary<string, object>>? editConfig = null, int vocab = Vocab)
     {
         Family = family;
         Directory = Path.Combine(Path.GetTempPath(), "tinyenc-" + Guid.NewGuid().ToString("N"));
@@ -28,7 +29,7 @@ internal sealed class TinyEncoder : IDisposable
         float[] Rand(long count, float scale, float offset) => Enumerable.Range(0, (int)count).Select(_ => (float)((random.NextDouble() * 2 - 1) * scale) + offset).ToArray();
         void Add(string name, long[] shape, float scale, float offset = 0) => Tensors[name] = (shape, Rand(shape.Aggregate(1L, (a, b) => a * b), scale, offset));
 
-        Add(Prefix + "embeddings.word_embeddings.weight", [Vocab, e], 0.5f);
+        Add(Prefix + "embeddings.word_embeddings.weight", [vocab, e], 0.5f);
         Add(Prefix + "embeddings.position_embeddings.weight", [maxPositions, e], 0.5f);
         Add(Prefix + "embeddings.token_type_embeddings.weight", [typeVocab, e], 0.5f);
         Add(Prefix + "embeddings.LayerNorm.weight", [e], 0.2f, 1f);
@@ -78,7 +79,7 @@ internal sealed class TinyEncoder : IDisposable
                 ["layer_norm_eps"] = 1e-05, ["max_position_embeddings"] = maxPositions, ["model_type"] = "xlm-roberta",
                 ["num_attention_heads"] = Heads, ["num_hidden_layers"] = Layers, ["output_past"] = true, ["pad_token_id"] = 1,
                 ["position_embedding_type"] = "absolute", ["torch_dtype"] = "float32", ["transformers_version"] = "4.34.0",
-                ["type_vocab_size"] = 1, ["use_cache"] = true, ["vocab_size"] = Vocab,
+                ["type_vocab_size"] = 1, ["use_cache"] = true, ["vocab_size"] = vocab,
             }
             : new Dictionary<string, object>
             {
@@ -89,7 +90,7 @@ internal sealed class TinyEncoder : IDisposable
                 ["max_position_embeddings"] = maxPositions, ["model_type"] = "electra", ["num_attention_heads"] = Heads,
                 ["num_hidden_layers"] = Layers, ["pad_token_id"] = 0, ["position_embedding_type"] = "absolute",
                 ["summary_activation"] = "gelu", ["summary_last_dropout"] = 0.1, ["summary_type"] = "first", ["summary_use_proj"] = true,
-                ["transformers_version"] = "4.34.0", ["type_vocab_size"] = 2, ["vocab_size"] = Vocab,
+                ["transformers_version"] = "4.34.0", ["type_vocab_size"] = 2, ["vocab_size"] = vocab,
             };
         editConfig?.Invoke(Config);
         File.WriteAllText(Path.Combine(Directory, "config.json"), JsonSerializer.Serialize(Config));
