@@ -22,7 +22,7 @@ internal static class TokenizeCommand
         };
         string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
-        var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
+        var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);   // BERT, XLM-R (tokenizer.json or sentencepiece.bpe.model), ELECTRA
         int maxLength = cl.Int("max-length", 1, 1 << 20) ?? tokenizer.ModelMaxLength;
         EncodedPair encoded = document is null ? tokenizer.EncodeSingle(query, maxLength) : tokenizer.EncodePair(query, document, maxLength, strategy);
 

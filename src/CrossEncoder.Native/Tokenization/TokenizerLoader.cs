@@ -25,7 +25,10 @@ public static class TokenizerLoader
             return IsBertWordPiece(tokenizerJson) ? BertTokenizer.FromModelFolder(directory) : PipelineTokenizer.FromTokenizerJson(tokenizerJson, maxLength);
         if (File.Exists(sentencePiece))
             return PipelineTokenizer.FromSentencePieceModel(sentencePiece, SentencePieceIds.Fairseq, maxLength ?? 512);
-        return BertTokenizer.FromModelFolder(directory);   // vocab.txt, or a clear error naming what is missing
+        if (!File.Exists(Path.Combine(directory, "vocab.txt")))
+            throw new FileNotFoundException($"Model folder '{directory}' has no tokenizer: none of tokenizer.json, sentencepiece.bpe.model, vocab.txt.",
+                Path.Combine(directory, "tokenizer.json"));
+        return BertTokenizer.FromModelFolder(directory);   // vocab.txt (+ tokenizer_config.json)
     }
 
     /// <summary>True for the layout <see cref="BertTokenizer"/> implements: WordPiece with a BertNormalizer (or none) and BertPreTokenizer.</summary>

@@ -139,4 +139,25 @@ public class EncoderFamilyTests
         using var tiny = new TinyEncoder(family, editConfig: c => c["architectures"] = new[] { architecture });
         Assert.Contains(message, Assert.Throws<ModelFormatException>(() => BertModel.Load(tiny.Directory)).Message);
     }
+
+    [Fact]
+    public void AnXlmRobertaModelIsABiEncoderWhoseMeanPooledEmbeddingsMatchTheReference()
+    {
+        // XLMRobertaModel (embeddings, e.g. a bge-m3-style encoder): RoBERTa positions, its pooler present but unused by
+        // mean pooling.
+        using var tiny = new TinyEncoder("xlm-roberta", withPooler: true, classifier: false);
+        var model = BertModel.Load(tiny.Directory);
+        Assert.Equal(ModelKind.BiEncoder, model.Kind);
+        Assert.True(model.HasPooler);
+        var workspace = model.CreateWorkspace(256, RobertaSequences.Length);
+        foreach (var ids in RobertaSequences) workspace.Batch.Add(ids, new int[ids.Length]);
+        float[] embeddings = model.Forward(workspace).ToArray();
+        var naive = new NaiveBert(tiny.Tensors, TinyEncoder.Hidden, TinyEncoder.Heads, TinyEncoder.Layers, 1e-5, tiny.Prefix, robertaPaddingIdx: 1);
+        for (int s = 0; s < RobertaSequences.Length; s++)
+        {
+            var last = naive.Encode(RobertaSequences[s], new int[RobertaSequences[s].Length]);
+            for (int j = 0; j < TinyEncoder.Hidden; j++)
+                Assert.Equal(Enumerable.Range(0, RobertaSequences[s].Length).Average(t => last[t, j]), embeddings[s * TinyEncoder.Hidden + j], Tolerance);
+        }
+    }
 }

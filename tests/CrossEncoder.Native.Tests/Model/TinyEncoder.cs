@@ -17,7 +17,7 @@ internal sealed class TinyEncoder : IDisposable
     /// <param name="maxPositions">max_position_embeddings (for RoBERTa the usable length is 2 less).</param>
     /// <param name="vocab">vocab_size (rows of the word-embedding table).</param>
     public TinyEncoder(string family, int embeddingSize = Hidden, int maxPositions = 42, int seed = 11, bool withPooler = false,
-        Action<Dictionary<string, object>>? editConfig = null, int vocab = Vocab)
+        Action<Dictionary<string, object>>? editConfig = null, int vocab = Vocab, bool classifier = true)
     {
         Family = family;
         Directory = Path.Combine(Path.GetTempPath(), "tinyenc-" + Guid.NewGuid().ToString("N"));
@@ -61,10 +61,13 @@ internal sealed class TinyEncoder : IDisposable
             Add(Prefix + "pooler.dense.weight", [Hidden, Hidden], 0.5f);
             Add(Prefix + "pooler.dense.bias", [Hidden], 0.2f);
         }
-        Add("classifier.dense.weight", [Hidden, Hidden], 0.6f);
-        Add("classifier.dense.bias", [Hidden], 0.2f);
-        Add("classifier.out_proj.weight", [1, Hidden], 0.8f);
-        Add("classifier.out_proj.bias", [1], 0.5f);
+        if (classifier)
+        {
+            Add("classifier.dense.weight", [Hidden, Hidden], 0.6f);
+            Add("classifier.dense.bias", [Hidden], 0.2f);
+            Add("classifier.out_proj.weight", [1, Hidden], 0.8f);
+            Add("classifier.out_proj.bias", [1], 0.5f);
+        }
         SafeTensorsWriter.WriteFloat32(Path.Combine(Directory, "model.safetensors"),
             Tensors.Select(t => new KeyValuePair<string, (long[], float[])>(t.Key, (t.Value.Shape, t.Value.Data))));
 
@@ -92,6 +95,7 @@ internal sealed class TinyEncoder : IDisposable
                 ["summary_activation"] = "gelu", ["summary_last_dropout"] = 0.1, ["summary_type"] = "first", ["summary_use_proj"] = true,
                 ["transformers_version"] = "4.34.0", ["type_vocab_size"] = 2, ["vocab_size"] = vocab,
             };
+        if (!classifier) Config["architectures"] = new[] { roberta ? "XLMRobertaModel" : "ElectraModel" };
         editConfig?.Invoke(Config);
         File.WriteAllText(Path.Combine(Directory, "config.json"), JsonSerializer.Serialize(Config));
     }
