@@ -103,6 +103,14 @@ public sealed class BertModel
     /// <summary>Creates buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/> sequences.</summary>
     public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences) => new(Config, maxTokens, maxSequences, OutputSize);
 
+    /// <summary>The same, for sequences of at most <paramref name="maxSequenceLength"/> tokens: attention scratch grows with
+    /// the square of that length (nH x T^2 floats), which matters for long-position models (8,192 positions).</summary>
+    public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength)
+    {
+        if (maxSequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "The sequence length must be positive.");
+        return new(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength);
+    }
+
     /// <summary>
     /// Runs the encoder and head on <c>workspace.Batch</c> and returns the outputs [B, <see cref="OutputSize"/>]: logits for a
     /// cross-encoder, sentence embeddings for a bi-encoder. The span is valid until the workspace is used again.

@@ -151,7 +151,7 @@ public sealed class Reranker : IDisposable
     {
         int[] order = Enumerable.Range(0, inputs.Length).ToArray();
         Array.Sort(order, (x, y) => inputs[y].Length != inputs[x].Length ? inputs[y].Length.CompareTo(inputs[x].Length) : x.CompareTo(y));
-        BertWorkspace workspace = RentWorkspace();
+        BertWorkspace workspace = RentWorkspace(inputs.Max(i => i.Length));
         try
         {
             int width = Model.OutputSize, next = 0;
@@ -180,10 +180,15 @@ public sealed class Reranker : IDisposable
         }
     }
 
-    private BertWorkspace RentWorkspace() =>
-        _workspaces.TryTake(out var workspace)
-            ? workspace
-            : Model.CreateWorkspace(Math.Max(_options.MaxBatchTokens, _modelMaxLength), _options.MaxBatchSequences);
+    /// <summary>A pooled workspace that holds sequences of <paramref name="longest"/> tokens, or a new one. Attention scratch
+    /// grows with the square of the longest sequence (nH x T^2 floats: 4.3 GB for 16 heads at bge-reranker-v2-m3's 8,192), so a
+    /// new workspace is sized for the inputs at hand (a power of two, at least 512), not for the model's limit.</summary>
+    private BertWorkspace RentWorkspace(int longest)
+    {
+        if (_workspaces.TryTake(out var pooled) && pooled.Batch.MaxSequenceLength >= longest) return pooled;
+        int length = Math.Min(_modelMaxLength, Math.Max(512, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)longest)));
+        return Model.CreateWorkspace(Math.Max(_options.MaxBatchTokens, length), _options.MaxBatchSequences, length);
+    }
 
     /// <summary>Releases the pooled workspaces.</summary>
     public void Dispose() => _workspaces.Clear();

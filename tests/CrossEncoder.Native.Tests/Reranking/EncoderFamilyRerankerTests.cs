@@ -99,4 +99,32 @@ public class EncoderFamilyRerankerTests
             Assert.Equal(logit, result.Logit, Tolerance);
         }
     }
+
+    [Fact]
+    public void ALongPositionModelReranksShortInputsWithoutSizingForItsLimitAndLongInputsPastFiveHundredTwelveTokens()
+    {
+        // bge-reranker-v2-m3's layout: 8,194 position rows, tokenizer_config model_max_length 8192.
+        using var tiny = new TinyEncoder("xlm-roberta", maxPositions: 8194, vocab: 3002);
+        File.Copy(PipelineFixtures.UnigramTokenizerJson, Path.Combine(tiny.Directory, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(tiny.Directory, "tokenizer_config.json"), """{"model_max_length": 8192}""");
+        using var reranker = Reranker.Load(tiny.Directory);
+        Assert.Equal(8192, reranker.ModelMaxLength);
+
+        // Short inputs: the workspace is sized for them, not for 8,192 tokens (whose attention scratch alone would be
+        // 4 heads x 8192^2 floats = 1 GB here, 4.3 GB for the real model's 16 heads).
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        reranker.Rerank("wing lift", ["heat transfer in a boundary layer", "blood cells"]);
+        Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 64 << 20, "a short rerank allocated a workspace sized for the model's limit");
+
+        // A 1,500-token pair reads positions far past 512, and still equals the reference.
+        string query = "what similarity laws must be obeyed";
+        string document = string.Join(" ", Enumerable.Repeat(PipelineFixtures.Texts[60], 12));
+        var result = reranker.Rerank(query, [document])[0];
+        int[][] hf = PipelineFixtures.Oracle(PipelineFixtures.UnigramTokenizerJson, [query, document]);
+        int[] ids = [0, .. hf[0][1..^1], 2, 2, .. hf[1][1..^1], 2];
+        Assert.InRange(ids.Length, 1000, 8192);
+        Assert.False(result.Truncation.Truncated);
+        var naive = new NaiveBert(tiny.Tensors, TinyEncoder.Hidden, TinyEncoder.Heads, TinyEncoder.Layers, 1e-5, tiny.Prefix, robertaPaddingIdx: 1);
+        Assert.Equal(naive.Head(naive.Encode(ids, new int[ids.Length]), gelu: false)[0], result.Logit, Tolerance);
+    }
 }
