@@ -43,7 +43,7 @@ public sealed class BertModel
             {
                 case EncoderFamily.Roberta:
                     _head = new RobertaClassificationHead(weights, config);
-                    weights.Ignore("pooler");   // RobertaForSequenceClassification is built without the pooler; a stray one is unused
+                    weights.Ignore(WeightNames.PoolerModule);   // RobertaForSequenceClassification is built without the pooler; a stray one is unused
                     break;
                 case EncoderFamily.Electra:
                     _head = new ElectraClassificationHead(weights, config);

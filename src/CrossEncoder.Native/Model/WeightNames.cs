@@ -58,6 +58,9 @@ internal static class WeightNames
 
     public const string Pooler = "pooler.dense";
 
+    /// <summary>The pooler module as a whole (its dense weight and bias).</summary>
+    public const string PoolerModule = "pooler";
+
     /// <summary>ELECTRA's projection from the embedding width E to the hidden width H (present only when they differ).</summary>
     public const string EmbeddingsProject = "embeddings_project";
 

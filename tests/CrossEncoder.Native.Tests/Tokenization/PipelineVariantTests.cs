@@ -138,6 +138,8 @@ public class PipelineVariantTests
         string path = Path.Combine(Path.GetTempPath(), $"variant-{Guid.NewGuid():N}.tokenizer.json");
         File.WriteAllText(path, root.ToJsonString());
         AssertSameAsOracle(path, WordPieceTexts, "MiniLM tokenizer.json");
+        // A model folder with this (BERT-shaped) tokenizer.json keeps the tuned BertTokenizer.
+        Assert.IsType<BertTokenizer>(TokenizerLoader.FromModelFolder(Path.GetDirectoryName(TokenizationFixture.TokenizerJsonPath)!));
     }
 
     [Fact]
