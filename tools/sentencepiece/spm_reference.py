@@ -17,8 +17,11 @@ def main(model, texts_path, out_path):
     lines = out.split("\n")[:len(usable)]
     version = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "sentencepiece"], capture_output=True, text=True).stdout
     cases = [{"text": t, "ids": [int(x) for x in l.split()]} for t, l in zip(usable, lines)]
-    json.dump({"comment": f"spm_encode --output_format=id (Debian sentencepiece {version}) on unigram-ir.model; made by tools/sentencepiece/spm_reference.py.",
-               "cases": cases}, open(out_path, "w", encoding="utf-8"), ensure_ascii=False, indent=0)
+    comment = f"spm_encode --output_format=id (Debian sentencepiece {version}) on unigram-ir.model; made by tools/sentencepiece/spm_reference.py."
+    with open(out_path, "w", encoding="utf-8") as f:   # one case per line
+        f.write("{\"comment\": " + json.dumps(comment) + ",\n\"cases\": [\n")
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
     print(f"{len(cases)} cases -> {out_path}")
 
 if __name__ == "__main__":
