@@ -7,9 +7,9 @@ namespace CrossEncoder.Native.Tests.Model;
 /// RoBERTa/ELECTRA paths on small random checkpoints with Hugging Face names: every layer, the head and the logit.</summary>
 public class EncoderFamilyTests
 {
-    /// <summary>Same budget as <see cref="BertModelTests"/>: fp32 rounding through a 2-layer H=16 model stays well below;
-    /// a wrong position offset, a missing projection or the wrong head activation is O(0.1).</summary>
-    private const double Tolerance = 2e-5;
+    /// <summary>The budget: fp32 rounding through a 2-layer H=16 model stayed below 2.5e-6 here (AVX2 path); a wrong
+    /// position offset, a missing projection or the wrong head activation is O(0.1).</summary>
+    private const double Tolerance = 1e-5;
 
     // XLM-R style: <s>=0, <pad>=1, </s>=2; the pair layout <s> A </s></s> B </s>. One sequence holds a literal <pad> (id 1),
     // which RoBERTa gives position padding_idx and skips in the count.

@@ -14,7 +14,7 @@ namespace CrossEncoder.Native.Tests.Reranking;
 /// </summary>
 public class EncoderFamilyRerankerTests
 {
-    private const double Tolerance = 2e-5;
+    private const double Tolerance = 1e-5;
 
     private static (string Query, string[] Documents) Sample()
     {
