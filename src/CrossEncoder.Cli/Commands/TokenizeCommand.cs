@@ -30,7 +30,7 @@ internal static class TokenizeCommand
         var stdout = context.Out;
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, hubToken, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
-        var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
+        var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);   // BERT, XLM-R (tokenizer.json or sentencepiece.bpe.model), ELECTRA
         int maxLength = maxLengthOption ?? tokenizer.ModelMaxLength;
         EncodedPair encoded = document is null ? tokenizer.EncodeSingle(query, maxLength) : tokenizer.EncodePair(query, document, maxLength, strategy);
 

@@ -4,7 +4,8 @@ using System.Text.Json;
 namespace CrossEncoder.Native.Model;
 
 /// <summary>
-/// The architecture hyper-parameters of a BERT model, mirroring Hugging Face's <c>config.json</c> (BertConfig).
+/// The architecture hyper-parameters of a BERT-family encoder (BERT, RoBERTa / XLM-RoBERTa, ELECTRA), mirroring Hugging
+/// Face's <c>config.json</c>. The three share one encoder; <see cref="Family"/> selects their embeddings and heads.
 /// Immutable and validated once by <see cref="Load"/>; runtime knobs (threads, batch size, precision) live in options, not here.
 /// </summary>
 public sealed record BertConfig
@@ -29,8 +30,10 @@ public sealed record BertConfig
     public int TypeVocabSize { get; init; } = 2;
     /// <summary>Id of the padding token.</summary>
     public int PadTokenId { get; init; }
-    /// <summary>Hugging Face <c>model_type</c>; only <c>"bert"</c> is supported.</summary>
+    /// <summary>Hugging Face <c>model_type</c>: <c>"bert"</c>, <c>"roberta"</c>, <c>"xlm-roberta"</c> or <c>"electra"</c>.</summary>
     public string ModelType { get; init; } = "bert";
+    /// <summary>Width of the embedding tables (E): ELECTRA's <c>embedding_size</c>, projected to H when it differs; H otherwise.</summary>
+    public int EmbeddingSize { get; init; }
     /// <summary>Hugging Face class names, e.g. <c>BertForSequenceClassification</c> or <c>BertModel</c>.</summary>
     public ImmutableArray<string> Architectures { get; init; } = ImmutableArray<string>.Empty;
     /// <summary>Outputs of a classification head (from <c>num_labels</c> or the size of <c>id2label</c>).</summary>
@@ -40,6 +43,17 @@ public sealed record BertConfig
     /// <summary>The activation sentence-transformers applies to a CrossEncoder's logits, if the config names one
     /// (<c>sentence_transformers.activation_fn</c> or the older <c>sbert_ce_default_activation_function</c>).</summary>
     public string? SentenceTransformersActivation { get; init; }
+
+    /// <summary>Which embeddings, weight prefix and head the checkpoint uses, from <see cref="ModelType"/>.</summary>
+    public EncoderFamily Family => FamilyOf(ModelType) ?? EncoderFamily.Bert;
+
+    /// <summary>Position id of a sequence's first token: 0 for BERT and ELECTRA; RoBERTa counts from <c>padding_idx + 1</c>
+    /// (<c>create_position_ids_from_input_ids</c>), padding_idx being <see cref="PadTokenId"/>.</summary>
+    public int FirstPosition => Family == EncoderFamily.Roberta ? PadTokenId + 1 : 0;
+
+    /// <summary>Longest sequence the position table covers, specials included: <see cref="MaxPositionEmbeddings"/> less
+    /// RoBERTa's offset (514 rows hold 512 tokens; bge-reranker-v2-m3's 8,194 hold 8,192).</summary>
+    public int MaxSequenceLength => MaxPositionEmbeddings - FirstPosition;
 
     /// <summary>Width of one attention head (dH = H / nH).</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
@@ -118,6 +132,7 @@ public sealed record BertConfig
             TypeVocabSize = reader.Int("type_vocab_size", 2),
             PadTokenId = reader.Int("pad_token_id", 0),
             ModelType = reader.String("model_type", "bert"),
+            EmbeddingSize = reader.Int("embedding_size", reader.Int("hidden_size")),
             Architectures = reader.Strings("architectures"),
             NumLabels = root.TryGetProperty("num_labels", out _) ? reader.Int("num_labels") : (id2Label.Count > 0 ? id2Label.Count : 2),
             Id2Label = id2Label,
@@ -135,25 +150,37 @@ public sealed record BertConfig
             if (!ok) throw new ModelFormatException(path, problem);
         }
 
-        Require(ModelType == "bert", $"model_type '{ModelType}' is not supported; this engine runs BERT encoders (model_type \"bert\").");
+        Require(FamilyOf(ModelType) is not null, $"model_type '{ModelType}' is not supported; this engine runs bert, roberta, xlm-roberta and electra encoders.");
         Require(VocabSize > 0, $"vocab_size must be positive, got {VocabSize}.");
         Require(HiddenSize > 0, $"hidden_size must be positive, got {HiddenSize}.");
+        Require(EmbeddingSize > 0, $"embedding_size must be positive, got {EmbeddingSize}.");
         Require(NumHiddenLayers > 0, $"num_hidden_layers must be positive, got {NumHiddenLayers}.");
         Require(NumAttentionHeads > 0, $"num_attention_heads must be positive, got {NumAttentionHeads}.");
         Require(HiddenSize % NumAttentionHeads == 0, $"hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}.");
         Require(IntermediateSize > 0, $"intermediate_size must be positive, got {IntermediateSize}.");
         Require(MaxPositionEmbeddings >= 3, $"max_position_embeddings must be at least 3, got {MaxPositionEmbeddings}.");
+        Require(MaxSequenceLength >= 3, $"max_position_embeddings {MaxPositionEmbeddings} leaves {MaxSequenceLength} positions after RoBERTa's offset (pad_token_id + 1 = {FirstPosition}); at least 3 are needed.");
         Require(TypeVocabSize > 0, $"type_vocab_size must be positive, got {TypeVocabSize}.");
         Require(NumLabels > 0, $"num_labels must be positive, got {NumLabels}.");
         Require(LayerNormEps > 0 && LayerNormEps < 1 && double.IsFinite(LayerNormEps), $"layer_norm_eps must be in (0, 1), got {LayerNormEps}.");
         Require(HiddenAct == "gelu", $"hidden_act '{HiddenAct}' is not supported; only exact (erf) \"gelu\" is implemented.");
         Require(positionEmbeddingType == "absolute", $"position_embedding_type '{positionEmbeddingType}' is not supported; only \"absolute\" is.");
         Require(PadTokenId >= 0 && PadTokenId < VocabSize, $"pad_token_id {PadTokenId} is outside the vocabulary (size {VocabSize}).");
-        // The architecture list decides the head; reject classes whose forward pass differs from BERT's.
+        // The architecture list decides the head; reject classes whose forward pass differs from the family's encoder + head.
+        string classPrefix = Family switch { EncoderFamily.Roberta => ModelType == "roberta" ? "Roberta" : "XLMRoberta", EncoderFamily.Electra => "Electra", _ => "Bert" };
         foreach (string architecture in Architectures)
-            Require(architecture.StartsWith("Bert", StringComparison.Ordinal),
-                $"architecture '{architecture}' is not supported; expected BertModel or BertForSequenceClassification.");
+            Require(Family == EncoderFamily.Bert ? architecture.StartsWith("Bert", StringComparison.Ordinal)
+                    : architecture == classPrefix + "Model" || architecture == classPrefix + "ForSequenceClassification",
+                $"architecture '{architecture}' is not supported for model_type '{ModelType}'; expected {classPrefix}Model or {classPrefix}ForSequenceClassification.");
     }
+
+    private static EncoderFamily? FamilyOf(string modelType) => modelType switch
+    {
+        "bert" => EncoderFamily.Bert,
+        "roberta" or "xlm-roberta" => EncoderFamily.Roberta,
+        "electra" => EncoderFamily.Electra,
+        _ => null,
+    };
 
     /// <summary>Typed access to config.json fields with errors that name the field.</summary>
     private readonly struct ConfigReader(JsonElement root, string path)
@@ -189,4 +216,17 @@ public sealed record BertConfig
             return value.EnumerateArray().Select(e => e.GetString()!).ToImmutableArray();
         }
     }
+}
+
+/// <summary>The encoder families that share BERT's transformer layers and differ in embeddings, weight names and head.</summary>
+public enum EncoderFamily
+{
+    /// <summary>BERT: positions from 0, two token types, pooler (dense + tanh) then <c>classifier</c>; names under <c>bert.</c>.</summary>
+    Bert,
+    /// <summary>RoBERTa and XLM-RoBERTa: positions from <c>padding_idx + 1</c>, one token type, head <c>dense -> tanh -> out_proj</c>
+    /// on the first token (no pooler); names under <c>roberta.</c>.</summary>
+    Roberta,
+    /// <summary>ELECTRA: embeddings of width E projected to H when they differ, head <c>dense -> GELU -> out_proj</c> on [CLS];
+    /// names under <c>electra.</c>.</summary>
+    Electra,
 }

@@ -5,7 +5,7 @@ namespace CrossEncoder.Native.Model;
 /// <summary>What a model's output means.</summary>
 public enum ModelKind
 {
-    /// <summary><c>BertForSequenceClassification</c>: one logit per label for a (query, document) pair read together.</summary>
+    /// <summary><c>*ForSequenceClassification</c>: one logit per label for a (query, document) pair read together.</summary>
     CrossEncoder,
     /// <summary><c>BertModel</c> with sentence pooling: one embedding per text; relevance is the cosine of two embeddings.</summary>
     BiEncoder,
@@ -16,12 +16,16 @@ public enum ModelKind
 public delegate void ActivationTap(string name, ReadOnlySpan<float> values, int rows, int columns);
 
 /// <summary>
-/// A BERT encoder with its head, loaded from a Hugging Face model folder (config.json + model.safetensors).
+/// A BERT-family encoder (BERT, RoBERTa / XLM-RoBERTa, ELECTRA: <see cref="BertConfig.Family"/>) with its head, loaded from a
+/// Hugging Face model folder (config.json + model.safetensors). The families share the encoder layers; they differ in the
+/// embeddings (position offset, ELECTRA's projection) and the classification head.
 /// Immutable after loading and safe to share between threads; each concurrent caller brings its own <see cref="BertWorkspace"/>.
 /// </summary>
 public sealed class BertModel
 {
     private readonly BertEmbeddings _embeddings;
+    private readonly ElectraEmbeddingsProject? _embeddingsProject;
+    private readonly ISequenceClassificationHead? _head;
     private readonly BertLayer[] _layers;
     private readonly BertPooler? _pooler;
     private readonly BertClassifier? _classifier;
@@ -30,12 +34,25 @@ public sealed class BertModel
     {
         Config = config;
         _embeddings = new BertEmbeddings(weights, config);
+        if (config.EmbeddingSize != config.HiddenSize) _embeddingsProject = new ElectraEmbeddingsProject(weights, config);
         _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new BertLayer(weights, config, i)).ToArray();
         if (config.IsSequenceClassifier)
         {
             Kind = ModelKind.CrossEncoder;
-            _pooler = new BertPooler(weights, config);
-            _classifier = new BertClassifier(weights, config);
+            switch (config.Family)
+            {
+                case EncoderFamily.Roberta:
+                    _head = new RobertaClassificationHead(weights, config);
+                    weights.Ignore(WeightNames.PoolerModule);   // RobertaForSequenceClassification is built without the pooler; a stray one is unused
+                    break;
+                case EncoderFamily.Electra:
+                    _head = new ElectraClassificationHead(weights, config);
+                    break;
+                default:
+                    _pooler = new BertPooler(weights, config);
+                    _classifier = new BertClassifier(weights, config);
+                    break;
+            }
         }
         else
         {
@@ -81,11 +98,19 @@ public sealed class BertModel
         }
         using var file = SafeTensorsFile.Open(weightsPath);
         var pooling = config.IsSequenceClassifier ? null : SentencePooling.FromModelFolder(directory);
-        return new BertModel(config, new WeightSource(file), pooling);
+        return new BertModel(config, new WeightSource(file, WeightNames.ModelPrefixOf(config.Family)), pooling);
     }
 
     /// <summary>Creates buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/> sequences.</summary>
     public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences) => new(Config, maxTokens, maxSequences, OutputSize);
+
+    /// <summary>The same, for sequences of at most <paramref name="maxSequenceLength"/> tokens: attention scratch grows with
+    /// the square of that length (nH x T^2 floats), which matters for long-position models (8,192 positions).</summary>
+    public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength)
+    {
+        if (maxSequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "The sequence length must be positive.");
+        return new(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength);
+    }
 
     /// <summary>
     /// Runs the encoder and head on <c>workspace.Batch</c> and returns the outputs [B, <see cref="OutputSize"/>]: logits for a
@@ -101,7 +126,13 @@ public sealed class BertModel
         if (b == 0) return ReadOnlySpan<float>.Empty;
         Span<float> hidden = workspace.Hidden.AsSpan(0, n * h);                        // [N, H] residual stream
 
-        _embeddings.Forward(batch, hidden);                                              // word + position + type, LayerNorm
+        if (_embeddingsProject is null) _embeddings.Forward(batch, hidden);             // word + position + type, LayerNorm
+        else
+        {
+            Span<float> embedded = workspace.Embedded.AsSpan(0, n * Config.EmbeddingSize);   // [N, E]
+            _embeddings.Forward(batch, embedded);                                        // ELECTRA: the same, E wide,
+            _embeddingsProject.Forward(embedded, hidden, n);                             // then widened to H
+        }
         tap?.Invoke("embeddings", hidden, n, h);
         for (int i = 0; i < _layers.Length; i++)
         {
@@ -114,6 +145,7 @@ public sealed class BertModel
 
         Span<float> output = workspace.Output.AsSpan(0, b * OutputSize);              // [B, out]
         if (_classifier is not null) _classifier.Forward(workspace.Pooled, output, b);  // logits = pooled W^T + b
+        else if (_head is not null) _head.Forward(hidden, batch, workspace.ClsRows, workspace.Pooled, output);   // out_proj(act(dense(h[first])))
         else SentencePooling!.Forward(hidden, batch, h, output);                         // mean/CLS pooling (+ L2 norm)
         tap?.Invoke("output", output, b, OutputSize);
         return output;

@@ -7,14 +7,15 @@ namespace CrossEncoder.Native.Model;
 /// </summary>
 public sealed class BertWorkspace
 {
-    internal BertWorkspace(BertConfig config, int maxTokens, int maxSequences, int outputSize)
+    internal BertWorkspace(BertConfig config, int maxTokens, int maxSequences, int outputSize, int maxSequenceLength = int.MaxValue)
     {
         if (maxTokens <= 0) throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "The token capacity must be positive.");
         if (maxSequences <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequences), maxSequences, "The sequence capacity must be positive.");
         int h = config.HiddenSize;
-        int longest = Math.Min(maxTokens, config.MaxPositionEmbeddings);
+        int longest = Math.Min(Math.Min(maxTokens, maxSequenceLength), config.MaxSequenceLength);
         Batch = new PackedBatch(maxTokens, maxSequences, longest, config.VocabSize, config.TypeVocabSize);
         Hidden = new float[maxTokens * h];                        // [N, H]  the residual stream
+        Embedded = config.EmbeddingSize == h ? [] : new float[maxTokens * config.EmbeddingSize];   // [N, E] ELECTRA's narrower embeddings
         QueryKeyValue = new float[maxTokens * 3 * h];             // [N, 3H] fused Q | K | V projections
         Context = new float[maxTokens * h];                       // [N, H]  attention output before its projection
         Projection = new float[maxTokens * h];                    // [N, H]  dense outputs before residual + LayerNorm
@@ -36,6 +37,7 @@ public sealed class BertWorkspace
     public int OutputSize { get; }
 
     internal float[] Hidden { get; }
+    internal float[] Embedded { get; }
     internal float[] QueryKeyValue { get; }
     internal float[] Context { get; }
     internal float[] Projection { get; }

@@ -34,6 +34,9 @@ public sealed class PackedBatch
     /// <summary>Most tokens the batch can hold.</summary>
     public int TokenCapacity => InputIds.Length;
 
+    /// <summary>Longest sequence the batch accepts (the model's limit, or less for a workspace sized smaller).</summary>
+    public int MaxSequenceLength => _maxSequenceLength;
+
     /// <summary>Most sequences the batch can hold.</summary>
     public int SequenceCapacity => Starts.Length - 1;
 

@@ -9,10 +9,21 @@ internal static class WeightNames
     /// <summary>Prefix under which task models (<c>BertForSequenceClassification</c>) keep the encoder.</summary>
     public const string ModelPrefix = "bert.";
 
+    /// <summary>The encoder's prefix in a task model of each family: <c>bert.</c>, <c>roberta.</c> (XLM-RoBERTa too), <c>electra.</c>.</summary>
+    public static string ModelPrefixOf(EncoderFamily family) => family switch
+    {
+        EncoderFamily.Roberta => "roberta.",
+        EncoderFamily.Electra => "electra.",
+        _ => ModelPrefix,
+    };
+
     /// <summary>Tensors that are buffers, not parameters, or heads this engine does not run: skipped, never reported as unexpected.</summary>
     public static bool IsIgnorable(string name) =>
         name.EndsWith("position_ids", StringComparison.Ordinal) ||       // a registered buffer: arange(max_positions)
-        name.StartsWith("cls.", StringComparison.Ordinal);               // pre-training heads (MLM / NSP) of BertForPreTraining
+        name.StartsWith("cls.", StringComparison.Ordinal) ||             // pre-training heads (MLM / NSP) of BertForPreTraining
+        name.StartsWith("lm_head.", StringComparison.Ordinal) ||         // RobertaForMaskedLM's head
+        name.StartsWith("generator_", StringComparison.Ordinal) ||       // ELECTRA pre-training: the generator's head
+        name.StartsWith("discriminator_predictions.", StringComparison.Ordinal);   // ELECTRA pre-training: replaced-token head
 
     /// <summary>Old TensorFlow-era checkpoints name LayerNorm parameters gamma/beta.</summary>
     public static IEnumerable<string> Aliases(string name)
@@ -46,6 +57,19 @@ internal static class WeightNames
     }
 
     public const string Pooler = "pooler.dense";
+
+    /// <summary>The pooler module as a whole (its dense weight and bias).</summary>
+    public const string PoolerModule = "pooler";
+
+    /// <summary>ELECTRA's projection from the embedding width E to the hidden width H (present only when they differ).</summary>
+    public const string EmbeddingsProject = "embeddings_project";
+
+    /// <summary>The two-layer head of RobertaForSequenceClassification / ElectraForSequenceClassification (outside the model prefix).</summary>
+    public static class ClassificationHead
+    {
+        public const string Dense = "classifier.dense";
+        public const string OutProj = "classifier.out_proj";
+    }
 
     /// <summary>BertForSequenceClassification's head (outside the <c>bert.</c> scope).</summary>
     public const string Classifier = "classifier";

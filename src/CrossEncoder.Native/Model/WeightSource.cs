@@ -7,7 +7,7 @@ namespace CrossEncoder.Native.Model;
 /// <c>gamma/beta</c> aliases, checking shapes, and remembering what was taken. After loading, <see cref="ThrowIfIncomplete"/>
 /// fails loudly with the full list of missing and unexpected tensors, so a wrong checkpoint never loads half-way.
 /// </summary>
-internal sealed class WeightSource(SafeTensorsFile file)
+internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = WeightNames.ModelPrefix)
 {
     private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
     private readonly List<string> _missing = [];
@@ -32,6 +32,15 @@ internal sealed class WeightSource(SafeTensorsFile file)
         return file.ReadFloat32(actual);
     }
 
+    /// <summary>Marks every tensor under <paramref name="module"/> (with any accepted prefix) as deliberately unused, e.g. the
+    /// pooler a RoBERTa classifier checkpoint may carry but its head never reads (transformers ignores it too).</summary>
+    public void Ignore(string module)
+    {
+        foreach (string name in file.Tensors.Keys)
+            if (name.StartsWith(module + ".", StringComparison.Ordinal) || name.StartsWith(modelPrefix + module + ".", StringComparison.Ordinal))
+                _taken.Add(name);
+    }
+
     /// <summary>Throws if any tensor was missing or any non-ignorable tensor was never taken.</summary>
     public void ThrowIfIncomplete()
     {
@@ -48,7 +57,7 @@ internal sealed class WeightSource(SafeTensorsFile file)
         foreach (string alias in WeightNames.Aliases(name))
         {
             if (file.Tensors.ContainsKey(alias)) return alias;
-            if (underModelPrefix && file.Tensors.ContainsKey(WeightNames.ModelPrefix + alias)) return WeightNames.ModelPrefix + alias;
+            if (underModelPrefix && file.Tensors.ContainsKey(modelPrefix + alias)) return modelPrefix + alias;
         }
         return null;
     }

@@ -23,25 +23,28 @@ public sealed class Reranker : IDisposable
     private readonly RerankerOptions _options;
     private readonly int _modelMaxLength;
     private readonly bool _identityActivation;
+    private readonly int[] _zeroTypeIds;   // [T] token type ids of models with a single type (RoBERTa)
 
-    private Reranker(BertModel model, BertTokenizer tokenizer, RerankerOptions options)
+    private Reranker(BertModel model, ITextPairTokenizer tokenizer, RerankerOptions options)
     {
         Model = model;
         Tokenizer = tokenizer;
         _options = options;
-        _modelMaxLength = Math.Min(model.Config.MaxPositionEmbeddings, tokenizer.ModelMaxLength);
+        _modelMaxLength = Math.Min(model.Config.MaxSequenceLength, tokenizer.ModelMaxLength);
         if (tokenizer.VocabularySize > model.Config.VocabSize)
-            throw new ModelFormatException("vocab.txt", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
+            throw new ModelFormatException("tokenizer", $"the tokenizer has {tokenizer.VocabularySize} tokens but the model's embedding table only {model.Config.VocabSize} rows (config.json vocab_size): they do not belong together.");
         if (model.Kind == ModelKind.CrossEncoder && model.Config.NumLabels != 1)
             throw new ModelFormatException("config.json", $"a reranking cross-encoder has one label (a relevance logit); this model has {model.Config.NumLabels}.");
+        _zeroTypeIds = new int[_modelMaxLength];
         _identityActivation = model.Config.SentenceTransformersActivation is { } activation && activation.EndsWith("Identity", StringComparison.Ordinal);
     }
 
     /// <summary>The encoder.</summary>
     public BertModel Model { get; }
 
-    /// <summary>The model's tokenizer.</summary>
-    public BertTokenizer Tokenizer { get; }
+    /// <summary>The model's tokenizer: <see cref="BertTokenizer"/> for BERT WordPiece folders, <see cref="PipelineTokenizer"/>
+    /// for other tokenizer.json files and SentencePiece models.</summary>
+    public ITextPairTokenizer Tokenizer { get; }
 
     /// <summary>Cross-encoder (pairs read together) or bi-encoder (cosine of separate embeddings).</summary>
     public ModelKind Kind => Model.Kind;
@@ -50,9 +53,10 @@ public sealed class Reranker : IDisposable
     public int ModelMaxLength => _modelMaxLength;
 
     /// <summary>
-    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer.json or vocab.txt), or a Hub model by id,
-    /// <c>org/name</c> or <c>org/name@revision</c>, downloaded once into the shared huggingface_hub cache (see
-    /// <see cref="RerankerOptions.Hub"/>). A folder that exists on disk always wins over a Hub id of the same spelling.
+    /// Loads a Hugging Face model folder (config.json, model.safetensors, and tokenizer.json, sentencepiece.bpe.model or vocab.txt,
+    /// see <see cref="TokenizerLoader.FromModelFolder"/>), or a Hub model by id, <c>org/name</c> or <c>org/name@revision</c>,
+    /// downloaded once into the shared huggingface_hub cache (see <see cref="RerankerOptions.Hub"/>). BERT, XLM-RoBERTa / RoBERTa
+    /// and ELECTRA encoders load. A folder that exists on disk always wins over a Hub id of the same spelling.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist (and the name is not a Hub id).</exception>
     /// <exception cref="FormatException">A file is missing, malformed or unsupported (the message names it).</exception>
@@ -67,7 +71,7 @@ public sealed class Reranker : IDisposable
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
         var model = BertModel.Load(modelDirectory);
-        var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
+        var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
         return new Reranker(model, tokenizer, options);
     }
 
@@ -165,7 +169,7 @@ public sealed class Reranker : IDisposable
     {
         int[] order = Enumerable.Range(0, inputs.Length).ToArray();
         Array.Sort(order, (x, y) => inputs[y].Length != inputs[x].Length ? inputs[y].Length.CompareTo(inputs[x].Length) : x.CompareTo(y));
-        BertWorkspace workspace = RentWorkspace();
+        BertWorkspace workspace = RentWorkspace(inputs.Max(i => i.Length));
         try
         {
             int width = Model.OutputSize, next = 0;
@@ -177,7 +181,9 @@ public sealed class Reranker : IDisposable
                 int first = next;
                 while (next < order.Length && batch.CanAdd(inputs[order[next]].Length))
                 {
-                    batch.Add(inputs[order[next]].InputIds, inputs[order[next]].TokenTypeIds);
+                    // RoBERTa-family models have one token type (their tokenizers feed none): every row reads type 0.
+                    ReadOnlySpan<int> typeIds = Model.Config.TypeVocabSize == 1 ? _zeroTypeIds.AsSpan(0, inputs[order[next]].Length) : inputs[order[next]].TokenTypeIds;
+                    batch.Add(inputs[order[next]].InputIds, typeIds);
                     next++;
                 }
                 ReadOnlySpan<float> batchOutput = Model.Forward(workspace, tap: null, cancellationToken);   // [b, width]
@@ -192,10 +198,15 @@ public sealed class Reranker : IDisposable
         }
     }
 
-    private BertWorkspace RentWorkspace() =>
-        _workspaces.TryTake(out var workspace)
-            ? workspace
-            : Model.CreateWorkspace(Math.Max(_options.MaxBatchTokens, _modelMaxLength), _options.MaxBatchSequences);
+    /// <summary>A pooled workspace that holds sequences of <paramref name="longest"/> tokens, or a new one. Attention scratch
+    /// grows with the square of the longest sequence (nH x T^2 floats: 4.3 GB for 16 heads at bge-reranker-v2-m3's 8,192), so a
+    /// new workspace is sized for the inputs at hand (a power of two, at least 512), not for the model's limit.</summary>
+    private BertWorkspace RentWorkspace(int longest)
+    {
+        if (_workspaces.TryTake(out var pooled) && pooled.Batch.MaxSequenceLength >= longest) return pooled;
+        int length = Math.Min(_modelMaxLength, Math.Max(512, (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)longest)));
+        return Model.CreateWorkspace(Math.Max(_options.MaxBatchTokens, length), _options.MaxBatchSequences, length);
+    }
 
     /// <summary>Releases the pooled workspaces.</summary>
     public void Dispose() => _workspaces.Clear();

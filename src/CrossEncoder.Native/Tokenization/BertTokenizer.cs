@@ -21,7 +21,7 @@ namespace CrossEncoder.Native.Tokenization;
 /// #7725); the tests keep an assertion showing the difference.</para>
 /// <para>Instances are immutable and safe to use from many threads at once.</para>
 /// </remarks>
-public sealed partial class BertTokenizer
+public sealed partial class BertTokenizer : ITextPairTokenizer
 {
     private const int SpecialTokensInPair = 3;   // [CLS] q [SEP] d [SEP]
     private const int SpecialTokensInSingle = 2; // [CLS] t [SEP]

@@ -42,7 +42,7 @@ public class ModelLoadingErrorTests
 
     [Theory]
     [InlineData("hidden_act", "\"relu\"", "hidden_act 'relu' is not supported")]
-    [InlineData("model_type", "\"roberta\"", "model_type 'roberta' is not supported")]
+    [InlineData("model_type", "\"deberta-v2\"", "model_type 'deberta-v2' is not supported")]
     [InlineData("num_attention_heads", "5", "hidden_size 16 is not a multiple of num_attention_heads 5")]
     [InlineData("hidden_size", "\"sixteen\"", "field 'hidden_size' must be an integer")]
     [InlineData("hidden_size", "-16", "hidden_size must be positive")]

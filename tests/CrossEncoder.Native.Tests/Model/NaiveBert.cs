@@ -5,7 +5,11 @@ namespace CrossEncoder.Native.Tests.Model;
 /// at a time (equivalent to a padded batch with an attention mask). It shares no code with the engine: not its kernels, not
 /// its weight loading, not its erf. Tests use it as the reference on small random models.
 /// </summary>
-internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)> tensors, int hidden, int heads, int layers, double eps, string prefix = "")
+/// <remarks>RoBERTa and ELECTRA (from modeling_roberta.py / modeling_electra.py): <paramref name="robertaPaddingIdx"/> switches
+/// to RoBERTa's position ids, <paramref name="embeddingSize"/> != hidden adds ELECTRA's embeddings_project, and
+/// <see cref="Head"/> is their two-layer classification head.</remarks>
+internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)> tensors, int hidden, int heads, int layers, double eps, string prefix = "",
+    int? robertaPaddingIdx = null, int embeddingSize = 0)
 {
     private double[] W(string name) => tensors[prefix + name].Data.Select(x => (double)x).ToArray();
 
@@ -15,13 +19,27 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
     /// <summary>Runs one sequence; returns the last hidden state [T, H].</summary>
     public double[,] Encode(int[] ids, int[] types)
     {
-        int t = ids.Length, h = hidden;
-        var x = new double[t, h];
+        int t = ids.Length, h = hidden, e = embeddingSize > 0 ? embeddingSize : hidden;
+        // Position ids: arange(T) for BERT; RoBERTa's create_position_ids_from_input_ids is
+        // mask = ids != padding_idx; cumsum(mask) * mask + padding_idx.
+        var positions = Enumerable.Range(0, t).ToArray();
+        if (robertaPaddingIdx is int padIdx)
+        {
+            int cumsum = 0;
+            for (int i = 0; i < t; i++)
+            {
+                int mask = ids[i] != padIdx ? 1 : 0;
+                cumsum += mask;
+                positions[i] = cumsum * mask + padIdx;
+            }
+        }
+        var x = new double[t, e];
         double[] word = W("embeddings.word_embeddings.weight"), pos = W("embeddings.position_embeddings.weight"), typ = W("embeddings.token_type_embeddings.weight");
         for (int i = 0; i < t; i++)
-            for (int j = 0; j < h; j++)
-                x[i, j] = word[ids[i] * h + j] + typ[types[i] * h + j] + pos[i * h + j];
+            for (int j = 0; j < e; j++)
+                x[i, j] = word[ids[i] * e + j] + typ[types[i] * e + j] + pos[positions[i] * e + j];
         x = LayerNorm(x, "embeddings.LayerNorm");
+        if (e != h) x = Linear(x, "embeddings_project");   // ELECTRA: [T, E] -> [T, H]
         States["embeddings"] = x;
         for (int l = 0; l < layers; l++)
         {
@@ -80,11 +98,23 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
         return logit;
     }
 
-    private double[,] Linear(double[,] x, string module)
+    /// <summary>RoBERTa's (tanh) or ELECTRA's (GELU) head: out_proj(act(dense(h[0]))), outside the model prefix.</summary>
+    public double[] Head(double[,] last, bool gelu)
     {
-        var (shape, _) = tensors[prefix + module + ".weight"];
+        var first = new double[1, hidden];
+        for (int j = 0; j < hidden; j++) first[0, j] = last[0, j];
+        var dense = Linear(first, "classifier.dense", withPrefix: false);
+        for (int j = 0; j < hidden; j++) dense[0, j] = gelu ? 0.5 * dense[0, j] * (1 + Erf(dense[0, j] / Math.Sqrt(2))) : Math.Tanh(dense[0, j]);
+        var logits = Linear(dense, "classifier.out_proj", withPrefix: false);
+        return Enumerable.Range(0, logits.GetLength(1)).Select(j => logits[0, j]).ToArray();
+    }
+
+    private double[,] Linear(double[,] x, string module, bool withPrefix = true)
+    {
+        string name = (withPrefix ? prefix : "") + module;
+        var (shape, _) = tensors[name + ".weight"];
         int outFeatures = (int)shape[0], inFeatures = (int)shape[1];
-        double[] w = W(module + ".weight"), b = W(module + ".bias");
+        double[] w = tensors[name + ".weight"].Data.Select(v => (double)v).ToArray(), b = tensors[name + ".bias"].Data.Select(v => (double)v).ToArray();
         int rows = x.GetLength(0);
         var y = new double[rows, outFeatures];
         for (int i = 0; i < rows; i++)

@@ -1,0 +1,30 @@
+namespace CrossEncoder.Native.Tokenization;
+
+/// <summary>
+/// What the reranker needs from a tokenizer: text to ids, and (query, document) pairs or single texts with the model's
+/// special tokens, segment ids and truncation. Implemented by <see cref="BertTokenizer"/> (BERT WordPiece, tuned) and
+/// <see cref="PipelineTokenizer"/> (any supported tokenizer.json or SentencePiece model).
+/// </summary>
+public interface ITextPairTokenizer
+{
+    /// <summary>One more than the largest token id: the rows the model's word-embedding table needs.</summary>
+    int VocabularySize { get; }
+
+    /// <summary>The model's maximum input length in tokens, specials included.</summary>
+    int ModelMaxLength { get; }
+
+    /// <summary>Ids of <paramref name="text"/>, no special tokens.</summary>
+    int[] EncodeToIds(string text);
+
+    /// <summary>The pair with the model's special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
+    EncodedPair EncodePair(string query, string document, int maxLength, TruncationStrategy strategy = TruncationStrategy.LongestFirst);
+
+    /// <summary>The same from ids already produced by <see cref="EncodeToIds"/> (lets a caller tokenize the query once).</summary>
+    EncodedPair EncodePair(ReadOnlySpan<int> queryIds, ReadOnlySpan<int> documentIds, int maxLength, TruncationStrategy strategy = TruncationStrategy.LongestFirst);
+
+    /// <summary>One text with the model's special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
+    EncodedPair EncodeSingle(string text, int maxLength);
+
+    /// <summary>The token string of an id.</summary>
+    string IdToToken(int id);
+}

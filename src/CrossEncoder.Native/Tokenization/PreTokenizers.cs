@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Text;
+
+namespace CrossEncoder.Native.Tokenization;
+
+/// <summary>
+/// One tokenizer.json <c>pre_tokenizer</c>: splits normalized text into words, each of which the model encodes on its own.
+/// The <c>atTextStart</c> argument of <see cref="Split"/> tells whether the text begins the input (Metaspace's "first" scheme).
+/// </summary>
+internal abstract class PreTokenizer
+{
+    /// <summary>Appends the words of <paramref name="text"/> to <paramref name="words"/>.</summary>
+    public abstract void Split(string text, bool atTextStart, List<string> words);
+
+    /// <summary>tokenizers' <c>is_punctuation</c> (pre_tokenizers/punctuation.rs and BertPreTokenizer): ASCII punctuation or any P* category.</summary>
+    protected static bool IsPunctuation(Rune r) =>
+        (r.Value < 0x80 && char.IsAsciiLetterOrDigit((char)r.Value) is false && r.Value is > 0x20 and < 0x7F)
+        || Rune.GetUnicodeCategory(r) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
+            or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
+}
+
+/// <summary><c>Sequence</c>: each pre-tokenizer splits every word the previous one produced.</summary>
+internal sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : PreTokenizer
+{
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        List<string> current = [text];
+        foreach (PreTokenizer step in steps)
+        {
+            var next = new List<string>();
+            for (int i = 0; i < current.Count; i++) step.Split(current[i], atTextStart && i == 0, next);
+            current = next;
+        }
+        words.AddRange(current);
+    }
+}
+
+/// <summary><c>BertPreTokenizer</c>: whitespace removed, each punctuation character its own word (<see cref="Tokenization.BertPreTokenizer"/>).</summary>
+internal sealed class BertWordsPreTokenizer : PreTokenizer
+{
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        int position = 0;
+        while (BertPreTokenizer.NextWord(text, ref position, out int start, out int length)) words.Add(text.Substring(start, length));
+    }
+}
+
+/// <summary><c>WhitespaceSplit</c>: split at Unicode whitespace, which is removed.</summary>
+internal sealed class WhitespaceSplitPreTokenizer : PreTokenizer
+{
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        int i = 0;
+        while (i < text.Length)
+        {
+            while (i < text.Length && char.IsWhiteSpace(text[i])) i++;
+            int start = i;
+            while (i < text.Length && !char.IsWhiteSpace(text[i])) i++;
+            if (i > start) words.Add(text[start..i]);
+        }
+    }
+}
+
+/// <summary><c>Whitespace</c>: the matches of <c>\w+|[^\w\s]+</c> (runs of word characters, runs of other non-space
+/// characters). Rust's Unicode <c>\w</c> is Alphabetic, marks, decimal digits, connector punctuation and the joiners; here
+/// Alphabetic is approximated by the letter categories and letter numbers (Nl) — the few Other_Alphabetic symbols such as
+/// circled letters differ.</summary>
+internal sealed class WhitespacePreTokenizer : PreTokenizer
+{
+    private enum Kind { Space, Word, Other }
+
+    private static Kind KindOf(Rune r)
+    {
+        if (Rune.IsWhiteSpace(r)) return Kind.Space;
+        if (r.Value is 0x200C or 0x200D) return Kind.Word;
+        return Rune.GetUnicodeCategory(r) switch
+        {
+            UnicodeCategory.UppercaseLetter or UnicodeCategory.LowercaseLetter or UnicodeCategory.TitlecaseLetter or UnicodeCategory.ModifierLetter
+                or UnicodeCategory.OtherLetter or UnicodeCategory.LetterNumber or UnicodeCategory.NonSpacingMark or UnicodeCategory.SpacingCombiningMark
+                or UnicodeCategory.EnclosingMark or UnicodeCategory.DecimalDigitNumber or UnicodeCategory.ConnectorPunctuation => Kind.Word,
+            _ => Kind.Other,
+        };
+    }
+
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        int i = 0;
+        while (i < text.Length)
+        {
+            Rune.DecodeFromUtf16(text.AsSpan(i), out Rune r, out int used);
+            Kind kind = KindOf(r);
+            if (kind == Kind.Space) { i += used; continue; }
+            int start = i;
+            i += used;
+            while (i < text.Length)
+            {
+                Rune.DecodeFromUtf16(text.AsSpan(i), out Rune next, out int n);
+                if (KindOf(next) != kind) break;
+                i += n;
+            }
+            words.Add(text[start..i]);
+        }
+    }
+}
+
+/// <summary>How a pre-tokenizer treats the delimiters it splits at (tokenizers' <c>SplitDelimiterBehavior</c>).</summary>
+internal enum DelimiterBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous }
+
+/// <summary><c>Punctuation</c>: split at punctuation characters, by default each one isolated as its own word.</summary>
+internal sealed class PunctuationPreTokenizer(DelimiterBehavior behavior) : PreTokenizer
+{
+    public override void Split(string text, bool atTextStart, List<string> words) =>
+        SplitAt(text, behavior, words, static r => IsPunctuation(r));
+
+    /// <summary>tokenizers' <c>NormalizedString::split</c> with a character predicate.</summary>
+    internal static void SplitAt(string text, DelimiterBehavior behavior, List<string> words, Func<Rune, bool> isDelimiter)
+    {
+        // Pieces: (start, end, isDelimiter), delimiters one character each (Contiguous merges runs of them).
+        var pieces = new List<(int Start, int End, bool Delimiter)>();
+        int i = 0, last = 0;
+        while (i < text.Length)
+        {
+            Rune.DecodeFromUtf16(text.AsSpan(i), out Rune r, out int used);
+            if (isDelimiter(r))
+            {
+                if (i > last) pieces.Add((last, i, false));
+                if (behavior == DelimiterBehavior.Contiguous && pieces.Count > 0 && pieces[^1].Delimiter && pieces[^1].End == i)
+                    pieces[^1] = (pieces[^1].Start, i + used, true);
+                else pieces.Add((i, i + used, true));
+                last = i + used;
+            }
+            i += used;
+        }
+        if (last < text.Length) pieces.Add((last, text.Length, false));
+
+        switch (behavior)
+        {
+            case DelimiterBehavior.Removed:
+                foreach (var p in pieces) if (!p.Delimiter) words.Add(text[p.Start..p.End]);
+                break;
+            case DelimiterBehavior.Isolated or DelimiterBehavior.Contiguous:
+                foreach (var p in pieces) words.Add(text[p.Start..p.End]);
+                break;
+            case DelimiterBehavior.MergedWithPrevious:
+            {
+                int start = 0;
+                foreach (var p in pieces)
+                    if (p.Delimiter) { words.Add(text[start..p.End]); start = p.End; }
+                if (start < text.Length) words.Add(text[start..]);
+                break;
+            }
+            case DelimiterBehavior.MergedWithNext:
+            {
+                int start = 0;
+                foreach (var p in pieces)
+                    if (p.Delimiter && p.Start > start) { words.Add(text[start..p.Start]); start = p.Start; }
+                if (start < text.Length) words.Add(text[start..]);
+                break;
+            }
+        }
+    }
+}
+
+/// <summary>How Metaspace puts its replacement character in front of a text.</summary>
+internal enum PrependScheme { Always, First, Never }
+
+/// <summary>
+/// <c>Metaspace</c> (SentencePiece's whitespace handling): every space becomes the replacement character (U+2581 "▁"), one
+/// is put in front (always, on the first segment only, or never) unless the text already starts with it, and with
+/// <c>split</c> the text is cut before each replacement character ("▁Hello▁world" -> "▁Hello", "▁world").
+/// </summary>
+internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prependScheme, bool split) : PreTokenizer
+{
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        string replaced = text.Replace(' ', replacement);
+        bool prepend = prependScheme == PrependScheme.Always || (prependScheme == PrependScheme.First && atTextStart);
+        if (prepend && !replaced.StartsWith(replacement)) replaced = replacement + replaced;
+        if (!split)
+        {
+            if (replaced.Length > 0) words.Add(replaced);
+            return;
+        }
+        PunctuationPreTokenizer.SplitAt(replaced, DelimiterBehavior.MergedWithNext, words, r => r.Value == replacement);
+    }
+}
