@@ -38,18 +38,26 @@ public static unsafe partial class Attention
 
     internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, KernelIsa isa)
+        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, tokens, isa);
+
+    /// <summary>
+    /// Only the first <paramref name="queries"/> rows of <paramref name="q"/> attend (to all <paramref name="tokens"/> keys);
+    /// <paramref name="output"/> is [queries, nH*dH]. A cross-encoder's last layer needs only its [CLS] row (queries = 1).
+    /// </summary>
+    internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, int queries, KernelIsa isa)
     {
-        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim);
-        KernelGuard.Length(scratch, (long)heads * tokens * tokens, nameof(scratch));
-        if (tokens == 0 || hidden == 0) return;
+        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim, queries);
+        KernelGuard.Length(scratch, (long)heads * queries * tokens, nameof(scratch));
+        if (tokens == 0 || queries == 0 || hidden == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pbias = keyBias, pout = output, ps = scratch)
         {
             var job = new Job
             {
                 Q = pq, K = pk, V = pv, KeyBias = pbias, Output = pout, Scratch = ps,
-                Ld = ld, Tokens = tokens, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
+                Ld = ld, Tokens = tokens, Queries = queries, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
             };
-            long flops = 4L * tokens * tokens * headDim * heads;
+            long flops = 4L * queries * tokens * headDim * heads;
             if (KernelParallelism.DegreeFor(flops, heads) == 1)
                 for (int h = 0; h < heads; h++) Head(&job, h);
             else
@@ -60,7 +68,7 @@ public static unsafe partial class Attention
     private struct Job
     {
         public float* Q, K, V, KeyBias, Output, Scratch;
-        public int Ld, Tokens, HeadDim, Hidden;
+        public int Ld, Tokens, Queries, HeadDim, Hidden;
         public float Scale;
         public KernelIsa Isa;
     }
@@ -68,15 +76,15 @@ public static unsafe partial class Attention
     private static void Head(void* state, int h)
     {
         var job = (Job*)state;
-        int t = job->Tokens, dh = job->HeadDim;
-        float* scores = job->Scratch + (long)h * t * t; // [T, T]
+        int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
+        float* scores = job->Scratch + (long)h * queries * t; // [Tq, T]
         var qk = new Gemm.Job
         {
             A = job->Q + h * dh, Lda = job->Ld, B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false,
-            C = scores, Ldc = t, M = t, N = t, K = dh, Isa = job->Isa,
+            C = scores, Ldc = t, M = queries, N = t, K = dh, Isa = job->Isa,
         };
         Gemm.RunSerial(&qk);
-        for (int i = 0; i < t; i++)
+        for (int i = 0; i < queries; i++)
         {
             float* row = scores + (long)i * t;
             ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
@@ -85,7 +93,7 @@ public static unsafe partial class Attention
         var pv = new Gemm.Job
         {
             A = scores, Lda = t, B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true,
-            C = job->Output + h * dh, Ldc = job->Hidden, M = t, N = dh, K = t, Isa = job->Isa,
+            C = job->Output + h * dh, Ldc = job->Hidden, M = queries, N = dh, K = t, Isa = job->Isa,
         };
         Gemm.RunSerial(&pv);
     }

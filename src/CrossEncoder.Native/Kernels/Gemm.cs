@@ -98,17 +98,18 @@ public static unsafe partial class Gemm
         public float* Packed;
         /// <summary>Bias for the first k-slice's tiles: [panels * NR] (zero-padded), or the caller's [N] bias, or zeros.</summary>
         public float* PackedBias;
-        public int ColumnGroups, Panels;
+        /// <summary>Panels of one packed k-slice (the slice stride / NR); FirstPanel..Panels-1 are computed (a column range).</summary>
+        public int ColumnGroups, Panels, PanelStride, FirstPanel;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
     internal static void Run(Job* job)
     {
         int mr = Mr(job->Isa), nr = Nr(job->Isa);
-        int panels = (job->N + nr - 1) / nr;
+        int panels = (job->N + nr - 1) / nr, first = job->FirstPanel;
         int rowTiles = (job->M + mr - 1) / mr;
-        long flops = 2L * job->M * job->N * job->K;
-        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels, rowTiles));
+        long flops = 2L * job->M * (job->N - first * nr) * job->K;
+        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels - first, rowTiles));
         if (job->Packed == null && (threads == 1 || job->M <= 2 || job->K == 0))
         {
             RunSerial(job);
@@ -122,12 +123,13 @@ public static unsafe partial class Gemm
                 Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, pack + (long)panels * nr * pc, pc == 0 ? pack + slices : null);
             job->Packed = pack;
             job->PackedBias = pack + slices;
+            job->PanelStride = panels;
         }
         // Tiles of MC rows; when that gives fewer than ~4 tiles per thread (a short batch), the panels are grouped as well.
         int rowBlocks = (job->M + Mc - 1) / Mc;
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
-        job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels);
+        job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels - first);
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
     }
 
@@ -138,9 +140,9 @@ public static unsafe partial class Gemm
     private static void RunTile(void* state, int part)
     {
         var job = (Job*)state;
-        int groups = job->ColumnGroups, panels = job->Panels;
+        int groups = job->ColumnGroups, first = job->FirstPanel, count = job->Panels - first;
         int rb = part / groups, cg = part % groups;
-        int p0 = (int)((long)panels * cg / groups), p1 = (int)((long)panels * (cg + 1) / groups);
+        int p0 = first + (int)((long)count * cg / groups), p1 = first + (int)((long)count * (cg + 1) / groups);
         int i0 = rb * Mc, i1 = Math.Min(job->M, i0 + Mc);
         KernelIsa isa = job->Isa;
         int mr = Mr(isa), nr = Nr(isa), k = job->K, lda = job->Lda, ldc = job->Ldc;
@@ -150,7 +152,7 @@ public static unsafe partial class Gemm
         {
             int kb = Math.Min(Kc, k - pc);
             PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
-            float* slice = job->Packed + (long)panels * nr * pc;
+            float* slice = job->Packed + (long)job->PanelStride * nr * pc;
             for (int jr = p0; jr < p1; jr++)
             {
                 float* panel = slice + (long)jr * nr * kb;

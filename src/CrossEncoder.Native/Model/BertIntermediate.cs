@@ -7,6 +7,8 @@ internal sealed class BertIntermediate(WeightSource weights, WeightNames.Layer n
 {
     private readonly Linear _dense = Linear.Load(weights, names.Intermediate, config.HiddenSize, config.IntermediateSize);   // [I, H]
 
+    public int InFeatures => _dense.InFeatures;
+
     /// <summary>intermediate[N, I] = GELU(hidden W^T + b).</summary>
     public void Forward(ReadOnlySpan<float> hidden, Span<float> intermediate, int tokens)
     {

@@ -137,6 +137,53 @@ public class GemmTests
         }
     }
 
+    /// <summary>
+    /// A panel-aligned column range of a packed product (written into a wider C, other columns untouched) is bit-identical to
+    /// those columns of the full packed product: the same tiles run.
+    /// </summary>
+    private static void AssertColumnRangeMatches(Shape s, int firstPanel, int extraStride, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        int first = Math.Min(firstPanel * packed.Nr, s.N / packed.Nr * packed.Nr), columns = s.N - first, ldc = s.N + extraStride;
+        var full = new float[s.M * s.N];
+        Gemm.MultiplyTransposed(a, packed, bias, full, s.M);
+        var actual = Enumerable.Repeat(float.NaN, Math.Max(0, s.M * ldc)).ToArray();
+        Gemm.MultiplyTransposedColumns(a, packed, bias, actual, s.M, ldc, first, columns);
+        for (int i = 0; i < s.M; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                float got = actual[i * ldc + j];
+                if (j < first || j >= s.N) Assert.True(float.IsNaN(got), $"{isa} {s} from column {first}: C[{i},{j}] outside the range was written");
+                else Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(full[i * s.N + j]),
+                    $"{isa} {s} from column {first}: C[{i},{j}] {got} vs full product {full[i * s.N + j]}");
+            }
+    }
+
+    [Property(MaxTest = 60)]
+    public Property PackedColumnRangeMatchesFullProduct() => Prop.ForAll(Shapes(), s =>
+    {
+        foreach (var isa in KernelIsas.All) AssertColumnRangeMatches(s, s.Seed % 3, s.Seed % 5, isa);
+    });
+
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 300, 1152, 384, 24)]
+    [InlineData(nameof(KernelIsa.Avx512), 130, 96, 40, 1)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 80, 33, 2)]
+    public void PackedColumnRangeThreadedMatchesFullProduct(string isa, int m, int n, int k, int firstPanel)
+        => AssertColumnRangeMatches(new Shape(m, n, k, true, m + n), firstPanel, 3, Enum.Parse<KernelIsa>(isa));
+
+    [Fact]
+    public void PackedColumnRangeRejectsAMisalignedStart()
+    {
+        PackedMatrix packed = Gemm.Pack(new float[40 * 4], 40, 4, KernelIsa.Avx2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 8, 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 32, 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 20, 16, 16));
+    }
+
     [Property(MaxTest = 150)]
     public Property PackedPortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Portable));
 
