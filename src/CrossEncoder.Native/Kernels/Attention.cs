@@ -109,9 +109,18 @@ public static unsafe partial class Attention
         }
         else
         {
-            var s = new Vector<float>(scale);
-            for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(Vector.FusedMultiplyAdd(Vector.Load(row + i), s, Vector.Load(bias + i)), row + i);
+            if (KernelIsas.UsesFma(isa)) ScaleAndBias<FusedMultiplyAdd>(row, scale, bias, n);
+            else ScaleAndBias<SeparateMultiplyAdd>(row, scale, bias, n);
+            return;
         }
         for (; i < n; i++) row[i] = MathF.FusedMultiplyAdd(row[i], scale, bias[i]);
+    }
+
+    private static void ScaleAndBias<TMultiplyAdd>(float* row, float scale, float* bias, int n) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0;
+        var s = new Vector<float>(scale);
+        for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(TMultiplyAdd.Apply(Vector.Load(row + i), s, Vector.Load(bias + i)), row + i);
+        for (; i < n; i++) row[i] = TMultiplyAdd.Apply(row[i], scale, bias[i]);
     }
 }

@@ -37,6 +37,9 @@ internal static class KernelIsas
     /// </summary>
     internal static bool PortableFma { get; set; } = Fma.IsSupported || AdvSimd.IsSupported;
 
+    /// <summary>True when a kernel on <paramref name="isa"/> computes a * b + c fused (see MultiplyAdd.cs).</summary>
+    public static bool UsesFma(KernelIsa isa) => isa != KernelIsa.Portable || PortableFma;
+
     /// <summary>Every path, for tests.</summary>
     public static readonly KernelIsa[] All = [KernelIsa.Portable, KernelIsa.Avx2, KernelIsa.Avx512];
 }

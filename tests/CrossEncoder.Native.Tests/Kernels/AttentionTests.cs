@@ -24,7 +24,7 @@ public class AttentionTests
                 Gen.Elements(KernelIsas.All).Select(isa => new Case(t, h, d, extra, masked, seed, isa))))))))
         .ToArbitrary();
 
-    private static void Check(Case c)
+    internal static void Check(Case c)
     {
         int hidden = c.Heads * c.HeadDim, ld = 3 * hidden + c.ExtraStride;
         // One fused QKV buffer [T, ld]: q at column 0, k at hidden, v at 2*hidden, as a fused projection would lay it out.

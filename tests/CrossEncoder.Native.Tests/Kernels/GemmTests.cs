@@ -28,7 +28,7 @@ public class GemmTests
             Gen.Elements(true, false).SelectMany(bias => Gen.Choose(0, int.MaxValue).Select(seed => new Shape(m, n, k, bias, seed))))))
         .ToArbitrary();
 
-    private static void AssertMatchesReference(Shape s, KernelIsa isa)
+    internal static void AssertMatchesReference(Shape s, KernelIsa isa)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
@@ -113,7 +113,7 @@ public class GemmTests
     /// The packed product matches the reference, and (for m &gt; 2, where the unpacked path packs B too instead of taking dot
     /// products) is bit-identical to the unpacked fast path on the same ISA: same panels, same k-slices, same microkernel.
     /// </summary>
-    private static void AssertPackedMatches(Shape s, KernelIsa isa)
+    internal static void AssertPackedMatches(Shape s, KernelIsa isa)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
