@@ -4,11 +4,15 @@ using System.Runtime.Intrinsics;
 namespace CrossEncoder.Native.Kernels;
 
 // Implementation notes. Per head h (columns [h*dH, (h+1)*dH) of every row, row stride ld):
-//   S[T,T]  = Q_h K_h^T                      GEMM with B = K_h in its [N=T, K=dH] layout (packed into panels by Gemm)
-//   S[i,:]  = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
-//   O_h     = S V_h                          GEMM with B = V_h in its [K=T, N=dH] layout
-// S lives in scratch[h*T*T ..], so heads are independent and run in parallel (KernelParallelism claims whole heads).
-// Inside a head the GEMMs run on the calling thread, with that thread's packing buffer; nothing is allocated.
+//   pack K_h ([N=T, K=dH]) and V_h ([K=T, N=dH]) once into GEMM panels (Gemm.PackAll)
+//   for each block of up to 96 query rows:
+//     S[rows,T] = Q_blk K_h^T                  GEMM against the packed K_h
+//     S[i,:]    = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
+//     O_blk     = S V_h                        GEMM against the packed V_h
+// Blocking the query rows keeps S in L2 between the three steps (a whole [T, T] head at T = 512 is 1 MiB, which went to
+// memory and back twice). S lives in this head's share of the scratch, so heads are independent and run in parallel
+// (KernelParallelism claims whole heads); inside a head the GEMMs run on the calling thread with its own packing buffers
+// (allocated once per thread); nothing is allocated per call.
 
 /// <summary>
 /// Multi-head scaled dot-product attention for one sequence:
@@ -73,29 +77,50 @@ public static unsafe partial class Attention
         public KernelIsa Isa;
     }
 
+    /// <summary>Query rows per block: the block's scores [rows, T] stay in L2 (96 x 512 floats = 192 KiB) from QK^T to PV.</summary>
+    private const int BlockRows = 96;
+
     private static void Head(void* state, int h)
     {
         var job = (Job*)state;
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
-        float* scores = job->Scratch + (long)h * queries * t; // [Tq, T]
-        var qk = new Gemm.Job
+        float* scores = job->Scratch + (long)h * queries * t; // [min(Tq, BlockRows), T] of this head's [Tq, T] share
+        // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
+        var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
+        var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
+        long qkLength = Gemm.PackedLength(&qk);
+        float* packed = PackBuffer(qkLength + Gemm.PackedLength(&pv));
+        Gemm.PackAll(&qk, packed);
+        Gemm.PackAll(&pv, packed + qkLength);
+        for (int i0 = 0; i0 < queries; i0 += BlockRows)
         {
-            A = job->Q + h * dh, Lda = job->Ld, B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false,
-            C = scores, Ldc = t, M = queries, N = t, K = dh, Isa = job->Isa,
-        };
-        Gemm.RunSerial(&qk);
-        for (int i = 0; i < queries; i++)
-        {
-            float* row = scores + (long)i * t;
-            ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
-            Softmax.Row(row, row, t, job->Isa);
+            int rows = Math.Min(BlockRows, queries - i0);
+            qk.A = job->Q + (long)i0 * job->Ld + h * dh; qk.Lda = job->Ld; qk.M = rows; qk.C = scores;
+            Gemm.Run(&qk);                                                   // S[rows, T] = Q_blk K_h^T
+            for (int i = 0; i < rows; i++)
+            {
+                float* row = scores + (long)i * t;
+                ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
+                Softmax.Row(row, row, t, job->Isa);
+            }
+            pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = job->Output + (long)i0 * job->Hidden + h * dh;
+            Gemm.Run(&pv);                                                   // O_blk[rows, dH] = S V_h
         }
-        var pv = new Gemm.Job
+    }
+
+    [ThreadStatic] private static float* t_pack;
+    [ThreadStatic] private static long t_packLength;
+
+    /// <summary>This thread's buffer for a head's packed K and V (64-byte aligned, grown on demand, kept for the thread).</summary>
+    private static float* PackBuffer(long floats)
+    {
+        if (t_packLength < floats)
         {
-            A = scores, Lda = t, B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true,
-            C = job->Output + h * dh, Ldc = job->Hidden, M = queries, N = dh, K = t, Isa = job->Isa,
-        };
-        Gemm.RunSerial(&pv);
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(t_pack);
+            t_pack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_packLength = floats;
+        }
+        return t_pack;
     }
 
     /// <summary>row = row * scale + bias.</summary>

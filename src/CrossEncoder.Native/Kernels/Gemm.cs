@@ -115,22 +115,37 @@ public static unsafe partial class Gemm
             RunSerial(job);
             return;
         }
-        if (job->Packed == null)
-        {
-            long slices = (long)panels * nr * job->K;
-            float* pack = PackBuffer(checked((int)(slices + panels * nr)));
-            for (int pc = 0; pc < job->K; pc += Kc)
-                Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, pack + (long)panels * nr * pc, pc == 0 ? pack + slices : null);
-            job->Packed = pack;
-            job->PackedBias = pack + slices;
-            job->PanelStride = panels;
-        }
+        if (job->Packed == null) PackAll(job, PackBuffer(checked((int)PackedLength(job))));
         // Tiles of MC rows; when that gives fewer than ~4 tiles per thread (a short batch), the panels are grouped as well.
         int rowBlocks = (job->M + Mc - 1) / Mc;
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
         job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels - first);
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
+    }
+
+    /// <summary>Floats <see cref="PackAll"/> writes for the job's B: every k-slice of panels, then the first slice's bias.</summary>
+    internal static long PackedLength(Job* job)
+    {
+        int nr = Nr(job->Isa);
+        long panels = (job->N + nr - 1) / nr;
+        return panels * nr * job->K + panels * nr;
+    }
+
+    /// <summary>
+    /// Packs all of B (slice after slice, see the file header) and the bias (or zeros) into <paramref name="dst"/>
+    /// (<see cref="PackedLength"/> floats) and points the job at it: <see cref="Run"/> then only packs A, and a job reusing
+    /// the same B (attention's row blocks) packs it once.
+    /// </summary>
+    internal static void PackAll(Job* job, float* dst)
+    {
+        int nr = Nr(job->Isa), panels = (job->N + nr - 1) / nr;
+        long slices = (long)panels * nr * job->K;
+        for (int pc = 0; pc < job->K; pc += Kc)
+            Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, dst + (long)panels * nr * pc, pc == 0 ? dst + slices : null);
+        job->Packed = dst;
+        job->PackedBias = dst + slices;
+        job->PanelStride = panels;
     }
 
     /// <summary>Runs the whole job on the calling thread (attention calls this once per head).</summary>
