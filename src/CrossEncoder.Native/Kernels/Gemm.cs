@@ -40,7 +40,8 @@ namespace CrossEncoder.Native.Kernels;
 // Threading. KernelParallelism decides the number of threads from the flop count. A threaded call first packs all of B once
 // (every k-slice, all panels, slice after slice: slice pc starts at panels*NR*pc) into the calling thread's buffer, then
 // splits C into tiles of MC rows x a group of panels, many more tiles than threads, which the threads claim dynamically and
-// compute against the shared packed B. Many small tiles keep both cores busy when another process takes one of them for a
+// compute against the shared packed B. When a block of rows is shared by several tiles (a short batch: fewer than ~4 row
+// blocks per thread, so the panels are split into groups too), A is packed once up front instead of once per tile. Many small tiles keep both cores busy when another process takes one of them for a
 // while (a fixed half-and-half split waits for the slower half), and the shared packing avoids packing B once per thread.
 // A PackedMatrix (a Linear weight packed once at load, Gemm.Packed.cs) is this same buffer built once: such calls skip the
 // packing and run the same tiles, on one thread too. Single-threaded unpacked calls (and attention's per-head products) keep the NC-blocked loop nest above with per-thread packing.
@@ -100,6 +101,8 @@ public static unsafe partial class Gemm
         public float* PackedBias;
         /// <summary>Panels of one packed k-slice (the slice stride / NR); FirstPanel..Panels-1 are computed (a column range).</summary>
         public int ColumnGroups, Panels, PanelStride, FirstPanel;
+        /// <summary>All of A packed once (row block rb, k-slice pc at rb*MC*K + MC*pc) when several tiles share its rows, or null.</summary>
+        public float* PackedA;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
@@ -121,6 +124,21 @@ public static unsafe partial class Gemm
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
         job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels - first);
+        job->PackedA = null;
+        if (job->ColumnGroups > 1)
+        {
+            // Every row block is shared by ColumnGroups tiles: pack A once here rather than once per tile. This happens only
+            // for short batches (fewer than 4 row blocks per thread), where A is small.
+            int k = job->K, lda = job->Lda;
+            float* packedA = PackedABuffer((long)rowBlocks * Mc * k);
+            for (int rb = 0; rb < rowBlocks; rb++)
+            {
+                int i0 = rb * Mc, rows = Math.Min(Mc, job->M - i0);
+                for (int pc = 0; pc < k; pc += Kc)
+                    PackA(job->A + (long)i0 * lda + pc, lda, rows, Math.Min(Kc, k - pc), mr, packedA + (long)rb * Mc * k + (long)Mc * pc);
+            }
+            job->PackedA = packedA;
+        }
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
     }
 
@@ -162,11 +180,12 @@ public static unsafe partial class Gemm
         KernelIsa isa = job->Isa;
         int mr = Mr(isa), nr = Nr(isa), k = job->K, lda = job->Lda, ldc = job->Ldc;
         float* edge = stackalloc float[8 * 32];
-        float* packA = PackABuffer();
+        float* packA = job->PackedA != null ? null : PackABuffer();
         for (int pc = 0; pc < k; pc += Kc)
         {
             int kb = Math.Min(Kc, k - pc);
-            PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
+            if (job->PackedA != null) packA = job->PackedA + (long)rb * Mc * k + (long)Mc * pc;
+            else PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
             float* slice = job->Packed + (long)job->PanelStride * nr * pc;
             for (int jr = p0; jr < p1; jr++)
             {
@@ -339,6 +358,21 @@ public static unsafe partial class Gemm
     {
         if (t_packA == null) t_packA = (float*)NativeMemory.AlignedAlloc((nuint)(Mc * Kc) * sizeof(float), 64);
         return t_packA;
+    }
+
+    [ThreadStatic] private static float* t_packedA;
+    [ThreadStatic] private static long t_packedALength;
+
+    /// <summary>This thread's buffer for all of A packed at once (64-byte aligned, grown on demand, kept for the thread).</summary>
+    private static float* PackedABuffer(long floats)
+    {
+        if (t_packedALength < floats)
+        {
+            NativeMemory.AlignedFree(t_packedA);
+            t_packedA = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_packedALength = floats;
+        }
+        return t_packedA;
     }
 
     [ThreadStatic] private static float* t_pack;
