@@ -74,6 +74,13 @@ public static unsafe partial class Gelu
         Chunk(new ReadOnlySpan<float>(job->X + start, end - start), new Span<float>(job->Y + start, end - start), job->Isa);
     }
 
+    /// <summary>y = GELU(y) in place on n floats, on the calling thread (GEMM's fused epilogue: one row of a finished tile).</summary>
+    internal static void Row(float* y, int n, KernelIsa isa)
+    {
+        var row = new Span<float>(y, n);
+        Chunk(row, row, isa);
+    }
+
     private static void Chunk(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
     {
         if (isa == KernelIsa.Avx512) Apply512(x, y);

@@ -68,6 +68,18 @@ public static unsafe partial class Gemm
     /// <see cref="PackedMatrix.Nr"/> (whole panels). Same tiles and results as the full product on those columns.
     /// </summary>
     internal static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns)
+        => MultiplyTransposedColumns(a, b, bias, c, m, ldc, firstColumn, columns, GemmEpilogue.None);
+
+    /// <summary>C[M,N] = epilogue(A[M,K] * B[N,K]^T + bias[N]) with B packed: the epilogue runs on each tile while it is in L1.</summary>
+    internal static void MultiplyTransposed(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, GemmEpilogue epilogue)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        KernelGuard.Positive(m, nameof(m));
+        KernelGuard.Length(c, (long)m * b.N, nameof(c));
+        MultiplyTransposedColumns(a, b, bias, c, m, b.N, 0, b.N, epilogue);
+    }
+
+    private static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns, GemmEpilogue epilogue)
     {
         ArgumentNullException.ThrowIfNull(b);
         KernelGuard.Positive(m, nameof(m));
@@ -87,6 +99,7 @@ public static unsafe partial class Gemm
             {
                 var row = c.Slice(i * ldc + firstColumn, columns);
                 if (bias.IsEmpty) row.Clear(); else bias.Slice(firstColumn, columns).CopyTo(row);
+                if (epilogue == GemmEpilogue.Gelu) Gelu.Apply(row, row, b.Isa);
             }
             return;
         }
@@ -98,6 +111,7 @@ public static unsafe partial class Gemm
             {
                 A = pa, Lda = k, Bias = bias.IsEmpty ? null : pbias, C = pc, Ldc = ldc, M = m, N = end, K = k, Isa = b.Isa,
                 Packed = pb, PackedBias = bias.IsEmpty ? pb + b.ZerosOffset : pbias, PanelStride = b.Panels, FirstPanel = firstColumn / b.Nr,
+                Epilogue = epilogue,
             };
             Run(&job);
         }

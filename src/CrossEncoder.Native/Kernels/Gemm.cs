@@ -48,6 +48,15 @@ namespace CrossEncoder.Native.Kernels;
 // Every thread's packing buffer is thread-local, 64-byte aligned, allocated once and reused, so steady-state calls allocate
 // nothing. Products with m <= 2 (pooler, classifier) skip packing and use dot products.
 
+/// <summary>An element-wise function applied to C as each tile is finished (a fused epilogue).</summary>
+internal enum GemmEpilogue
+{
+    /// <summary>C as computed.</summary>
+    None,
+    /// <summary>C = GELU(C), exact GELU as <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>, bit for bit.</summary>
+    Gelu,
+}
+
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
 public static unsafe partial class Gemm
 {
@@ -103,6 +112,8 @@ public static unsafe partial class Gemm
         public int ColumnGroups, Panels, PanelStride, FirstPanel;
         /// <summary>All of A packed once (row block rb, k-slice pc at rb*MC*K + MC*pc) when several tiles share its rows, or null.</summary>
         public float* PackedA;
+        /// <summary>What happens to each finished tile while it is in L1 (packed-B path only).</summary>
+        public GemmEpilogue Epilogue;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
@@ -203,6 +214,9 @@ public static unsafe partial class Gemm
                         case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                         default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                     }
+                    // The tile is final after the last k-slice: apply the epilogue while it is still in L1.
+                    if (job->Epilogue == GemmEpilogue.Gelu && pc + kb == k)
+                        for (int r = 0; r < rows; r++) Gelu.Row(ct + (long)r * ldc, cols, isa);
                 }
             }
         }

@@ -46,6 +46,10 @@ internal sealed class Linear
     public void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count) =>
         Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight, _bias, y, rows, ldy, first, count);
 
+    /// <summary>y[R, out] = GELU(x[R, in] W^T + b), the GELU applied to each GEMM tile while it is cache-hot.</summary>
+    public void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows) =>
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, _bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
+
     /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
         Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, _bias, y[..(rows * OutFeatures)], rows);

@@ -162,6 +162,46 @@ public class GemmTests
             }
     }
 
+    /// <summary>
+    /// The fused GELU epilogue is bit-identical to the product followed by <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>
+    /// on the same ISA, and within the GEMM budget (through GELU's slope, at most ~1.13) of the two reference twins chained.
+    /// </summary>
+    internal static void AssertGeluEpilogueMatches(Shape s, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        var separate = new float[s.M * s.N];
+        Gemm.MultiplyTransposed(a, packed, bias, separate, s.M);
+        Gelu.Apply(separate, separate, isa);
+        var fused = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
+        Gemm.MultiplyTransposed(a, packed, bias, fused, s.M, GemmEpilogue.Gelu);
+        var expected = new float[s.M * s.N];
+        Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
+        Gelu.ApplyReference(expected, expected);
+        double tol = 1.2 * Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias)) + 2e-7 * KernelTestData.MaxAbs(expected);
+        for (int i = 0; i < fused.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(fused[i]) == BitConverter.SingleToInt32Bits(separate[i]),
+                $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then GELU {separate[i]}");
+            Assert.True(Math.Abs(fused[i] - expected[i]) <= tol, $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public Property GeluEpilogueMatchesGemmThenGelu() => Prop.ForAll(Shapes(), s =>
+    {
+        foreach (var isa in KernelIsas.All) AssertGeluEpilogueMatches(s, isa);
+    });
+
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 300, 1536, 384)]
+    [InlineData(nameof(KernelIsa.Avx512), 130, 96, 300)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 80, 33)]
+    public void GeluEpilogueThreadedMatches(string isa, int m, int n, int k)
+        => AssertGeluEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
+
     [Property(MaxTest = 60)]
     public Property PackedColumnRangeMatchesFullProduct() => Prop.ForAll(Shapes(), s =>
     {

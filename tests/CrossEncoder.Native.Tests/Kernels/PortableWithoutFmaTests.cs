@@ -56,6 +56,7 @@ public sealed class PortableWithoutFmaTests : IDisposable
     {
         GemmTests.AssertMatchesReference(new GemmTests.Shape(m, n, k, true, m + n + k), KernelIsa.Portable);
         GemmTests.AssertPackedMatches(new GemmTests.Shape(m, n, k, m % 2 == 0, m * n + k), KernelIsa.Portable);
+        GemmTests.AssertGeluEpilogueMatches(new GemmTests.Shape(m, n, k, true, m * 3 + k), KernelIsa.Portable);
     }
 
     [Theory]
