@@ -16,10 +16,17 @@ public sealed record BenchCaseResult(string Case, double OursPerSecond, double O
     public double Ratio => OursPerSecond / OrtPerSecond;
 }
 
-/// <summary>A named case and how to run it.</summary>
+/// <summary>One case's work, ready to time: one call of each engine over the same pairs.</summary>
+/// <param name="Ours">One call of our engine.</param>
+/// <param name="Ort">One call of ONNX Runtime on the same token ids.</param>
+/// <param name="PairsPerCall">Pairs scored by one call.</param>
+public sealed record PreparedCase(Action Ours, Action Ort, int PairsPerCall);
+
+/// <summary>A named case: how to prepare its calls (also used by the BenchmarkDotNet suite) and how to time them.</summary>
 /// <param name="Name">The <c>case</c> value in the JSON.</param>
+/// <param name="Prepare">Builds the two calls (inputs encoded, workspaces and ORT feeds allocated).</param>
 /// <param name="Run">Runs both engines interleaved and returns the medians.</param>
-public sealed record BenchCase(string Name, Func<BenchContext, BenchCaseResult> Run);
+public sealed record BenchCase(string Name, Func<BenchContext, PreparedCase> Prepare, Func<BenchContext, BenchCaseResult> Run);
 
 /// <summary>
 /// The suite's cases. Each runs our engine and ONNX Runtime in alternating rounds in one process after a warm-up call of
@@ -34,10 +41,10 @@ public static class BenchCases
     /// <summary>Every case, in report order.</summary>
     public static List<BenchCase> All()
     {
-        var cases = PaddedShapes.Select(s => new BenchCase($"padded {s.Pairs}x{s.Tokens}", c => Padded(c, s.Pairs, s.Tokens))).ToList();
-        cases.Add(new BenchCase("workload input-order", c => Workload(c, sorted: false)));
-        cases.Add(new BenchCase("workload sorted", c => Workload(c, sorted: true)));
-        cases.Add(new BenchCase("latency 20x128", c => Latency(c, 20, 128)));
+        var cases = PaddedShapes.Select(s => new BenchCase($"padded {s.Pairs}x{s.Tokens}", c => PreparePadded(c, s.Pairs, s.Tokens), c => Padded(c, s.Pairs, s.Tokens))).ToList();
+        cases.Add(new BenchCase("workload input-order", c => PrepareWorkload(c, sorted: false), c => Workload(c, sorted: false)));
+        cases.Add(new BenchCase("workload sorted", c => PrepareWorkload(c, sorted: true), c => Workload(c, sorted: true)));
+        cases.Add(new BenchCase("latency 20x128", c => PrepareLatency(c, 20, 128), c => Latency(c, 20, 128)));
         return cases;
     }
 
@@ -46,6 +53,14 @@ public static class BenchCases
     /// depend on token content), no tokenization: our forward pass on the packed batch vs ORT on the same ids (no padding).
     /// </summary>
     public static BenchCaseResult Padded(BenchContext context, int pairs, int tokens)
+    {
+        var prepared = PreparePadded(context, pairs, tokens);
+        var (ours, ort) = Interleave(context.Settings.Seconds, pairs, prepared.Ours, prepared.Ort);
+        return new BenchCaseResult($"padded {pairs}x{tokens}", ours, ort, new Dictionary<string, double>());
+    }
+
+    /// <summary>The calls of <see cref="Padded"/>.</summary>
+    public static PreparedCase PreparePadded(BenchContext context, int pairs, int tokens)
     {
         var model = context.Reranker.Model;
         var sequences = SyntheticPairs(pairs, tokens, model.Config.VocabSize);
@@ -57,8 +72,7 @@ public static class BenchCases
             foreach (var (ids, types) in sequences) workspace.Batch.Add(ids, types);
             model.Forward(workspace);
         }
-        var (ours, ort) = Interleave(context.Settings.Seconds, pairs, Ours, () => context.Ort.Run(feeds));
-        return new BenchCaseResult($"padded {pairs}x{tokens}", ours, ort, new Dictionary<string, double>());
+        return new PreparedCase(Ours, () => context.Ort.Run(feeds), pairs);
     }
 
     /// <summary>
@@ -69,16 +83,9 @@ public static class BenchCases
     public static BenchCaseResult Workload(BenchContext context, bool sorted)
     {
         var reranker = context.Reranker;
-        string query = context.Settings.Query;
-        string[] documents = context.Settings.Documents;
-        var options = new RerankOptions { MaxLength = Math.Min(512, reranker.ModelMaxLength) };
-        var pairs = Encode(reranker.Tokenizer, query, documents, options.MaxLength!.Value);
-        var order = Enumerable.Range(0, pairs.Length).ToArray();
-        if (sorted) order = [.. order.OrderBy(i => pairs[i].Ids.Length)];
-        var batches = order.Chunk(32).Select(chunk => context.Ort.Batch([.. chunk.Select(i => pairs[i])])).ToArray();
-        var (ours, ort) = Interleave(context.Settings.Seconds, documents.Length,
-            () => reranker.Rerank(query, documents, options: options),
-            () => { foreach (var feeds in batches) context.Ort.Run(feeds); });
+        var prepared = PrepareWorkload(context, sorted);
+        var (ours, ort) = Interleave(context.Settings.Seconds, prepared.PairsPerCall, prepared.Ours, prepared.Ort);
+        var pairs = Encode(reranker.Tokenizer, context.Settings.Query, context.Settings.Documents, Math.Min(512, reranker.ModelMaxLength));
         var lengths = pairs.Select(p => (double)p.Ids.Length).ToArray();
         return new BenchCaseResult(sorted ? "workload sorted" : "workload input-order", ours, ort, new Dictionary<string, double>
         {
@@ -96,27 +103,24 @@ public static class BenchCases
     /// </summary>
     public static BenchCaseResult Latency(BenchContext context, int passages, int tokens)
     {
-        var reranker = context.Reranker;
-        string query = context.Settings.Query;
-        string[] documents = context.Settings.Documents.Take(passages).ToArray();
-        var options = new RerankOptions { MaxLength = tokens };
-        var feeds = context.Ort.Batch(Encode(reranker.Tokenizer, query, documents, tokens));
-        reranker.Rerank(query, documents, options: options);
-        context.Ort.Run(feeds);
+        var prepared = PrepareLatency(context, passages, tokens);
+        int count = prepared.PairsPerCall;
+        prepared.Ours();
+        prepared.Ort();
         var ours = new List<double>();
         var ort = new List<double>();
         var total = Stopwatch.StartNew();
         while (ours.Count < 15 || total.Elapsed.TotalSeconds < context.Settings.Seconds)
         {
             var clock = Stopwatch.StartNew();
-            reranker.Rerank(query, documents, options: options);
+            prepared.Ours();
             ours.Add(clock.Elapsed.TotalMilliseconds);
             clock.Restart();
-            context.Ort.Run(feeds);
+            prepared.Ort();
             ort.Add(clock.Elapsed.TotalMilliseconds);
         }
         double oursMedian = BenchStatistics.Median(ours), ortMedian = BenchStatistics.Median(ort);
-        return new BenchCaseResult($"latency {documents.Length}x{tokens}", 1000 * documents.Length / oursMedian, 1000 * documents.Length / ortMedian,
+        return new BenchCaseResult($"latency {count}x{tokens}", 1000 * count / oursMedian, 1000 * count / ortMedian,
             new Dictionary<string, double>
             {
                 ["ours_median_ms"] = oursMedian,
@@ -125,6 +129,31 @@ public static class BenchCases
                 ["ort_p90_ms"] = BenchStatistics.Percentile(ort, 0.9),
                 ["calls"] = ours.Count,
             });
+    }
+
+    /// <summary>The calls of <see cref="Workload"/>.</summary>
+    public static PreparedCase PrepareWorkload(BenchContext context, bool sorted)
+    {
+        var reranker = context.Reranker;
+        string query = context.Settings.Query;
+        string[] documents = context.Settings.Documents;
+        var options = new RerankOptions { MaxLength = Math.Min(512, reranker.ModelMaxLength) };
+        var pairs = Encode(reranker.Tokenizer, query, documents, options.MaxLength!.Value);
+        var order = Enumerable.Range(0, pairs.Length).ToArray();
+        if (sorted) order = [.. order.OrderBy(i => pairs[i].Ids.Length)];
+        var batches = order.Chunk(32).Select(chunk => context.Ort.Batch([.. chunk.Select(i => pairs[i])])).ToArray();
+        return new PreparedCase(() => reranker.Rerank(query, documents, options: options), () => { foreach (var feeds in batches) context.Ort.Run(feeds); }, documents.Length);
+    }
+
+    /// <summary>The calls of <see cref="Latency"/>.</summary>
+    public static PreparedCase PrepareLatency(BenchContext context, int passages, int tokens)
+    {
+        var reranker = context.Reranker;
+        string query = context.Settings.Query;
+        string[] documents = context.Settings.Documents.Take(passages).ToArray();
+        var options = new RerankOptions { MaxLength = tokens };
+        var feeds = context.Ort.Batch(Encode(reranker.Tokenizer, query, documents, tokens));
+        return new PreparedCase(() => reranker.Rerank(query, documents, options: options), () => context.Ort.Run(feeds), documents.Length);
     }
 
     /// <summary>
