@@ -20,22 +20,30 @@ internal static class BenchCommand
         var tokens = CliOptions.Int("--tokens", "tokens per pair", 3, 4096, 128);
         var pairs = CliOptions.Int("--pairs", "pairs per batch", 1, 4096, 64);
         var seconds = CliOptions.Int("--seconds", "seconds to time each engine (after one warm-up batch)", 1, 3600, 5);
-        var threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads; default: all cores", 1, 1024);
+        var threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads (with --suite, this engine's threads too); default: all cores", 1, 1024);
         var json = CliOptions.Json();
-        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json };
+        var suite = CliOptions.Flag("--suite", "run the whole suite: FMA peak, GEMM % of peak, padded batches, a 100-abstract rerank workload and 20 x 128 latency, ours / ORT interleaved in one process (see benchmarks/README.md)");
+        var docs = CliOptions.Text("--docs", "file", "with --suite: the workload's documents, one per line (default: 100 committed MEDLINE abstracts); needs --query");
+        var query = CliOptions.Text("--query", "text", "with --suite: the workload's query; needs --docs");
+        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query };
         CliHelp.SetExamples(command,
             "crossencoder bench",
-            "crossencoder bench --tokens 256 --pairs 32 --seconds 10 --json");
+            "crossencoder bench --tokens 256 --pairs 32 --seconds 10 --json",
+            "crossencoder bench --suite --seconds 8 --json");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
-            parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json)));
+            parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query)));
         return command;
     }
 
-    private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json)
+    private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json,
+        bool suite, string? docs, string? query)
     {
         var stdout = context.Out;
         var cancellationToken = context.CancellationToken;
+        if (!suite && (docs is not null || query is not null)) throw new UsageException("--docs and --query belong to --suite.");
+        if ((docs is null) != (query is null)) throw new UsageException("--docs and --query go together.");
         var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnxPath, context.Error);
+        if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error);
 
         var bert = BertModel.Load(modelDirectory);
         if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");

@@ -39,6 +39,17 @@ internal sealed class Linear
         return new Linear(weight.ToArray(), bias.ToArray(), inFeatures, outFeatures);
     }
 
+    /// <summary>True when <see cref="ForwardColumns"/> can start at output feature <paramref name="column"/> (whole weight panels).</summary>
+    public bool CanStartColumnsAt(int column) => column % _weight.Nr == 0;
+
+    /// <summary>Output features [first, first + count) only: y[r * ldy + j] = x[r] . W[j] + b[j]; other columns of y untouched.</summary>
+    public void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count) =>
+        Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight, _bias, y, rows, ldy, first, count);
+
+    /// <summary>y[R, out] = GELU(x[R, in] W^T + b), the GELU applied to each GEMM tile while it is cache-hot.</summary>
+    public void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows) =>
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, _bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
+
     /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
         Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, _bias, y[..(rows * OutFeatures)], rows);
