@@ -24,8 +24,8 @@ internal static class BenchCommand
         var json = CliOptions.Json();
         var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json };
         CliHelp.SetExamples(command,
-            "crossencoder bench",
-            "crossencoder bench --tokens 256 --pairs 32 --seconds 10 --json");
+            "crossencoder-onnx bench",
+            "crossencoder-onnx bench --tokens 256 --pairs 32 --seconds 10 --json");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
             parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json)));
         return command;

@@ -85,6 +85,7 @@ public class CommandLineTests(MiniLmFixture minilm)
         {
             var tool = Regex.Match(example, @"crossencoder(-onnx)? ");
             Assert.True(tool.Success, example);
+            Assert.Equal(((ToolRootCommand)RootFor(name)).ToolName + " ", tool.Value);   // the tool that has the command
             string[] words = ShellWords(example[(tool.Index + tool.Length)..]);
             var parse = RootFor(name).Parse(words, new ParserConfiguration { ResponseFileTokenReplacer = null });
             Assert.True(CliHelp.FirstError(parse) is null, $"{example}: {CliHelp.FirstError(parse)}");
