@@ -11,32 +11,50 @@ namespace CrossEncoder.Cli;
 public static class Cli
 {
     /// <summary>The commands, in help order. To add one: a file in Commands/ with <c>Create(CliContext)</c>, and one line here.</summary>
+    /// <remarks>verify and bench need ONNX Runtime (~240 MB of native libraries): they are in the companion tool
+    /// crossencoder-onnx (src/CrossEncoder.Cli.Onnx), which compiles their files from Commands/ and lists them itself.</remarks>
     private static readonly Func<CliContext, Command>[] Commands =
     [
         RerankCommand.Create,
         TokenizeCommand.Create,
-        VerifyCommand.Create,
         ConvertCommand.Create,
-        BenchCommand.Create,
         CompletionCommand.Create,
     ];
 
-    /// <summary>The root command with every subcommand; <paramref name="context"/> carries the streams the actions use.</summary>
-    internal static RootCommand CreateRoot(CliContext context)
-    {
-        var root = new RootCommand("Rerank documents with a cross-encoder (or rank them by cosine with a bi-encoder), in pure C#.");
-        foreach (var create in Commands) root.Add(create(context));
-        CliHelp.Configure(root);
-        CliHelp.SetExamples(root,
+    /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>
+    private static readonly string[] CompanionCommands = ["verify", "bench"];
+
+    /// <summary>The root command of the crossencoder tool; <paramref name="context"/> carries the streams the actions use.</summary>
+    internal static RootCommand CreateRoot(CliContext context) =>
+        CreateRoot("crossencoder", "Rerank documents with a cross-encoder (or rank them by cosine with a bi-encoder), in pure C#.", Commands, context,
             "crossencoder rerank --query \"how do wings produce lift\" --docs passages.txt --top 5",
             "crossencoder rerank --help");
+
+    /// <summary>A tool's root command with its subcommands, help with examples, completion and version.</summary>
+    internal static RootCommand CreateRoot(string toolName, string description, IEnumerable<Func<CliContext, Command>> commands, CliContext context, params string[] examples)
+    {
+        var root = new ToolRootCommand(toolName, description);
+        foreach (var create in commands) root.Add(create(context));
+        CliHelp.Configure(root);
+        CliHelp.SetExamples(root, examples);
         return root;
     }
 
-    /// <summary>Runs one command line; returns the process exit code.</summary>
+    /// <summary>Runs one command line of the crossencoder tool; returns the process exit code.</summary>
     public static int Run(string[] args, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken = default)
     {
-        var root = CreateRoot(new CliContext(stdin, stdout, stderr, cancellationToken));
+        if (args.Length > 0 && CompanionCommands.Contains(args[0]))
+        {
+            WriteError(stderr, $"'{args[0]}' runs ONNX Runtime, which this tool leaves out to stay small: install the companion tool " +
+                               $"(dotnet tool install --global CrossEncoder.Tool.Onnx) and run 'crossencoder-onnx {args[0]}'.", null);
+            return 2;
+        }
+        return Run(CreateRoot(new CliContext(stdin, stdout, stderr, cancellationToken)), args, stdout, stderr);
+    }
+
+    /// <summary>Parses and runs <paramref name="args"/> against <paramref name="root"/>: usage errors, invocation and exceptions in one format.</summary>
+    internal static int Run(RootCommand root, string[] args, TextWriter stdout, TextWriter stderr)
+    {
         var invocation = new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         // Response files (@file) are off: a document may start with '@'.
         var parserConfiguration = new ParserConfiguration { ResponseFileTokenReplacer = null };
@@ -75,7 +93,7 @@ public static class Cli
     }
 
     /// <summary>"error: message" on one line (red on a colour terminal unless NO_COLOR is set), then the usage for usage errors.</summary>
-    private static void WriteError(TextWriter stderr, string message, Command? usageOf)
+    internal static void WriteError(TextWriter stderr, string message, Command? usageOf)
     {
         string oneLine = string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
         stderr.WriteLine((UseColor(stderr) ? "\u001b[31merror:\u001b[0m " : "error: ") + oneLine);
@@ -86,4 +104,10 @@ public static class Cli
     private static bool UseColor(TextWriter writer) =>
         ReferenceEquals(writer, Console.Error) && !Console.IsErrorRedirected
         && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR")) && Environment.GetEnvironmentVariable("TERM") != "dumb";
+}
+
+/// <summary>A root command that knows the tool's name (the executable's name is "testhost" under a test runner).</summary>
+internal sealed class ToolRootCommand(string toolName, string description) : RootCommand(description)
+{
+    public string ToolName { get; } = toolName;
 }

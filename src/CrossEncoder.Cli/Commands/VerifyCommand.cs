@@ -17,8 +17,8 @@ internal static class VerifyCommand
         var json = CliOptions.Json();
         var command = new Command("verify", "Compare this engine with ONNX Runtime on real text, output by output, against the error budgets.") { model, onnx, pairsOption, batch, json };
         CliHelp.SetExamples(command,
-            "crossencoder verify",
-            "crossencoder verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json");
+            "crossencoder-onnx verify",
+            "crossencoder-onnx verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(pairsOption), parse.GetValue(batch), parse.GetValue(json)));
         return command;
     }

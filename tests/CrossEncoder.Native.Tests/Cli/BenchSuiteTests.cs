@@ -68,10 +68,10 @@ public class BenchSuiteTests(MiniLmFixture minilm)
     public void SuiteOptionsAreCheckedBeforeAnyWork()
     {
         var error = new StringWriter();
-        Assert.Equal(2, CrossEncoder.Cli.Cli.Run(["bench", "--docs", "x.txt"], new StringReader(""), new StringWriter(), error));
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--docs", "x.txt"], new StringReader(""), new StringWriter(), error));
         Assert.Contains("--docs and --query belong to --suite", error.ToString());
         error = new StringWriter();
-        Assert.Equal(2, CrossEncoder.Cli.Cli.Run(["bench", "--suite", "--query", "q"], new StringReader(""), new StringWriter(), error));
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--query", "q"], new StringReader(""), new StringWriter(), error));
         Assert.Contains("--docs and --query go together", error.ToString());
     }
 }

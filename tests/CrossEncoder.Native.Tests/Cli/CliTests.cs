@@ -19,7 +19,7 @@ public class CliTests(MiniLmFixture minilm)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = CrossEncoder.Cli.Cli.Run(args, new StringReader(stdin), output, error);
+        int code = args is ["verify" or "bench", ..] ? CrossEncoder.Cli.OnnxCli.Run(args, new StringReader(stdin), output, error) : CrossEncoder.Cli.Cli.Run(args, new StringReader(stdin), output, error);
         return (code, output.ToString(), error.ToString());
     }
 

@@ -17,13 +17,19 @@ public class CommandLineTests(MiniLmFixture minilm)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = CrossEncoder.Cli.Cli.Run(args, new StringReader(""), output, error, cancellationToken);
+        int code = args is ["verify" or "bench", ..]   // the companion tool crossencoder-onnx
+            ? OnnxCli.Run(args, new StringReader(""), output, error, cancellationToken)
+            : CrossEncoder.Cli.Cli.Run(args, new StringReader(""), output, error, cancellationToken);
         return (code, output.ToString(), error.ToString());
     }
 
     private static RootCommand Root() => CrossEncoder.Cli.Cli.CreateRoot(new CliContext(TextReader.Null, TextWriter.Null, TextWriter.Null, default));
 
-    public static TheoryData<string> CommandNames() => [.. Root().Subcommands.Select(c => c.Name)];
+    private static RootCommand CompanionRoot() => OnnxCli.CreateRoot(new CliContext(TextReader.Null, TextWriter.Null, TextWriter.Null, default));
+
+    private static RootCommand RootFor(string command) => Root().Subcommands.Any(c => c.Name == command) ? Root() : CompanionRoot();
+
+    public static TheoryData<string> CommandNames() => [.. Root().Subcommands.Concat(CompanionRoot().Subcommands).Select(c => c.Name)];
 
     [Fact]
     public void RootHelpListsEveryCommandAndNoArgumentsIsAUsageError()
@@ -31,7 +37,8 @@ public class CommandLineTests(MiniLmFixture minilm)
         var (code, output, error) = Run(["--help"]);
         Assert.Equal(0, code);
         Assert.Equal("", error);
-        Assert.Equal(["rerank", "tokenize", "verify", "convert", "bench", "completion"], Root().Subcommands.Take(6).Select(c => c.Name));
+        Assert.Equal(["rerank", "tokenize", "convert", "completion"], Root().Subcommands.Take(4).Select(c => c.Name));
+        Assert.Equal(["verify", "bench"], CompanionRoot().Subcommands.Select(c => c.Name));
         foreach (var command in Root().Subcommands) Assert.Matches($@"(?m)^  {command.Name}\b.*\S", output);
         Assert.Contains("Examples:", output);
 
@@ -42,15 +49,28 @@ public class CommandLineTests(MiniLmFixture minilm)
     }
 
     [Theory]
+    [InlineData("verify")]
+    [InlineData("bench")]
+    public void TheMainToolPointsToTheCompanionForOnnxRuntimeCommands(string command)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        int code = CrossEncoder.Cli.Cli.Run([command, "--json"], TextReader.Null, output, error);
+        Assert.Equal(2, code);
+        Assert.Equal("", output.ToString());
+        Assert.Contains($"crossencoder-onnx {command}", error.ToString());
+        Assert.Single(error.ToString().TrimEnd().Split('\n'));
+    }
+
+    [Theory]
     [MemberData(nameof(CommandNames))]
     public void EveryCommandHasHelpWithEachOptionAndExamplesThatParse(string name)
     {
         var (code, output, error) = Run([name, "--help"]);
         Assert.Equal(0, code);
         Assert.Equal("", error);
-        Assert.Equal(output, Run(["help", name]).Out);
-        Assert.Contains($"crossencoder {name}", output.Replace("testhost", "crossencoder"));
-        var command = Root().Subcommands.Single(c => c.Name == name);
+        if (RootFor(name) == Root()) Assert.Equal(output, Run(["help", name]).Out);
+        var command = RootFor(name).Subcommands.Single(c => c.Name == name);
         Assert.False(string.IsNullOrWhiteSpace(command.Description));
         foreach (var option in command.Options)
         {
@@ -58,13 +78,16 @@ public class CommandLineTests(MiniLmFixture minilm)
             Assert.False(string.IsNullOrWhiteSpace(option.Description), $"{name} {option.Name} has no description");
         }
 
-        // Every example is a command line that parses without error (the part from "crossencoder" up to a pipe, ')' or comment).
+        // Every example is a command line that parses without error (the part after the tool's name up to a pipe, ')' or comment).
         var examples = Regex.Matches(output[output.IndexOf("Examples:", StringComparison.Ordinal)..], @"(?m)^  (.+)$").Select(m => m.Groups[1].Value).ToArray();
         Assert.NotEmpty(examples);
         foreach (string example in examples)
         {
-            string[] words = ShellWords(example[(example.IndexOf("crossencoder ", StringComparison.Ordinal) + "crossencoder ".Length)..]);
-            var parse = Root().Parse(words, new ParserConfiguration { ResponseFileTokenReplacer = null });
+            var tool = Regex.Match(example, @"crossencoder(-onnx)? ");
+            Assert.True(tool.Success, example);
+            Assert.Equal(((ToolRootCommand)RootFor(name)).ToolName + " ", tool.Value);   // the tool that has the command
+            string[] words = ShellWords(example[(tool.Index + tool.Length)..]);
+            var parse = RootFor(name).Parse(words, new ParserConfiguration { ResponseFileTokenReplacer = null });
             Assert.True(CliHelp.FirstError(parse) is null, $"{example}: {CliHelp.FirstError(parse)}");
             Assert.Equal(name, parse.CommandResult.Command.Name);
         }
@@ -112,7 +135,7 @@ public class CommandLineTests(MiniLmFixture minilm)
         string[] lines = error.TrimEnd().Split('\n');
         Assert.Equal(2, lines.Length);
         Assert.Equal($"error: {message}.", lines[0].TrimEnd());
-        Assert.StartsWith($"usage: crossencoder {args[0]} ", lines[1]);
+        Assert.Matches($"^usage: crossencoder(-onnx)? {args[0]} ", lines[1]);
     }
 
     [Fact]

@@ -189,7 +189,7 @@ public static class BenchCases
         return calls * unitsPerCall / clock.Elapsed.TotalSeconds;
     }
 
-    private static (int[] Ids, int[] Types)[] Encode(BertTokenizer tokenizer, string query, string[] documents, int maxLength)
+    private static (int[] Ids, int[] Types)[] Encode(ITextPairTokenizer tokenizer, string query, string[] documents, int maxLength)
     {
         int[] queryIds = tokenizer.EncodeToIds(query);
         return documents.Select(d =>
