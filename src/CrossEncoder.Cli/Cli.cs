@@ -15,6 +15,8 @@ public static class Cli
         ("verify", VerifyCommand.Usage, "compare this engine with ONNX Runtime on real text"),
         ("convert", ConvertCommand.Usage, "turn a BERT ONNX export into a model folder"),
         ("bench", BenchCommand.Usage, "measure pairs per second, side by side with ONNX Runtime"),
+        ("eval", EvalCommand.Usage, "first stage + reranker on a test collection: trec_eval measures, significance, cost"),
+        ("convert-collection", ConvertCollectionCommand.Usage, "turn Cranfield, CISI, MEDLINE or NPL into BEIR layout"),
     ];
 
     /// <summary>Runs one command; returns the process exit code.</summary>
@@ -48,6 +50,8 @@ public static class Cli
                 "verify" => VerifyCommand.Run(rest, stdout, stderr),
                 "convert" => ConvertCommand.Run(rest, stdout, stderr),
                 "bench" => BenchCommand.Run(rest, stdout, stderr, cancellationToken),
+                "eval" => EvalCommand.Run(rest, stdout, stderr, cancellationToken),
+                "convert-collection" => ConvertCollectionCommand.Run(rest, stdout, stderr),
                 _ => 2,
             };
         }
