@@ -35,6 +35,7 @@ public static class DeltaChart
         plot.XLabel("queries, sorted by change");
         plot.YLabel($"change in {measure}");
         plot.Axes.Margins(bottom: 0.05, top: 0.05);
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };   // query positions
 
         if (extension == ".png") plot.SavePng(path, width, height);
         else plot.SaveSvg(path, width, height);

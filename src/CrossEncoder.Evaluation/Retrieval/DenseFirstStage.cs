@@ -71,7 +71,7 @@ public sealed class DenseFirstStage : IFirstStage
                 .Select(d => new ScoredDocument(_corpus[d].Id, scores[d]))
                 .Order(Comparer<ScoredDocument>.Create(TrecRun.TrecOrder)).Take(depth);
             run.Set(queries[qi].Id, top);
-            progress?.Report(new StageProgress("dense search", qi + 1, queries.Count, tokens));
+            progress?.Report(new StageProgress("dense search", qi + 1, queries.Count, 0));
         }
         return new FirstStageResult(run, indexSeconds, cached, clock.Elapsed.TotalSeconds, tokens);
     }
