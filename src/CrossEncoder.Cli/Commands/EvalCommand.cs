@@ -139,6 +139,13 @@ internal static class EvalCommand
                 s.PairsPerSecond.ToString("F1", CultureInfo.InvariantCulture), (s.Seconds > 0 ? s.Tokens / s.Seconds : 0).ToString("N0", CultureInfo.InvariantCulture)]);
         }
         WriteAligned(stdout, cost);
+        if (report.Reranked.Count > 1)
+        {
+            // What the second precision (int8) gives up against the first (fp32) and the time it saves.
+            var (reference, other) = (report.Reranked[0].Stage, report.Reranked[1].Stage);
+            stdout.WriteLine($"{other.Name} vs {reference.Name}: nDCG@10 {Signed(other.Metrics.Mean.NdcgAt10 - reference.Metrics.Mean.NdcgAt10)}, " +
+                             $"MAP {Signed(other.Metrics.Mean.Map - reference.Metrics.Mean.Map)}, rerank time x{(reference.Seconds > 0 ? other.Seconds / reference.Seconds : 0):F2}");
+        }
         stdout.WriteLine($"total {report.Seconds:F1} s. p: two-sided paired randomization test ({RandomizationTest.DefaultPermutations:N0} permutations, seed {RandomizationTest.DefaultSeed}; exact when queries <= 13).");
     }
 

@@ -107,6 +107,23 @@ public sealed class Bm25FirstStage : IFirstStage
         System.IO.Directory.CreateDirectory(_cacheDirectory);
         string building = target + ".building-" + Environment.ProcessId;
         if (System.IO.Directory.Exists(building)) System.IO.Directory.Delete(building, true);
+        try
+        {
+            Build(building, progress, cancellationToken);
+        }
+        catch
+        {
+            if (System.IO.Directory.Exists(building)) System.IO.Directory.Delete(building, true);   // no half index left behind
+            throw;
+        }
+        File.WriteAllText(Path.Combine(building, "complete"), $"{_corpus.Count} documents\n");
+        if (System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, true);
+        System.IO.Directory.Move(building, target);
+        return false;
+    }
+
+    private void Build(string building, IProgress<StageProgress>? progress, CancellationToken cancellationToken)
+    {
         using (var analyzer = new EnglishAnalyzer(Version))
         using (LuceneDirectory directory = FSDirectory.Open(building))
         using (var writer = new IndexWriter(directory, new IndexWriterConfig(Version, analyzer)
@@ -126,9 +143,5 @@ public sealed class Bm25FirstStage : IFirstStage
             writer.ForceMerge(1);   // one segment: Lucene's internal doc ids follow corpus order
             writer.Commit();
         }
-        File.WriteAllText(Path.Combine(building, "complete"), $"{_corpus.Count} documents\n");
-        if (System.IO.Directory.Exists(target)) System.IO.Directory.Delete(target, true);
-        System.IO.Directory.Move(building, target);
-        return false;
     }
 }
