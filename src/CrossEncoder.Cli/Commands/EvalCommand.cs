@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CrossEncoder.Evaluation;
@@ -14,39 +15,57 @@ namespace CrossEncoder.Cli.Commands;
 /// </summary>
 internal static class EvalCommand
 {
-    public const string Usage = "crossencoder eval --data <BEIR dir> [--first-stage bm25|dense|run:<file>] [--candidates 100] [--model <dir>] [--dense-model <dir>] " +
-                                "[--precision fp32|int8] [--max-length N] [--queries N] [--json] [--run-out <prefix>] [--chart <file.svg|png>] [--k1 0.9] [--b 0.4] [--cache <dir>]";
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static Command Create(CliContext context)
     {
-        var cl = CommandLine.Parse(args, ["data", "first-stage", "candidates", "model", "dense-model", "precision", "max-length", "queries", "run-out", "chart", "k1", "b", "cache"], ["json"]);
-        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
-        string dataDirectory = cl.Required("data");
-        int candidates = cl.Int("candidates", 0, 10_000) ?? 100;   // 0: first stage only
-        int? queries = cl.Int("queries", 1, int.MaxValue);
-        int? maxLength = cl.Int("max-length", 3, 1 << 20);
-        string firstStageName = cl.Value("first-stage") ?? "bm25";
-        var precisions = (cl.Value("precision") ?? "fp32") switch
+        var data = CliOptions.Text("--data", "dir", "test collection in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv", required: true);
+        var firstStage = CliOptions.Text("--first-stage", "bm25|dense|run:<file>", "first stage: BM25 (Lucene.Net), dense (bi-encoder, cosine), or a TREC run file; default: bm25");
+        var candidates = CliOptions.Int("--candidates", "first-stage candidates the reranker re-scores per query; 0 = first stage only", 0, 10_000, 100);
+        var model = CliOptions.Model("reranker model folder; default: the offline all-MiniLM-L6-v2 (a bi-encoder: it reranks by cosine)");
+        var denseModel = CliOptions.Text("--dense-model", "dir", "bi-encoder folder for --first-stage dense; default: the reranker's model");
+        var precision = CliOptions.Choice("--precision", "reranker precision; int8 is shown side by side with fp32", "fp32", "int8");
+        var maxLength = CliOptions.Int("--max-length", "longest model input in tokens; default: the model's limit", 3, 1 << 20);
+        var queries = CliOptions.Int("--queries", "evaluate only the first N queries that have relevant judgments", 1, int.MaxValue);
+        var json = CliOptions.Json();
+        var runOut = CliOptions.Text("--run-out", "prefix", "write <prefix>.<stage>.trec for each stage and <prefix>.qrels, for trec_eval");
+        var chart = CliOptions.Text("--chart", "file.svg|png", "draw the per-query nDCG@10 change, sorted (ScottPlot)");
+        var k1 = CliOptions.Text("--k1", "x", "BM25 k1; default 0.9 (Anserini/Pyserini)");
+        var b = CliOptions.Text("--b", "x", "BM25 b, 0 to 1; default 0.4 (Anserini/Pyserini)");
+        var cache = CliOptions.Text("--cache", "dir", "where the BM25 index and document embeddings are kept; default: <data>/.cache");
+        var command = new Command("eval", "First stage + reranker on a test collection: trec_eval measures before and after, significance, cost.")
         {
-            "fp32" => new[] { RerankPrecision.Fp32 },
-            "int8" => [RerankPrecision.Fp32, RerankPrecision.Int8],   // int8 is always shown next to the fp32 reference
-            var other => throw new UsageException($"--precision must be fp32 or int8, got '{other}'."),
+            data, firstStage, candidates, model, denseModel, precision, maxLength, queries, json, runOut, chart, k1, b, cache,
         };
-        var bm25 = new Bm25Options { K1 = ParseFloat(cl, "k1") ?? 0.9f, B = ParseFloat(cl, "b") ?? 0.4f };
+        CliHelp.SetExamples(command,
+            "crossencoder eval --data data/cranfield --run-out runs/cranfield --chart cranfield.svg",
+            "crossencoder eval --data data/cranfield --first-stage dense --candidates 0 --json");
+        command.SetAction(parse => Run(context, parse.GetValue(data)!, parse.GetValue(firstStage) ?? "bm25", parse.GetValue(candidates), parse.GetValue(model),
+            parse.GetValue(denseModel), parse.GetValue(precision)!, parse.GetValue(maxLength), parse.GetValue(queries), parse.GetValue(json), parse.GetValue(runOut),
+            parse.GetValue(chart), parse.GetValue(k1), parse.GetValue(b), parse.GetValue(cache)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string dataDirectory, string firstStageName, int candidates, string? modelOption, string? denseModel,
+        string precisionName, int? maxLength, int? queries, bool json, string? runOut, string? chartPath, string? k1, string? b, string? cacheOption)
+    {
+        var (stdout, stderr, cancellationToken) = (context.Out, context.Error, context.CancellationToken);
+        var precisions = precisionName == "int8"
+            ? new[] { RerankPrecision.Fp32, RerankPrecision.Int8 }   // int8 is always shown next to the fp32 reference
+            : [RerankPrecision.Fp32];
+        var bm25 = new Bm25Options { K1 = ParseFloat("--k1", k1) ?? 0.9f, B = ParseFloat("--b", b) ?? 0.4f };
         if (bm25.K1 < 0 || bm25.B is < 0 or > 1) throw new UsageException("--k1 must be >= 0 and --b between 0 and 1.");
-        if (cl.Value("chart") is { } chartPath && Path.GetExtension(chartPath).ToLowerInvariant() is not (".png" or ".svg"))
+        if (chartPath is not null && Path.GetExtension(chartPath).ToLowerInvariant() is not (".png" or ".svg"))
             throw new UsageException($"--chart '{chartPath}' must end in .png or .svg.");
-        if (candidates == 0 && cl.Value("chart") is not null) throw new UsageException("--chart draws the change made by reranking; it needs --candidates > 0.");
+        if (candidates == 0 && chartPath is not null) throw new UsageException("--chart draws the change made by reranking; it needs --candidates > 0.");
         if (!firstStageName.StartsWith("run:", StringComparison.Ordinal) && firstStageName is not ("bm25" or "dense"))
             throw new UsageException($"--first-stage must be bm25, dense or run:<file>, got '{firstStageName}'.");
 
         var data = BeirDataset.Load(dataDirectory);
-        string cache = cl.Value("cache") ?? Path.Combine(dataDirectory, ".cache");
-        string model = cl.Value("model") is null && candidates == 0 && firstStageName != "dense" ? "" : ResolveModel(cl.Value("model"), stderr);
+        string cache = cacheOption ?? Path.Combine(dataDirectory, ".cache");
+        string model = modelOption is null && candidates == 0 && firstStageName != "dense" ? "" : ResolveModel(modelOption, stderr);
         IFirstStage firstStage = firstStageName switch
         {
             "bm25" => new Bm25FirstStage(data.Corpus, cache, bm25),
-            "dense" => new DenseFirstStage(data.Corpus, cl.Value("dense-model") is { } dense ? ResolveModel(dense, stderr) : model, cache, maxLength),
+            "dense" => new DenseFirstStage(data.Corpus, denseModel is not null ? ResolveModel(denseModel, stderr) : model, cache, maxLength),
             _ => new RunFileFirstStage(firstStageName["run:".Length..]),
         };
 
@@ -64,25 +83,24 @@ internal static class EvalCommand
         bar.Finish();
 
         string label = Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(dataDirectory)));
-        if (cl.Value("run-out") is { } prefix) WriteRuns(prefix, report, data.Qrels, stderr);
-        if (cl.Value("chart") is { } chart)
+        if (runOut is { } prefix) WriteRuns(prefix, report, data.Qrels, stderr);
+        if (chartPath is { } chart)
         {
             var rerank = report.Reranked[0].Stage;
             DeltaChart.Save(chart, report.FirstStage.Metrics.PerQuery.Select(m => m.NdcgAt10).ToList(), rerank.Metrics.PerQuery.Select(m => m.NdcgAt10).ToList(),
                 $"{label}: {report.FirstStage.Name} -> {rerank.Name} (top {candidates}), per-query nDCG@10 change");
             stderr.WriteLine($"chart: {chart}");
         }
-        if (cl.Flag("json")) WriteJson(stdout, label, model, candidates, report);
+        if (json) WriteJson(stdout, label, model, candidates, report);
         else WriteTable(stdout, label, model, candidates, bm25, report);
         return 0;
     }
 
-    private static float? ParseFloat(CommandLine cl, string name)
+    private static float? ParseFloat(string name, string? text)
     {
-        string? text = cl.Value(name);
         if (text is null) return null;
         return float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out float value) && float.IsFinite(value)
-            ? value : throw new UsageException($"option --{name} must be a number, got '{text}'.");
+            ? value : throw new UsageException($"option {name} must be a number, got '{text}'.");
     }
 
     private static string ResolveModel(string? model, TextWriter notices)
