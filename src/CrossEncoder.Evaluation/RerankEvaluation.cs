@@ -126,6 +126,8 @@ public static class RerankEvaluation
     /// <summary>
     /// Loads the reranker at a precision. The one place precision meets the library: int8 arrives with issue 6 as a
     /// <see cref="RerankerOptions"/> setting; until this build has it, asking for int8 is a clear error.
+    /// When issue 6 is merged the int8 arm becomes
+    /// <c>Reranker.Load(modelDirectory, new RerankerOptions { Precision = CrossEncoder.Native.Model.Precision.Int8 })</c>.
     /// </summary>
     public static Reranker LoadReranker(string modelDirectory, RerankPrecision precision) => precision switch
     {
