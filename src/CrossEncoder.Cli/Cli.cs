@@ -19,6 +19,8 @@ public static class Cli
         TokenizeCommand.Create,
         ConvertCommand.Create,
         CompletionCommand.Create,
+        EvalCommand.Create,
+        ConvertCollectionCommand.Create,
     ];
 
     /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>

@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Xunit;
+using CliEntry = CrossEncoder.Cli.Cli;
+
+namespace CrossEncoder.Evaluation.Tests.Cli;
+
+/// <summary>The eval and convert-collection commands end to end, on the committed fixtures.</summary>
+[Collection("EvalModel")]
+public sealed class EvalCommandTests(EvalModelFixture model)
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = CliEntry.Run(args, TextReader.Null, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    [Fact]
+    public void Json_has_the_documented_fields_and_run_files_chart_and_qrels_are_written()
+    {
+        string dir = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--model", model.ModelDirectory, "--candidates", "5", "--json",
+            "--cache", Path.Combine(dir, "cache"), "--run-out", Path.Combine(dir, "runs", "fx"), "--chart", Path.Combine(dir, "delta.png"));
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        var root = json.RootElement;
+        Assert.Equal(3, root.GetProperty("queries").GetInt32());
+        foreach (string stage in new[] { "first_stage", "reranked" })
+            foreach (string measure in new[] { "ndcg@10", "mrr@10", "recall@100", "map" })
+                Assert.InRange(root.GetProperty(stage).GetProperty(measure).GetDouble(), 0, 1);
+        Assert.InRange(root.GetProperty("p_value").GetDouble(), 0, 1);
+        Assert.True(root.GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal(15, root.GetProperty("cost").GetProperty("rerank-fp32").GetProperty("pairs").GetInt32());
+
+        Assert.Equal(3, File.ReadLines(Path.Combine(dir, "runs", "fx.bm25.trec")).Select(l => l.Split(' ')[0]).Distinct().Count());
+        Assert.True(File.Exists(Path.Combine(dir, "runs", "fx.rerank-fp32.trec")));
+        Assert.Equal(24, File.ReadLines(Path.Combine(dir, "runs", "fx.qrels")).Count());   // the 3 evaluated queries' judgments
+        byte[] png = File.ReadAllBytes(Path.Combine(dir, "delta.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
+        Assert.True(png.Length > 5_000);
+        Assert.DoesNotContain("\r", error);   // no progress bar when stderr is not a terminal
+    }
+
+    [Fact]
+    public void Table_shows_both_stages_and_the_cost_and_svg_charts_render()
+    {
+        string dir = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--model", model.ModelDirectory, "--candidates", "3", "--queries", "2",
+            "--cache", dir, "--chart", Path.Combine(dir, "delta.svg"));
+        Assert.True(code == 0, error);
+        Assert.Contains("2 queries with relevant judgments", output);
+        Assert.Contains("rerank-fp32", output);
+        foreach (string measure in new[] { "nDCG@10", "MRR@10", "Recall@100", "MAP", "pairs/s" }) Assert.Contains(measure, output);
+        string svg = File.ReadAllText(Path.Combine(dir, "delta.svg"));
+        Assert.Contains("<svg", svg);
+        Assert.Contains("nDCG@10", svg);
+    }
+
+    [Fact]
+    public void First_stage_only_and_run_file_first_stage()
+    {
+        string dir = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--candidates", "0", "--json", "--cache", dir, "--run-out", Path.Combine(dir, "fx"));
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal(JsonValueKind.Null, json.RootElement.GetProperty("reranked").ValueKind);
+        double ndcg = json.RootElement.GetProperty("first_stage").GetProperty("ndcg@10").GetDouble();
+
+        // The BM25 run written above, read back as a run-file first stage, gives the same measures.
+        (code, output, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "run:" + Path.Combine(dir, "fx.bm25.trec"), "--candidates", "0", "--json");
+        Assert.True(code == 0, error);
+        using var again = JsonDocument.Parse(output);
+        Assert.Equal(ndcg, again.RootElement.GetProperty("first_stage").GetProperty("ndcg@10").GetDouble(), 12);
+    }
+
+    [Theory]
+    [InlineData(2, "--first-stage", "splade")]
+    [InlineData(2, "--precision", "fp16")]
+    [InlineData(2, "--candidates", "-1")]
+    [InlineData(2, "--chart", "delta.gif")]
+    [InlineData(2, "--k1", "x")]
+    public void Bad_options_are_usage_errors(int expected, string option, string value)
+    {
+        var (code, _, error) = Run("eval", "--data", Fixture.Beir, option, value);
+        Assert.Equal(expected, code);
+        Assert.Contains(option, error);
+        Assert.Single(error.Trim().Split('\n'), l => l.StartsWith("error:"));
+    }
+
+    [Fact]
+    public void Failures_are_one_line_errors_with_exit_code_1()
+    {
+        var (code, _, error) = Run("eval", "--data", Path.Combine(Fixture.TemporaryDirectory(), "missing"));
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: ", error);
+
+        (code, _, error) = Run("eval", "--data", Fixture.Beir, "--model", model.ModelDirectory, "--precision", "int8", "--candidates", "2", "--cache", Fixture.TemporaryDirectory());
+        Assert.Equal(1, code);
+        Assert.Contains("int8", error);
+        Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries), l => l.StartsWith("error:"));
+
+        (code, _, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "run:" + Path.Combine(Fixture.TemporaryDirectory(), "none.trec"), "--candidates", "0");
+        Assert.Equal(1, code);
+        Assert.Contains("none.trec", error);
+    }
+
+    [Fact]
+    public void Convert_collection_writes_beir_layout()
+    {
+        string output = Fixture.TemporaryDirectory();
+        var (code, stdout, error) = Run("convert-collection", "--input", Fixture.Raw("cranfield"), "--out", output);
+        Assert.True(code == 0, error);
+        Assert.Contains("cranfield: 4 documents, 4 queries (2 with relevant judgments), 12 judgments (10 relevant)", stdout);
+        var data = CrossEncoder.Evaluation.Data.BeirDataset.Load(output);
+        Assert.Equal(2, data.Qrels.For("3")["5"]);
+
+        (code, _, error) = Run("convert-collection", "--input", Fixture.Beir, "--out", output);
+        Assert.Equal(1, code);
+        Assert.Contains("--collection", error);
+        (code, _, _) = Run("convert-collection", "--input", Fixture.Raw("cisi"), "--out", output, "--collection", "trec");
+        Assert.Equal(2, code);
+    }
+}
