@@ -15,6 +15,7 @@ public static class Cli
         ("verify", VerifyCommand.Usage, "compare this engine with ONNX Runtime on real text"),
         ("convert", ConvertCommand.Usage, "turn a BERT ONNX export into a model folder"),
         ("bench", BenchCommand.Usage, "measure pairs per second, side by side with ONNX Runtime"),
+        ("quantize", QuantizeCommand.Usage, "write an int8 model folder, measured by the accuracy gate"),
     ];
 
     /// <summary>Runs one command; returns the process exit code.</summary>
@@ -48,6 +49,7 @@ public static class Cli
                 "verify" => VerifyCommand.Run(rest, stdout, stderr),
                 "convert" => ConvertCommand.Run(rest, stdout, stderr),
                 "bench" => BenchCommand.Run(rest, stdout, stderr, cancellationToken),
+                "quantize" => QuantizeCommand.Run(rest, stdout, stderr),
                 _ => 2,
             };
         }

@@ -7,10 +7,11 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>verify</c>: this engine against ONNX Runtime on the same real pairs, output by output.</summary>
 internal static class VerifyCommand
 {
-    public const string Usage = "crossencoder verify [--model <dir>] [--onnx <file>] [--pairs <file: query TAB document [TAB max_length] per line>] [--batch N] [--json]";
+    public const string Usage = "crossencoder verify [--model <dir>] [--onnx <file>] [--pairs <file: query TAB document [TAB max_length] per line>] [--batch N] [--json]\n            " + VerifyInt8Command.Usage;
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
+        if (args.Contains("--precision")) return VerifyInt8Command.Run(args, stdout, stderr);   // the int8 accuracy gate
         var cl = CommandLine.Parse(args, ["model", "onnx", "pairs", "batch"], ["json"]);
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);

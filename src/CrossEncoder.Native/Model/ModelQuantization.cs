@@ -14,13 +14,13 @@ namespace CrossEncoder.Native.Model;
 /// Biases, LayerNorms, position/type embeddings, pooler and head stay F32. Loading such a folder with <see cref="Precision.Int8"/>
 /// runs exactly the arithmetic of quantizing the fp32 folder at load.
 /// </summary>
-internal static class ModelQuantization
+public static class ModelQuantization
 {
     /// <summary>Levels of the embedding table's per-row symmetric quantization (8 bits: it is only gathered, never multiplied).</summary>
-    public const int TableMax = 127;
+    internal const int TableMax = 127;
 
     /// <summary>Canonical names of the linear weights quantized for int8 (all encoder linears).</summary>
-    public static HashSet<string> LinearWeights(BertConfig config)
+    internal static HashSet<string> LinearWeights(BertConfig config)
     {
         var set = new HashSet<string>(StringComparer.Ordinal);
         for (int i = 0; i < config.NumHiddenLayers; i++)
@@ -33,10 +33,10 @@ internal static class ModelQuantization
     }
 
     /// <summary>Canonical names of the tables stored as 8-bit rows.</summary>
-    public static HashSet<string> Tables() => new(StringComparer.Ordinal) { WeightNames.Embeddings.Word };
+    internal static HashSet<string> Tables() => new(StringComparer.Ordinal) { WeightNames.Embeddings.Word };
 
     /// <summary>Rounds a table through its 8-bit per-row representation (what a quantized file stores).</summary>
-    public static float[] RoundTable(float[] table, int rows, int columns)
+    internal static float[] RoundTable(float[] table, int rows, int columns)
     {
         var q = new sbyte[table.Length];
         var scale = new float[rows];
@@ -44,7 +44,7 @@ internal static class ModelQuantization
         return Dequantize(q, scale, rows, columns);
     }
 
-    public static float[] Dequantize(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, int rows, int columns)
+    internal static float[] Dequantize(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, int rows, int columns)
     {
         var w = new float[q.Length];
         for (int r = 0; r < rows; r++)
@@ -97,7 +97,8 @@ internal static class ModelQuantization
         {
             string target = Path.Combine(destination, Path.GetFileName(dir));
             Directory.CreateDirectory(target);
-            foreach (string path in Directory.EnumerateFiles(dir)) File.Copy(path, Path.Combine(target, Path.GetFileName(path)), overwrite: true);
+            foreach (string path in Directory.EnumerateFiles(dir).Where(p => !p.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) && !p.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)))
+                File.Copy(path, Path.Combine(target, Path.GetFileName(path)), overwrite: true);
         }
         return new FileInfo(weightsOut).Length;
     }
