@@ -39,6 +39,9 @@ public sealed class Reranker : IDisposable
     /// <summary>The encoder.</summary>
     public BertModel Model { get; }
 
+    /// <summary>Why <see cref="Precision.Auto"/> chose fp32 (null when the requested precision was used).</summary>
+    public string? PrecisionNote { get; private init; }
+
     /// <summary>The model's tokenizer.</summary>
     public BertTokenizer Tokenizer { get; }
 
@@ -57,9 +60,10 @@ public sealed class Reranker : IDisposable
         options ??= new RerankerOptions();
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
-        var model = BertModel.Load(modelDirectory);
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
-        return new Reranker(model, tokenizer, options);
+        var (model, note) = PrecisionCheck.LoadModel(modelDirectory, options.Precision, tokenizer);
+        if (note is not null) options.Log?.Invoke(note);
+        return new Reranker(model, tokenizer, options) { PrecisionNote = note };
     }
 
     /// <summary>Scores every document against <paramref name="query"/> and returns the best <paramref name="topK"/> (all when null), best first.</summary>

@@ -55,6 +55,6 @@ public class QuantizeTests
         var s = new float[3];
         Quantize.Weights(w, q, s, 3, 3);
         Assert.Equal(new[] { 1f / 63, 1f, 2f / 63 }, s);
-        Assert.Equal(new sbyte[] { 31, -63, 16, 0, 0, 0, 63, 32, -1 }, q);   // 0.5 / fl(1/63) = 31.4999... -> 31; 0.25 * 63 = 15.75 -> 16; 1 / fl(2/63) = 31.5000... -> 32
+        Assert.Equal(new sbyte[] { 31, -63, 16, 0, 0, 0, 63, 31, -1 }, q);   // 0.5 / fl(1/63) and 1 / fl(2/63) are both 31.4999... -> 31 (not 31.5); 0.25 * 63 = 15.75 -> 16
     }
 }
