@@ -4,11 +4,15 @@ using System.Runtime.Intrinsics;
 namespace CrossEncoder.Native.Kernels;
 
 // Implementation notes. Per head h (columns [h*dH, (h+1)*dH) of every row, row stride ld):
-//   S[T,T]  = Q_h K_h^T                      GEMM with B = K_h in its [N=T, K=dH] layout (packed into panels by Gemm)
-//   S[i,:]  = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
-//   O_h     = S V_h                          GEMM with B = V_h in its [K=T, N=dH] layout
-// S lives in scratch[h*T*T ..], so heads are independent and run in parallel (KernelParallelism claims whole heads).
-// Inside a head the GEMMs run on the calling thread, with that thread's packing buffer; nothing is allocated.
+//   pack K_h ([N=T, K=dH]) and V_h ([K=T, N=dH]) once into GEMM panels (Gemm.PackAll)
+//   for each block of up to 96 query rows:
+//     S[rows,T] = Q_blk K_h^T                  GEMM against the packed K_h
+//     S[i,:]    = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
+//     O_blk     = S V_h                        GEMM against the packed V_h
+// Blocking the query rows keeps S in L2 between the three steps (a whole [T, T] head at T = 512 is 1 MiB, which went to
+// memory and back twice). S lives in this head's share of the scratch, so heads are independent and run in parallel
+// (KernelParallelism claims whole heads); inside a head the GEMMs run on the calling thread with its own packing buffers
+// (allocated once per thread); nothing is allocated per call.
 
 /// <summary>
 /// Multi-head scaled dot-product attention for one sequence:
@@ -38,18 +42,26 @@ public static unsafe partial class Attention
 
     internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, KernelIsa isa)
+        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, tokens, isa);
+
+    /// <summary>
+    /// Only the first <paramref name="queries"/> rows of <paramref name="q"/> attend (to all <paramref name="tokens"/> keys);
+    /// <paramref name="output"/> is [queries, nH*dH]. A cross-encoder's last layer needs only its [CLS] row (queries = 1).
+    /// </summary>
+    internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, int queries, KernelIsa isa)
     {
-        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim);
-        KernelGuard.Length(scratch, (long)heads * tokens * tokens, nameof(scratch));
-        if (tokens == 0 || hidden == 0) return;
+        int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim, queries);
+        KernelGuard.Length(scratch, (long)heads * queries * tokens, nameof(scratch));
+        if (tokens == 0 || queries == 0 || hidden == 0) return;
         fixed (float* pq = q, pk = k, pv = v, pbias = keyBias, pout = output, ps = scratch)
         {
             var job = new Job
             {
                 Q = pq, K = pk, V = pv, KeyBias = pbias, Output = pout, Scratch = ps,
-                Ld = ld, Tokens = tokens, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
+                Ld = ld, Tokens = tokens, Queries = queries, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
             };
-            long flops = 4L * tokens * tokens * headDim * heads;
+            long flops = 4L * queries * tokens * headDim * heads;
             if (KernelParallelism.DegreeFor(flops, heads) == 1)
                 for (int h = 0; h < heads; h++) Head(&job, h);
             else
@@ -60,34 +72,55 @@ public static unsafe partial class Attention
     private struct Job
     {
         public float* Q, K, V, KeyBias, Output, Scratch;
-        public int Ld, Tokens, HeadDim, Hidden;
+        public int Ld, Tokens, Queries, HeadDim, Hidden;
         public float Scale;
         public KernelIsa Isa;
     }
 
+    /// <summary>Query rows per block: the block's scores [rows, T] stay in L2 (96 x 512 floats = 192 KiB) from QK^T to PV.</summary>
+    private const int BlockRows = 96;
+
     private static void Head(void* state, int h)
     {
         var job = (Job*)state;
-        int t = job->Tokens, dh = job->HeadDim;
-        float* scores = job->Scratch + (long)h * t * t; // [T, T]
-        var qk = new Gemm.Job
+        int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
+        float* scores = job->Scratch + (long)h * queries * t; // [min(Tq, BlockRows), T] of this head's [Tq, T] share
+        // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
+        var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
+        var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
+        long qkLength = Gemm.PackedLength(&qk);
+        float* packed = PackBuffer(qkLength + Gemm.PackedLength(&pv));
+        Gemm.PackAll(&qk, packed);
+        Gemm.PackAll(&pv, packed + qkLength);
+        for (int i0 = 0; i0 < queries; i0 += BlockRows)
         {
-            A = job->Q + h * dh, Lda = job->Ld, B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false,
-            C = scores, Ldc = t, M = t, N = t, K = dh, Isa = job->Isa,
-        };
-        Gemm.RunSerial(&qk);
-        for (int i = 0; i < t; i++)
-        {
-            float* row = scores + (long)i * t;
-            ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
-            Softmax.Row(row, row, t, job->Isa);
+            int rows = Math.Min(BlockRows, queries - i0);
+            qk.A = job->Q + (long)i0 * job->Ld + h * dh; qk.Lda = job->Ld; qk.M = rows; qk.C = scores;
+            Gemm.Run(&qk);                                                   // S[rows, T] = Q_blk K_h^T
+            for (int i = 0; i < rows; i++)
+            {
+                float* row = scores + (long)i * t;
+                ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
+                Softmax.Row(row, row, t, job->Isa);
+            }
+            pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = job->Output + (long)i0 * job->Hidden + h * dh;
+            Gemm.Run(&pv);                                                   // O_blk[rows, dH] = S V_h
         }
-        var pv = new Gemm.Job
+    }
+
+    [ThreadStatic] private static float* t_pack;
+    [ThreadStatic] private static long t_packLength;
+
+    /// <summary>This thread's buffer for a head's packed K and V (64-byte aligned, grown on demand, kept for the thread).</summary>
+    private static float* PackBuffer(long floats)
+    {
+        if (t_packLength < floats)
         {
-            A = scores, Lda = t, B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true,
-            C = job->Output + h * dh, Ldc = job->Hidden, M = t, N = dh, K = t, Isa = job->Isa,
-        };
-        Gemm.RunSerial(&pv);
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(t_pack);
+            t_pack = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_packLength = floats;
+        }
+        return t_pack;
     }
 
     /// <summary>row = row * scale + bias.</summary>
@@ -101,9 +134,18 @@ public static unsafe partial class Attention
         }
         else
         {
-            var s = new Vector<float>(scale);
-            for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(Vector.FusedMultiplyAdd(Vector.Load(row + i), s, Vector.Load(bias + i)), row + i);
+            if (KernelIsas.UsesFma(isa)) ScaleAndBias<FusedMultiplyAdd>(row, scale, bias, n);
+            else ScaleAndBias<SeparateMultiplyAdd>(row, scale, bias, n);
+            return;
         }
         for (; i < n; i++) row[i] = MathF.FusedMultiplyAdd(row[i], scale, bias[i]);
+    }
+
+    private static void ScaleAndBias<TMultiplyAdd>(float* row, float scale, float* bias, int n) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0;
+        var s = new Vector<float>(scale);
+        for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(TMultiplyAdd.Apply(Vector.Load(row + i), s, Vector.Load(bias + i)), row + i);
+        for (; i < n; i++) row[i] = TMultiplyAdd.Apply(row[i], scale, bias[i]);
     }
 }

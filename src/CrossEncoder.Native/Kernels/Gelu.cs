@@ -74,25 +74,33 @@ public static unsafe partial class Gelu
         Chunk(new ReadOnlySpan<float>(job->X + start, end - start), new Span<float>(job->Y + start, end - start), job->Isa);
     }
 
+    /// <summary>y = GELU(y) in place on n floats, on the calling thread (GEMM's fused epilogue: one row of a finished tile).</summary>
+    internal static void Row(float* y, int n, KernelIsa isa)
+    {
+        var row = new Span<float>(y, n);
+        Chunk(row, row, isa);
+    }
+
     private static void Chunk(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
     {
         if (isa == KernelIsa.Avx512) Apply512(x, y);
-        else ApplyPortable(x, y);
+        else if (KernelIsas.UsesFma(isa)) ApplyPortable<FusedMultiplyAdd>(x, y);
+        else ApplyPortable<SeparateMultiplyAdd>(x, y);
     }
 
-    private static void ApplyPortable(ReadOnlySpan<float> x, Span<float> y)
+    private static void ApplyPortable<TMultiplyAdd>(ReadOnlySpan<float> x, Span<float> y) where TMultiplyAdd : struct, IMultiplyAdd
     {
         int w = Vector<float>.Count, i = 0;
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float yr = ref MemoryMarshal.GetReference(y);
-        for (; i <= x.Length - w; i += w) Vector.StoreUnsafe(Lanes(Vector.LoadUnsafe(ref xr, (nuint)i)), ref yr, (nuint)i);
+        for (; i <= x.Length - w; i += w) Vector.StoreUnsafe(Lanes<TMultiplyAdd>(Vector.LoadUnsafe(ref xr, (nuint)i)), ref yr, (nuint)i);
         if (i < x.Length)
         {
             // The tail goes through the same vector code via a padded copy, so every element sees identical math.
             Span<float> tail = stackalloc float[Vector<float>.Count];
             tail.Clear();
             x[i..].CopyTo(tail);
-            Lanes(new Vector<float>(tail)).CopyTo(tail);
+            Lanes<TMultiplyAdd>(new Vector<float>(tail)).CopyTo(tail);
             tail[..(x.Length - i)].CopyTo(y[i..]);
         }
     }
@@ -115,21 +123,21 @@ public static unsafe partial class Gelu
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector<float> Lanes(Vector<float> x)
+    private static Vector<float> Lanes<TMultiplyAdd>(Vector<float> x) where TMultiplyAdd : struct, IMultiplyAdd
     {
         var a = Vector.Abs(x) * InvSqrt2;
-        var t = Vector<float>.One / Vector.FusedMultiplyAdd(a, new Vector<float>(P), Vector<float>.One);
-        var q = Vector.FusedMultiplyAdd(new Vector<float>(Q10), t, new Vector<float>(Q9));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q8));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q7));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q6));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q5));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q4));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q3));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q2));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q1));
-        q = Vector.FusedMultiplyAdd(q, t, new Vector<float>(Q0));
-        var h = VectorExp.Exp(-(a * a)) * (t * q); // erfc(a) / 2
+        var t = Vector<float>.One / TMultiplyAdd.Apply(a, new Vector<float>(P), Vector<float>.One);
+        var q = TMultiplyAdd.Apply(new Vector<float>(Q10), t, new Vector<float>(Q9));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q8));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q7));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q6));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q5));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q4));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q3));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q2));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q1));
+        q = TMultiplyAdd.Apply(q, t, new Vector<float>(Q0));
+        var h = VectorExp.Exp<TMultiplyAdd>(-(a * a)) * (t * q); // erfc(a) / 2
         var phi = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), Vector<float>.One - h, h);
         // Clamping x keeps -inf * 0 from becoming NaN; NaN inputs are passed through explicitly.
         var y = Vector.MaxNative(x, new Vector<float>(float.MinValue)) * phi;

@@ -57,18 +57,49 @@ public static unsafe partial class Gemm
     {
         ArgumentNullException.ThrowIfNull(b);
         KernelGuard.Positive(m, nameof(m));
+        KernelGuard.Length(c, (long)m * b.N, nameof(c));
+        MultiplyTransposedColumns(a, b, bias, c, m, b.N, 0, b.N);
+    }
+
+    /// <summary>
+    /// Only columns [<paramref name="firstColumn"/>, +<paramref name="columns"/>) of the product with a packed B:
+    /// <c>C[i, j] = A[i,:] . B[j,:] + bias[j]</c> written at <c>c[i * ldc + j]</c> (j in the full column numbering, so C can
+    /// be the full-width [M, N] buffer), the other columns untouched. <paramref name="firstColumn"/> must be a multiple of
+    /// <see cref="PackedMatrix.Nr"/> (whole panels). Same tiles and results as the full product on those columns.
+    /// </summary>
+    internal static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns)
+        => MultiplyTransposedColumns(a, b, bias, c, m, ldc, firstColumn, columns, GemmEpilogue.None);
+
+    /// <summary>C[M,N] = epilogue(A[M,K] * B[N,K]^T + bias[N]) with B packed: the epilogue runs on each tile while it is in L1.</summary>
+    internal static void MultiplyTransposed(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, GemmEpilogue epilogue)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        KernelGuard.Positive(m, nameof(m));
+        KernelGuard.Length(c, (long)m * b.N, nameof(c));
+        MultiplyTransposedColumns(a, b, bias, c, m, b.N, 0, b.N, epilogue);
+    }
+
+    private static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns, GemmEpilogue epilogue)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        KernelGuard.Positive(m, nameof(m));
         int n = b.N, k = b.K;
+        if (firstColumn < 0 || columns < 0 || firstColumn + columns > n || firstColumn % b.Nr != 0)
+            throw new ArgumentOutOfRangeException(nameof(firstColumn), firstColumn, $"Columns [{firstColumn}, +{columns}) must lie in [0, {n}) and start on a panel ({b.Nr} columns).");
+        int end = firstColumn + columns;
+        if (ldc < end) throw new ArgumentOutOfRangeException(nameof(ldc), ldc, $"Row stride must be at least {end}.");
         KernelGuard.Length(a, (long)m * k, nameof(a));
-        KernelGuard.Length(c, (long)m * n, nameof(c));
+        if (m > 0 && columns > 0) KernelGuard.Length(c, (long)(m - 1) * ldc + end, nameof(c));
         if (!bias.IsEmpty) KernelGuard.Length(bias, n, nameof(bias));
-        if (m == 0 || n == 0) return;
+        if (m == 0 || columns == 0) return;
         if (k == 0)
         {
             // No reduction: every row of C is the bias (or zero), as in the unpacked path.
             for (int i = 0; i < m; i++)
             {
-                var row = c.Slice(i * n, n);
-                if (bias.IsEmpty) row.Clear(); else bias[..n].CopyTo(row);
+                var row = c.Slice(i * ldc + firstColumn, columns);
+                if (bias.IsEmpty) row.Clear(); else bias.Slice(firstColumn, columns).CopyTo(row);
+                if (epilogue == GemmEpilogue.Gelu) Gelu.Apply(row, row, b.Isa);
             }
             return;
         }
@@ -78,8 +109,9 @@ public static unsafe partial class Gemm
             // their valid columns, so the caller's [N] bias serves as is; without one, the matrix's zero tail does.
             var job = new Job
             {
-                A = pa, Lda = k, Bias = bias.IsEmpty ? null : pbias, C = pc, Ldc = n, M = m, N = n, K = k, Isa = b.Isa,
-                Packed = pb, PackedBias = bias.IsEmpty ? pb + b.ZerosOffset : pbias,
+                A = pa, Lda = k, Bias = bias.IsEmpty ? null : pbias, C = pc, Ldc = ldc, M = m, N = end, K = k, Isa = b.Isa,
+                Packed = pb, PackedBias = bias.IsEmpty ? pb + b.ZerosOffset : pbias, PanelStride = b.Panels, FirstPanel = firstColumn / b.Nr,
+                Epilogue = epilogue,
             };
             Run(&job);
         }

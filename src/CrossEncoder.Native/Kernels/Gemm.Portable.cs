@@ -15,6 +15,13 @@ public static unsafe partial class Gemm
     /// </summary>
     private static void KernelPortable(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
     {
+        if (KernelIsas.PortableFma) KernelPortable<FusedMultiplyAdd>(ap, rows, panel, kc, c, ldc, cols, bias, edge);
+        else KernelPortable<SeparateMultiplyAdd>(ap, rows, panel, kc, c, ldc, cols, bias, edge);
+    }
+
+    private static void KernelPortable<TMultiplyAdd>(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
+        where TMultiplyAdd : struct, IMultiplyAdd
+    {
         int w = Vector<float>.Count, nr = 2 * w;
         Vector<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         float* bp = panel;
@@ -23,13 +30,13 @@ public static unsafe partial class Gemm
             var b0 = Vector.Load(bp);
             var b1 = Vector.Load(bp + w);
             var x = new Vector<float>(ap[0]);
-            c00 = Vector.FusedMultiplyAdd(x, b0, c00); c01 = Vector.FusedMultiplyAdd(x, b1, c01);
+            c00 = TMultiplyAdd.Apply(x, b0, c00); c01 = TMultiplyAdd.Apply(x, b1, c01);
             x = new Vector<float>(ap[1]);
-            c10 = Vector.FusedMultiplyAdd(x, b0, c10); c11 = Vector.FusedMultiplyAdd(x, b1, c11);
+            c10 = TMultiplyAdd.Apply(x, b0, c10); c11 = TMultiplyAdd.Apply(x, b1, c11);
             x = new Vector<float>(ap[2]);
-            c20 = Vector.FusedMultiplyAdd(x, b0, c20); c21 = Vector.FusedMultiplyAdd(x, b1, c21);
+            c20 = TMultiplyAdd.Apply(x, b0, c20); c21 = TMultiplyAdd.Apply(x, b1, c21);
             x = new Vector<float>(ap[3]);
-            c30 = Vector.FusedMultiplyAdd(x, b0, c30); c31 = Vector.FusedMultiplyAdd(x, b1, c31);
+            c30 = TMultiplyAdd.Apply(x, b0, c30); c31 = TMultiplyAdd.Apply(x, b1, c31);
         }
         // Always through the edge tile: this path favours simplicity over the last few percent.
         Vector.Store(c00, edge); Vector.Store(c01, edge + w);
@@ -61,19 +68,24 @@ public static unsafe partial class Gemm
             for (; i <= length - 16; i += 16) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), s0);
             sum = Vector512.Sum(s0 + s1);
         }
-        else
-        {
-            int w = Vector<float>.Count;
-            Vector<float> s0 = default, s1 = default;
-            for (; i <= length - 2 * w; i += 2 * w)
-            {
-                s0 = Vector.FusedMultiplyAdd(Vector.Load(x + i), Vector.Load(y + i), s0);
-                s1 = Vector.FusedMultiplyAdd(Vector.Load(x + i + w), Vector.Load(y + i + w), s1);
-            }
-            for (; i <= length - w; i += w) s0 = Vector.FusedMultiplyAdd(Vector.Load(x + i), Vector.Load(y + i), s0);
-            sum = Vector.Sum(s0 + s1);
-        }
+        else return KernelIsas.UsesFma(isa) ? Dot<FusedMultiplyAdd>(x, y, length) : Dot<SeparateMultiplyAdd>(x, y, length);
         for (; i < length; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot<TMultiplyAdd>(float* x, float* y, int length) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0, w = Vector<float>.Count;
+        Vector<float> s0 = default, s1 = default;
+        for (; i <= length - 2 * w; i += 2 * w)
+        {
+            s0 = TMultiplyAdd.Apply(Vector.Load(x + i), Vector.Load(y + i), s0);
+            s1 = TMultiplyAdd.Apply(Vector.Load(x + i + w), Vector.Load(y + i + w), s1);
+        }
+        for (; i <= length - w; i += w) s0 = TMultiplyAdd.Apply(Vector.Load(x + i), Vector.Load(y + i), s0);
+        float sum = Vector.Sum(s0 + s1);
+        for (; i < length; i++) sum = TMultiplyAdd.Apply(x[i], y[i], sum);
         return sum;
     }
 }

@@ -40,12 +40,22 @@ namespace CrossEncoder.Native.Kernels;
 // Threading. KernelParallelism decides the number of threads from the flop count. A threaded call first packs all of B once
 // (every k-slice, all panels, slice after slice: slice pc starts at panels*NR*pc) into the calling thread's buffer, then
 // splits C into tiles of MC rows x a group of panels, many more tiles than threads, which the threads claim dynamically and
-// compute against the shared packed B. Many small tiles keep both cores busy when another process takes one of them for a
+// compute against the shared packed B. When a block of rows is shared by several tiles (a short batch: fewer than ~4 row
+// blocks per thread, so the panels are split into groups too), A is packed once up front instead of once per tile. Many small tiles keep both cores busy when another process takes one of them for a
 // while (a fixed half-and-half split waits for the slower half), and the shared packing avoids packing B once per thread.
 // A PackedMatrix (a Linear weight packed once at load, Gemm.Packed.cs) is this same buffer built once: such calls skip the
 // packing and run the same tiles, on one thread too. Single-threaded unpacked calls (and attention's per-head products) keep the NC-blocked loop nest above with per-thread packing.
 // Every thread's packing buffer is thread-local, 64-byte aligned, allocated once and reused, so steady-state calls allocate
 // nothing. Products with m <= 2 (pooler, classifier) skip packing and use dot products.
+
+/// <summary>An element-wise function applied to C as each tile is finished (a fused epilogue).</summary>
+internal enum GemmEpilogue
+{
+    /// <summary>C as computed.</summary>
+    None,
+    /// <summary>C = GELU(C), exact GELU as <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>, bit for bit.</summary>
+    Gelu,
+}
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
 public static unsafe partial class Gemm
@@ -98,37 +108,73 @@ public static unsafe partial class Gemm
         public float* Packed;
         /// <summary>Bias for the first k-slice's tiles: [panels * NR] (zero-padded), or the caller's [N] bias, or zeros.</summary>
         public float* PackedBias;
-        public int ColumnGroups, Panels;
+        /// <summary>Panels of one packed k-slice (the slice stride / NR); FirstPanel..Panels-1 are computed (a column range).</summary>
+        public int ColumnGroups, Panels, PanelStride, FirstPanel;
+        /// <summary>All of A packed once (row block rb, k-slice pc at rb*MC*K + MC*pc) when several tiles share its rows, or null.</summary>
+        public float* PackedA;
+        /// <summary>What happens to each finished tile while it is in L1 (packed-B path only).</summary>
+        public GemmEpilogue Epilogue;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
     internal static void Run(Job* job)
     {
         int mr = Mr(job->Isa), nr = Nr(job->Isa);
-        int panels = (job->N + nr - 1) / nr;
+        int panels = (job->N + nr - 1) / nr, first = job->FirstPanel;
         int rowTiles = (job->M + mr - 1) / mr;
-        long flops = 2L * job->M * job->N * job->K;
-        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels, rowTiles));
+        long flops = 2L * job->M * (job->N - first * nr) * job->K;
+        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels - first, rowTiles));
         if (job->Packed == null && (threads == 1 || job->M <= 2 || job->K == 0))
         {
             RunSerial(job);
             return;
         }
-        if (job->Packed == null)
-        {
-            long slices = (long)panels * nr * job->K;
-            float* pack = PackBuffer(checked((int)(slices + panels * nr)));
-            for (int pc = 0; pc < job->K; pc += Kc)
-                Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, pack + (long)panels * nr * pc, pc == 0 ? pack + slices : null);
-            job->Packed = pack;
-            job->PackedBias = pack + slices;
-        }
+        if (job->Packed == null) PackAll(job, PackBuffer(checked((int)PackedLength(job))));
         // Tiles of MC rows; when that gives fewer than ~4 tiles per thread (a short batch), the panels are grouped as well.
         int rowBlocks = (job->M + Mc - 1) / Mc;
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
-        job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels);
+        job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels - first);
+        job->PackedA = null;
+        if (job->ColumnGroups > 1)
+        {
+            // Every row block is shared by ColumnGroups tiles: pack A once here rather than once per tile. This happens only
+            // for short batches (fewer than 4 row blocks per thread), where A is small.
+            int k = job->K, lda = job->Lda;
+            float* packedA = PackedABuffer((long)rowBlocks * Mc * k);
+            for (int rb = 0; rb < rowBlocks; rb++)
+            {
+                int i0 = rb * Mc, rows = Math.Min(Mc, job->M - i0);
+                for (int pc = 0; pc < k; pc += Kc)
+                    PackA(job->A + (long)i0 * lda + pc, lda, rows, Math.Min(Kc, k - pc), mr, packedA + (long)rb * Mc * k + (long)Mc * pc);
+            }
+            job->PackedA = packedA;
+        }
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
+    }
+
+    /// <summary>Floats <see cref="PackAll"/> writes for the job's B: every k-slice of panels, then the first slice's bias.</summary>
+    internal static long PackedLength(Job* job)
+    {
+        int nr = Nr(job->Isa);
+        long panels = (job->N + nr - 1) / nr;
+        return panels * nr * job->K + panels * nr;
+    }
+
+    /// <summary>
+    /// Packs all of B (slice after slice, see the file header) and the bias (or zeros) into <paramref name="dst"/>
+    /// (<see cref="PackedLength"/> floats) and points the job at it: <see cref="Run"/> then only packs A, and a job reusing
+    /// the same B (attention's row blocks) packs it once.
+    /// </summary>
+    internal static void PackAll(Job* job, float* dst)
+    {
+        int nr = Nr(job->Isa), panels = (job->N + nr - 1) / nr;
+        long slices = (long)panels * nr * job->K;
+        for (int pc = 0; pc < job->K; pc += Kc)
+            Pack(job, 0, job->N, pc, Math.Min(Kc, job->K - pc), nr, dst + (long)panels * nr * pc, pc == 0 ? dst + slices : null);
+        job->Packed = dst;
+        job->PackedBias = dst + slices;
+        job->PanelStride = panels;
     }
 
     /// <summary>Runs the whole job on the calling thread (attention calls this once per head).</summary>
@@ -138,19 +184,20 @@ public static unsafe partial class Gemm
     private static void RunTile(void* state, int part)
     {
         var job = (Job*)state;
-        int groups = job->ColumnGroups, panels = job->Panels;
+        int groups = job->ColumnGroups, first = job->FirstPanel, count = job->Panels - first;
         int rb = part / groups, cg = part % groups;
-        int p0 = (int)((long)panels * cg / groups), p1 = (int)((long)panels * (cg + 1) / groups);
+        int p0 = first + (int)((long)count * cg / groups), p1 = first + (int)((long)count * (cg + 1) / groups);
         int i0 = rb * Mc, i1 = Math.Min(job->M, i0 + Mc);
         KernelIsa isa = job->Isa;
         int mr = Mr(isa), nr = Nr(isa), k = job->K, lda = job->Lda, ldc = job->Ldc;
         float* edge = stackalloc float[8 * 32];
-        float* packA = PackABuffer();
+        float* packA = job->PackedA != null ? null : PackABuffer();
         for (int pc = 0; pc < k; pc += Kc)
         {
             int kb = Math.Min(Kc, k - pc);
-            PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
-            float* slice = job->Packed + (long)panels * nr * pc;
+            if (job->PackedA != null) packA = job->PackedA + (long)rb * Mc * k + (long)Mc * pc;
+            else PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
+            float* slice = job->Packed + (long)job->PanelStride * nr * pc;
             for (int jr = p0; jr < p1; jr++)
             {
                 float* panel = slice + (long)jr * nr * kb;
@@ -167,6 +214,9 @@ public static unsafe partial class Gemm
                         case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                         default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                     }
+                    // The tile is final after the last k-slice: apply the epilogue while it is still in L1.
+                    if (job->Epilogue == GemmEpilogue.Gelu && pc + kb == k)
+                        for (int r = 0; r < rows; r++) Gelu.Row(ct + (long)r * ldc, cols, isa);
                 }
             }
         }
@@ -322,6 +372,21 @@ public static unsafe partial class Gemm
     {
         if (t_packA == null) t_packA = (float*)NativeMemory.AlignedAlloc((nuint)(Mc * Kc) * sizeof(float), 64);
         return t_packA;
+    }
+
+    [ThreadStatic] private static float* t_packedA;
+    [ThreadStatic] private static long t_packedALength;
+
+    /// <summary>This thread's buffer for all of A packed at once (64-byte aligned, grown on demand, kept for the thread).</summary>
+    private static float* PackedABuffer(long floats)
+    {
+        if (t_packedALength < floats)
+        {
+            NativeMemory.AlignedFree(t_packedA);
+            t_packedA = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_packedALength = floats;
+        }
+        return t_packedA;
     }
 
     [ThreadStatic] private static float* t_pack;

@@ -74,14 +74,24 @@ internal static unsafe partial class GemmInt8
     internal static void Multiply(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m, Int8Isa isa)
     {
         ArgumentNullException.ThrowIfNull(w);
+        MultiplyColumns(qa, sa, za, w, bias, c, m, w.N, 0, w.N, isa);
+    }
+
+    /// <summary>Columns [first, first + count) of the product only, into c[r * ldc + (j - first)]; first is a multiple of 16.</summary>
+    internal static void MultiplyColumns(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
+        Span<float> c, int m, int ldc, int first, int count, Int8Isa isa)
+    {
+        ArgumentNullException.ThrowIfNull(w);
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Length(qa, (long)m * w.KPadded, nameof(qa));
         KernelGuard.Length(sa, m, nameof(sa));
         KernelGuard.Length(za, m, nameof(za));
-        KernelGuard.Length(c, (long)m * w.N, nameof(c));
+        if (first < 0 || count < 0 || first + count > w.N || first % QuantizedMatrix.Nr != 0 || ldc < count)
+            throw new ArgumentOutOfRangeException(nameof(first), $"columns [{first}, {first + count}) with row stride {ldc} do not fit a product of {w.N} columns in whole 16-column panels.");
+        if (m > 0 && count > 0) KernelGuard.Length(c, (long)(m - 1) * ldc + count, nameof(c));
         if (!bias.IsEmpty) KernelGuard.Length(bias, w.N, nameof(bias));
         if (!IsSupported(isa)) throw new PlatformNotSupportedException($"The {isa} int8 path needs hardware this machine lacks.");
-        if (m == 0) return;
+        if (m == 0 || count == 0) return;
         fixed (byte* pa = qa)
         fixed (float* psa = sa, pbias = bias, pc = c, psw = w.Scale)
         fixed (int* pza = za, psum = w.ColumnSum)
@@ -90,11 +100,12 @@ internal static unsafe partial class GemmInt8
             var job = new Job
             {
                 A = pa, Sa = psa, Za = pza, W = pw, Sw = psw, ColumnSum = psum, Bias = bias.IsEmpty ? null : pbias, C = pc,
-                M = m, N = w.N, Kp = w.KPadded, Panels = w.Panels, Isa = isa,
-                RowTiles = (m + Mc - 1) / Mc, PanelGroups = (w.Panels + PanelsPerTile - 1) / PanelsPerTile,
+                M = m, N = first + count, Kp = w.KPadded, Ldc = ldc, First = first, FirstPanel = first / QuantizedMatrix.Nr,
+                Panels = (first + count + QuantizedMatrix.Nr - 1) / QuantizedMatrix.Nr, Isa = isa, RowTiles = (m + Mc - 1) / Mc,
             };
+            job.PanelGroups = (job.Panels - job.FirstPanel + PanelsPerTile - 1) / PanelsPerTile;
             int parts = job.RowTiles * job.PanelGroups;
-            int threads = KernelParallelism.DegreeFor(2L * m * w.N * w.KPadded, parts);
+            int threads = KernelParallelism.DegreeFor(2L * m * count * w.KPadded, parts);
             if (threads <= 1) for (int i = 0; i < parts; i++) RunTile(&job, i);
             else KernelParallelism.For(parts, &job, &RunTile, threads);
         }
@@ -110,7 +121,7 @@ internal static unsafe partial class GemmInt8
         public int* ColumnSum;
         public float* Bias;
         public float* C;
-        public int M, N, Kp, Panels, RowTiles, PanelGroups;
+        public int M, N, Kp, Ldc, First, FirstPanel, Panels, RowTiles, PanelGroups;   // N: end column; Panels: end panel
         public Int8Isa Isa;
     }
 
@@ -119,7 +130,7 @@ internal static unsafe partial class GemmInt8
         var job = (Job*)state;
         int rowTile = index / job->PanelGroups, group = index % job->PanelGroups;
         int r0 = rowTile * Mc, r1 = Math.Min(job->M, r0 + Mc);
-        int j0 = group * PanelsPerTile, j1 = Math.Min(job->Panels, j0 + PanelsPerTile);
+        int j0 = job->FirstPanel + group * PanelsPerTile, j1 = Math.Min(job->Panels, j0 + PanelsPerTile);
         int mr = job->Isa switch { Int8Isa.AvxVnni => 6, Int8Isa.Avx512BW => 8, _ => 4 };
         int* tile = stackalloc int[8 * QuantizedMatrix.Nr];
         int kp = job->Kp;
@@ -151,7 +162,7 @@ internal static unsafe partial class GemmInt8
         {
             int za = job->Za[r0 + i];
             float sa = job->Sa[r0 + i];
-            float* c = job->C + (long)(r0 + i) * job->N + col0;
+            float* c = job->C + (long)(r0 + i) * job->Ldc + (col0 - job->First);
             int* acc = tile + i * QuantizedMatrix.Nr;
             for (int j = 0; j < cols; j++)
             {

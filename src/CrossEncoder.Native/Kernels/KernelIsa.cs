@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace CrossEncoder.Native.Kernels;
@@ -27,6 +28,17 @@ internal static class KernelIsas
         Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? KernelIsa.Avx512
         : Vector256.IsHardwareAccelerated && Fma.IsSupported ? KernelIsa.Avx2
         : KernelIsa.Portable;
+
+    /// <summary>
+    /// True when the portable (Vector&lt;T&gt;) path may use fused multiply-add: the hardware has one (x86 FMA3, Arm AdvSimd).
+    /// Without it (WebAssembly, x86 without FMA) <c>Vector.FusedMultiplyAdd</c> and <c>MathF.FusedMultiplyAdd</c> fall back to
+    /// a software emulation ~30x slower, so the portable kernels use a multiply then an add instead. Settable so that tests
+    /// and the bench can run that path on any machine; set it only while no kernel call is running.
+    /// </summary>
+    internal static bool PortableFma { get; set; } = Fma.IsSupported || AdvSimd.IsSupported;
+
+    /// <summary>True when a kernel on <paramref name="isa"/> computes a * b + c fused (see MultiplyAdd.cs).</summary>
+    public static bool UsesFma(KernelIsa isa) => isa != KernelIsa.Portable || PortableFma;
 
     /// <summary>Every path, for tests.</summary>
     public static readonly KernelIsa[] All = [KernelIsa.Portable, KernelIsa.Avx2, KernelIsa.Avx512];

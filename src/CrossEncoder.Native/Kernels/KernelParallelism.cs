@@ -33,8 +33,14 @@ internal static unsafe class KernelParallelism
     private static delegate*<void*, int, void> _body;
     private static ExceptionDispatchInfo? _error;
 
+    /// <summary>
+    /// The most threads any kernel call uses (default: all logical processors). Benchmarks set it to time one core or a
+    /// given thread count; it is process-wide, so set it only when no kernel call is running.
+    /// </summary>
+    internal static int ThreadLimit { get; set; } = int.MaxValue;
+
     /// <summary>How many parts <paramref name="work"/> flops deserve, at most <paramref name="maxParts"/> (e.g. rows available).</summary>
-    public static int DegreeFor(long work, int maxParts) => (int)Math.Max(1, Math.Min(Math.Min(MaxDegree, maxParts), work / MinWorkPerPart));
+    public static int DegreeFor(long work, int maxParts) => (int)Math.Max(1, Math.Min(Math.Min(Math.Min(MaxDegree, ThreadLimit), maxParts), work / MinWorkPerPart));
 
     /// <summary>
     /// Runs <c>body(state, i)</c> for i in [0, parts), in parallel when workers are free; returns when all are done. At most
@@ -44,6 +50,7 @@ internal static unsafe class KernelParallelism
     /// </summary>
     public static void For(int parts, void* state, delegate*<void*, int, void> body, int threads = int.MaxValue)
     {
+        threads = Math.Min(threads, ThreadLimit);
         if (parts <= 1 || threads <= 1 || MaxDegree == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < parts; i++) body(state, i);

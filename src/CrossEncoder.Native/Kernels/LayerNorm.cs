@@ -124,23 +124,32 @@ public static unsafe partial class LayerNorm
             s1 = Vector512.Sum(v1);
             s2 = Vector512.Sum(v2);
         }
-        else
-        {
-            Vector<float> v1 = default, v2 = default, vc = new(c);
-            for (int w = Vector<float>.Count; i <= n - w; i += w)
-            {
-                var d = Vector.Load(x + i) - vc;
-                v1 += d;
-                v2 = Vector.FusedMultiplyAdd(d, d, v2);
-            }
-            s1 = Vector.Sum(v1);
-            s2 = Vector.Sum(v2);
-        }
+        else return KernelIsas.UsesFma(isa) ? DeviationSums<FusedMultiplyAdd>(x, c, n) : DeviationSums<SeparateMultiplyAdd>(x, c, n);
         for (; i < n; i++)
         {
             float d = x[i] - c;
             s1 += d;
             s2 = MathF.FusedMultiplyAdd(d, d, s2);
+        }
+        return (s1, s2);
+    }
+
+    private static (float, float) DeviationSums<TMultiplyAdd>(float* x, float c, int n) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0;
+        Vector<float> v1 = default, v2 = default, vc = new(c);
+        for (int w = Vector<float>.Count; i <= n - w; i += w)
+        {
+            var d = Vector.Load(x + i) - vc;
+            v1 += d;
+            v2 = TMultiplyAdd.Apply(d, d, v2);
+        }
+        float s1 = Vector.Sum(v1), s2 = Vector.Sum(v2);
+        for (; i < n; i++)
+        {
+            float d = x[i] - c;
+            s1 += d;
+            s2 = TMultiplyAdd.Apply(d, d, s2);
         }
         return (s1, s2);
     }
@@ -158,10 +167,19 @@ public static unsafe partial class LayerNorm
         }
         else
         {
-            Vector<float> vm = new(mean0), vc = new(correction), vi = new(inv);
-            for (int w = Vector<float>.Count; i <= n - w; i += w)
-                Vector.Store(Vector.FusedMultiplyAdd((Vector.Load(y + i) - vm - vc) * vi, Vector.Load(gamma + i), Vector.Load(beta + i)), y + i);
+            if (KernelIsas.UsesFma(isa)) Scale<FusedMultiplyAdd>(y, mean0, correction, inv, gamma, beta, n);
+            else Scale<SeparateMultiplyAdd>(y, mean0, correction, inv, gamma, beta, n);
+            return;
         }
         for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd((y[i] - mean0 - correction) * inv, gamma[i], beta[i]);
+    }
+
+    private static void Scale<TMultiplyAdd>(float* y, float mean0, float correction, float inv, float* gamma, float* beta, int n) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0;
+        Vector<float> vm = new(mean0), vc = new(correction), vi = new(inv);
+        for (int w = Vector<float>.Count; i <= n - w; i += w)
+            Vector.Store(TMultiplyAdd.Apply((Vector.Load(y + i) - vm - vc) * vi, Vector.Load(gamma + i), Vector.Load(beta + i)), y + i);
+        for (; i < n; i++) y[i] = TMultiplyAdd.Apply((y[i] - mean0 - correction) * inv, gamma[i], beta[i]);
     }
 }

@@ -74,18 +74,27 @@ public static unsafe partial class Softmax
             }
             sum = Vector512.Sum(s);
         }
-        else
+        else if (KernelIsas.UsesFma(isa)) return ExpAndSum<FusedMultiplyAdd>(x, y, max, n);
+        else return ExpAndSum<SeparateMultiplyAdd>(x, y, max, n);
+        for (; i < n; i++)
         {
-            int w = Vector<float>.Count;
-            Vector<float> s = default, vm = new(max);
-            for (; i <= n - w; i += w)
-            {
-                var e = VectorExp.Exp(Vector.Load(x + i) - vm);
-                Vector.Store(e, y + i);
-                s += e;
-            }
-            sum = Vector.Sum(s);
+            y[i] = MathF.Exp(x[i] - max);
+            sum += y[i];
         }
+        return sum;
+    }
+
+    private static float ExpAndSum<TMultiplyAdd>(float* x, float* y, float max, int n) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0, w = Vector<float>.Count;
+        Vector<float> s = default, vm = new(max);
+        for (; i <= n - w; i += w)
+        {
+            var e = VectorExp.Exp<TMultiplyAdd>(Vector.Load(x + i) - vm);
+            Vector.Store(e, y + i);
+            s += e;
+        }
+        float sum = Vector.Sum(s);
         for (; i < n; i++)
         {
             y[i] = MathF.Exp(x[i] - max);

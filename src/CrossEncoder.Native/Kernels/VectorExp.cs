@@ -32,21 +32,28 @@ internal static class VectorExp
         P4 = 1.3981999507e-3f, P5 = 1.9875691500e-4f;
     private const float Lo = -88f;
 
-    /// <summary>exp of every lane (W = Vector&lt;float&gt;.Count); lanes must be &lt;= 88.</summary>
+    /// <summary>exp of every lane (W = Vector&lt;float&gt;.Count) with fused multiply-adds; lanes must be &lt;= 88.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static Vector<float> Exp(Vector<float> x)
+    public static Vector<float> Exp(Vector<float> x) => Exp<FusedMultiplyAdd>(x);
+
+    /// <summary>
+    /// exp of every lane, a * b + c computed by <typeparamref name="TMultiplyAdd"/>. Unfused, n * ln2_hi is still exact and
+    /// x * log2 e rounds once more before the integer rounding, which can only move n by one where r is at the interval's edge.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector<float> Exp<TMultiplyAdd>(Vector<float> x) where TMultiplyAdd : struct, IMultiplyAdd
     {
         x = Vector.MaxNative(x, new Vector<float>(Lo));
-        var t = Vector.FusedMultiplyAdd(x, new Vector<float>(Log2E), new Vector<float>(RoundMagic));
+        var t = TMultiplyAdd.Apply(x, new Vector<float>(Log2E), new Vector<float>(RoundMagic));
         var n = t - new Vector<float>(RoundMagic);
-        var r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Hi), x);
-        r = Vector.FusedMultiplyAdd(n, new Vector<float>(-Ln2Lo), r);
-        var p = Vector.FusedMultiplyAdd(new Vector<float>(P5), r, new Vector<float>(P4));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(P3));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(P2));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(P1));
-        p = Vector.FusedMultiplyAdd(p, r, new Vector<float>(P0));
-        p = Vector.FusedMultiplyAdd(p, r * r, r) + Vector<float>.One;
+        var r = TMultiplyAdd.Apply(n, new Vector<float>(-Ln2Hi), x);
+        r = TMultiplyAdd.Apply(n, new Vector<float>(-Ln2Lo), r);
+        var p = TMultiplyAdd.Apply(new Vector<float>(P5), r, new Vector<float>(P4));
+        p = TMultiplyAdd.Apply(p, r, new Vector<float>(P3));
+        p = TMultiplyAdd.Apply(p, r, new Vector<float>(P2));
+        p = TMultiplyAdd.Apply(p, r, new Vector<float>(P1));
+        p = TMultiplyAdd.Apply(p, r, new Vector<float>(P0));
+        p = TMultiplyAdd.Apply(p, r * r, r) + Vector<float>.One;
         return p * Vector.AsVectorSingle(Vector.ShiftLeft(Vector.AsVectorInt32(t), 23));
     }
 

@@ -1,5 +1,3 @@
-using CrossEncoder.Native.Kernels;
-
 namespace CrossEncoder.Native.Model;
 
 /// <summary>The first half of the feed-forward block: widen each token to the intermediate size and apply exact GELU.</summary>
@@ -7,11 +5,9 @@ internal sealed class BertIntermediate(WeightSource weights, WeightNames.Layer n
 {
     private readonly Linear _dense = Linear.Load(weights, names.Intermediate, config.HiddenSize, config.IntermediateSize);   // [I, H]
 
+    public int InFeatures => _dense.InFeatures;
+
     /// <summary>intermediate[N, I] = GELU(hidden W^T + b).</summary>
-    public void Forward(ReadOnlySpan<float> hidden, Span<float> intermediate, int tokens)
-    {
-        _dense.Forward(hidden, intermediate, tokens);
-        var active = intermediate[..(tokens * _dense.OutFeatures)];
-        Gelu.Apply(active, active);
-    }
+    public void Forward(ReadOnlySpan<float> hidden, Span<float> intermediate, int tokens) =>
+        _dense.ForwardGelu(hidden, intermediate, tokens);   // dense, then GELU on each finished tile (fused: one pass fewer over [N, I])
 }

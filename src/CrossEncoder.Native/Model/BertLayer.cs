@@ -26,4 +26,20 @@ internal sealed class BertLayer
         _intermediate.Forward(hidden, workspace.Intermediate, tokens);                         // inter    [N, I] = GELU(hidden Wi)
         _output.Forward(workspace.Intermediate, hidden, workspace.Projection, tokens);           // hidden = LN(inter Wo2 + hidden)
     }
+
+    /// <summary>
+    /// The same block computed for the first token of each sequence only: all that a head reading [CLS] needs from the last
+    /// layer (keys and values still come from every token). Rows hidden[start_b] are updated; the other rows keep their input.
+    /// </summary>
+    public void ForwardFirstTokens(Span<float> hidden, PackedBatch batch, BertWorkspace workspace)
+    {
+        int b = batch.Count, h = _intermediate.InFeatures;
+        Span<float> first = workspace.ClsRows.AsSpan(0, b * h);                                 // first    [B, H]
+        for (int s = 0; s < b; s++) hidden.Slice(batch.Starts[s] * h, h).CopyTo(first.Slice(s * h, h));
+        _attention.ForwardFirstTokens(hidden, first, batch, workspace, workspace.Context);       // context  [B, H]
+        _attentionOutput.Forward(workspace.Context, first, workspace.Projection, b);            // first = LN(context Wo + first)
+        _intermediate.Forward(first, workspace.Intermediate, b);                               // inter    [B, I]
+        _output.Forward(workspace.Intermediate, first, workspace.Projection, b);                // first = LN(inter Wo2 + first)
+        for (int s = 0; s < b; s++) first.Slice(s * h, h).CopyTo(hidden.Slice(batch.Starts[s] * h, h));
+    }
 }

@@ -103,7 +103,14 @@ public sealed class BertModel
     /// Runs the encoder and head on <c>workspace.Batch</c> and returns the outputs [B, <see cref="OutputSize"/>]: logits for a
     /// cross-encoder, sentence embeddings for a bi-encoder. The span is valid until the workspace is used again.
     /// </summary>
+    /// <remarks>A cross-encoder's head reads only the first token ([CLS]) of each sequence, so without a tap the last layer
+    /// computes that row only (keys and values still from every token): the same logits for ~14 % fewer flops on 6 layers.
+    /// With a tap, every layer is computed in full so that each tapped activation is complete.</remarks>
     public ReadOnlySpan<float> Forward(BertWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default)
+        => ForwardCore(workspace, tap, firstTokensOnly: Kind == ModelKind.CrossEncoder && tap is null, cancellationToken);
+
+    /// <summary><see cref="Forward(BertWorkspace, ActivationTap?, CancellationToken)"/> with the last-layer shortcut chosen by the caller (tests compare both).</summary>
+    internal ReadOnlySpan<float> ForwardCore(BertWorkspace workspace, ActivationTap? tap, bool firstTokensOnly, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workspace);
         if (workspace.OutputSize != OutputSize || workspace.Hidden.Length % Config.HiddenSize != 0)
@@ -118,7 +125,10 @@ public sealed class BertModel
         for (int i = 0; i < _layers.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _layers[i].Forward(hidden, batch, workspace);                                // attention + FFN, each post-LN
+            if (firstTokensOnly && i == _layers.Length - 1)
+                _layers[i].ForwardFirstTokens(hidden, batch, workspace);                 // last layer: only the [CLS] rows the head reads
+            else
+                _layers[i].Forward(hidden, batch, workspace);                            // attention + FFN, each post-LN
             tap?.Invoke($"layer.{i}", hidden, n, h);
         }
         _pooler?.Forward(hidden, batch, workspace.ClsRows, workspace.Pooled);           // [B, H] tanh(dense([CLS]))

@@ -37,4 +37,31 @@ internal sealed class BertSelfAttention
                 context.Slice(start * h, length * h), length, _heads, _headDim, scale, workspace.AttentionScratch);
         }
     }
+
+    /// <summary>
+    /// The first token of each sequence only (a cross-encoder's last layer, whose head reads [CLS]): context[B, H] row b is
+    /// that token attending over all tokens of sequence b. Keys and values are projected for every token, the query only for
+    /// the first tokens (<paramref name="firstTokens"/>[B, H], their hidden rows).
+    /// </summary>
+    public void ForwardFirstTokens(ReadOnlySpan<float> hidden, ReadOnlySpan<float> firstTokens, PackedBatch batch, BertWorkspace workspace, Span<float> context)
+    {
+        int h = _heads * _headDim, n = batch.TotalTokens, b = batch.Count;
+        Span<float> qkv = workspace.QueryKeyValue;                 // [N, 3H], Q valid on first-token rows only
+        if (_queryKeyValue.CanStartColumnsAt(h))
+        {
+            _queryKeyValue.ForwardColumns(hidden, qkv, n, 3 * h, h, 2 * h);          // K | V for every token
+            Span<float> queries = workspace.Projection.AsSpan(0, b * h);               // [B, H] Q of the first tokens
+            _queryKeyValue.ForwardColumns(firstTokens, queries, b, h, 0, h);
+            for (int s = 0; s < b; s++) queries.Slice(s * h, h).CopyTo(qkv.Slice(batch.Starts[s] * 3 * h, h));
+        }
+        else _queryKeyValue.Forward(hidden, qkv, n);                                    // Q | K | V for every token
+        float scale = 1f / MathF.Sqrt(_headDim);
+        for (int s = 0; s < b; s++)
+        {
+            int start = batch.Starts[s], length = batch.Starts[s + 1] - start;
+            Span<float> rows = qkv.Slice(start * 3 * h, length * 3 * h);   // [T, 3H] for this sequence
+            Attention.MultiHead(rows, rows[h..], rows[(2 * h)..], 3 * h, workspace.ZeroKeyBias.AsSpan(0, length),
+                context.Slice(s * h, h), length, _heads, _headDim, scale, workspace.AttentionScratch, queries: 1, KernelIsas.Best);
+        }
+    }
 }

@@ -73,23 +73,49 @@ internal sealed class Linear
         return new Linear(QuantizedMatrix.FromQuantized(q.ToArray(), scale.ToArray(), outFeatures, inFeatures), bias.ToArray());
     }
 
-    /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
-    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows)
+    /// <summary>True when <see cref="ForwardColumns"/> can start at output feature <paramref name="column"/> (whole weight panels).</summary>
+    public bool CanStartColumnsAt(int column) => column % (_quantized is null ? _weight!.Nr : QuantizedMatrix.Nr) == 0;
+
+    /// <summary>Output features [first, first + count) only: y[r * ldy + j] = x[r] . W[j] + b[j]; other columns of y untouched.</summary>
+    public void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count)
+    {
+        if (_quantized is null) Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight!, _bias, y, rows, ldy, first, count);
+        else ForwardInt8(x, y, rows, ldy, first, count);
+    }
+
+    /// <summary>y[R, out] = GELU(x[R, in] W^T + b), the GELU applied to each GEMM tile while it is cache-hot.</summary>
+    public void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows)
     {
         if (_quantized is null)
         {
-            Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight!, _bias, y[..(rows * OutFeatures)], rows);
+            Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight!, _bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
             return;
         }
+        ForwardInt8(x, y, rows, OutFeatures, 0, OutFeatures);   // int8: GELU as a separate pass (not yet fused into the int8 epilogue)
+        var active = y[..(rows * OutFeatures)];
+        Gelu.Apply(active, active);
+    }
+
+    /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
+    public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows)
+    {
+        if (_quantized is null) Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight!, _bias, y[..(rows * OutFeatures)], rows);
+        else ForwardInt8(x, y, rows, OutFeatures, 0, OutFeatures);
+    }
+
+    /// <summary>Output features [first, first + count) of the int8 product into y (row stride ldy).</summary>
+    private void ForwardInt8(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count)
+    {
+        var quantized = _quantized!;
         // int8: quantize x per row (u8 + zero point), integer product, dequantize + bias. Pooled buffers: no steady-state allocation.
-        int kp = _quantized.KPadded;
+        int kp = quantized.KPadded;
         byte[] qx = ArrayPool<byte>.Shared.Rent(rows * kp);        // [R, Kp]
         float[] scale = ArrayPool<float>.Shared.Rent(rows);        // [R]
         int[] zeroPoint = ArrayPool<int>.Shared.Rent(rows);        // [R]
         try
         {
             Quantize.Rows(x[..(rows * InFeatures)], qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), rows, InFeatures);
-            GemmInt8.Multiply(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), _quantized, _bias, y[..(rows * OutFeatures)], rows);
+            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), quantized, _bias, y, rows, ldy, first, count, GemmInt8.Best);
         }
         finally
         {

@@ -24,7 +24,7 @@ public class AttentionTests
                 Gen.Elements(KernelIsas.All).Select(isa => new Case(t, h, d, extra, masked, seed, isa))))))))
         .ToArbitrary();
 
-    private static void Check(Case c)
+    internal static void Check(Case c)
     {
         int hidden = c.Heads * c.HeadDim, ld = 3 * hidden + c.ExtraStride;
         // One fused QKV buffer [T, ld]: q at column 0, k at hidden, v at 2*hidden, as a fused projection would lay it out.
@@ -46,6 +46,30 @@ public class AttentionTests
 
     [Property(MaxTest = 150)]
     public Property MatchesReference() => Prop.ForAll(Cases(), Check);
+
+    /// <summary>Only the first rows as queries (a cross-encoder's last layer): equal to the reference on those rows.</summary>
+    [Property(MaxTest = 60)]
+    public Property FirstQueryRowsMatchReference() => Prop.ForAll(Cases(), c =>
+    {
+        int hidden = c.Heads * c.HeadDim, ld = 3 * hidden + c.ExtraStride, queries = 1 + c.Seed % c.Tokens;
+        var qkv = KernelTestData.Uniform(c.Tokens * ld, c.Seed, 2f);
+        var keyBias = new float[c.Tokens];
+        for (int j = 0; j < c.Tokens; j++) keyBias[j] = j >= c.Tokens - c.Masked ? float.NegativeInfinity : 0f;
+        float scale = 1f / MathF.Sqrt(c.HeadDim);
+        var expected = new float[c.Tokens * hidden];
+        Attention.MultiHeadReference(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, expected, c.Tokens, c.Heads, c.HeadDim, scale);
+        var actual = Enumerable.Repeat(float.NaN, queries * hidden).ToArray();
+        var scratch = new float[Attention.ScratchLength(c.Tokens, c.Heads)];
+        Attention.MultiHead(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, queries, c.Isa);
+        var twin = new float[queries * hidden];
+        Attention.MultiHeadReference(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, twin, c.Tokens, c.Heads, c.HeadDim, scale, queries);
+        double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv);
+        for (int i = 0; i < queries * hidden; i++)
+        {
+            Assert.Equal(expected[i], twin[i]);
+            Assert.True(Math.Abs(actual[i] - expected[i]) <= tol, $"{c} queries {queries}: out[{i / hidden},{i % hidden}] fast {actual[i]} reference {expected[i]}");
+        }
+    });
 
     // Big enough to run heads on several threads; T crosses the GEMM register tiles and the softmax vector width.
     [Theory]

@@ -13,7 +13,7 @@ public class GeluTests
 
     private static double Tolerance(float x) => GeluAbsoluteTolerance * Math.Max(1.0, Math.Abs(x));
 
-    private static void AssertMatchesReference(float[] x, KernelIsa isa)
+    internal static void AssertMatchesReference(float[] x, KernelIsa isa)
     {
         var expected = new float[x.Length];
         var actual = new float[x.Length];

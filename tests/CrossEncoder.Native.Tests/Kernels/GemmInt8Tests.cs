@@ -115,6 +115,23 @@ public class GemmInt8Tests
     }
 
     [Fact]
+    public void AColumnRangeIsExactlyThoseColumnsOfTheFullProduct()
+    {
+        var s = new Shape(M: 11, N: 70, K: 33, Bias: true, Seed: 9);
+        var (qa, sa, za, qw, sw, bias) = Operands(s);
+        var w = QuantizedMatrix.FromQuantized(qw, sw, s.N, s.K);
+        var full = new float[s.M * s.N];
+        GemmInt8.Multiply(qa, sa, za, w, bias, full, s.M);
+        int first = 16, count = 50, ldc = 60;
+        var part = Enumerable.Repeat(-7f, s.M * ldc).ToArray();
+        GemmInt8.MultiplyColumns(qa, sa, za, w, bias, part, s.M, ldc, first, count, GemmInt8.Best);
+        for (int r = 0; r < s.M; r++)
+            for (int j = 0; j < ldc; j++)
+                Assert.Equal(j < count ? full[r * s.N + first + j] : -7f, part[r * ldc + j]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => GemmInt8.MultiplyColumns(qa, sa, za, w, bias, part, s.M, ldc, 8, 10, GemmInt8.Best));
+    }
+
+    [Fact]
     public void PackUnpackRoundTrips()
     {
         var rng = new Random(5);

@@ -28,7 +28,7 @@ public class GemmTests
             Gen.Elements(true, false).SelectMany(bias => Gen.Choose(0, int.MaxValue).Select(seed => new Shape(m, n, k, bias, seed))))))
         .ToArbitrary();
 
-    private static void AssertMatchesReference(Shape s, KernelIsa isa)
+    internal static void AssertMatchesReference(Shape s, KernelIsa isa)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
@@ -113,7 +113,7 @@ public class GemmTests
     /// The packed product matches the reference, and (for m &gt; 2, where the unpacked path packs B too instead of taking dot
     /// products) is bit-identical to the unpacked fast path on the same ISA: same panels, same k-slices, same microkernel.
     /// </summary>
-    private static void AssertPackedMatches(Shape s, KernelIsa isa)
+    internal static void AssertPackedMatches(Shape s, KernelIsa isa)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
@@ -135,6 +135,93 @@ public class GemmTests
                 Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(unpacked[i]),
                     $"packed {isa} {s}: C[{i / s.N},{i % s.N}] packed {actual[i]} unpacked {unpacked[i]} differ");
         }
+    }
+
+    /// <summary>
+    /// A panel-aligned column range of a packed product (written into a wider C, other columns untouched) is bit-identical to
+    /// those columns of the full packed product: the same tiles run.
+    /// </summary>
+    private static void AssertColumnRangeMatches(Shape s, int firstPanel, int extraStride, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        int first = Math.Min(firstPanel * packed.Nr, s.N / packed.Nr * packed.Nr), columns = s.N - first, ldc = s.N + extraStride;
+        var full = new float[s.M * s.N];
+        Gemm.MultiplyTransposed(a, packed, bias, full, s.M);
+        var actual = Enumerable.Repeat(float.NaN, Math.Max(0, s.M * ldc)).ToArray();
+        Gemm.MultiplyTransposedColumns(a, packed, bias, actual, s.M, ldc, first, columns);
+        for (int i = 0; i < s.M; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                float got = actual[i * ldc + j];
+                if (j < first || j >= s.N) Assert.True(float.IsNaN(got), $"{isa} {s} from column {first}: C[{i},{j}] outside the range was written");
+                else Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(full[i * s.N + j]),
+                    $"{isa} {s} from column {first}: C[{i},{j}] {got} vs full product {full[i * s.N + j]}");
+            }
+    }
+
+    /// <summary>
+    /// The fused GELU epilogue is bit-identical to the product followed by <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>
+    /// on the same ISA, and within the GEMM budget (through GELU's slope, at most ~1.13) of the two reference twins chained.
+    /// </summary>
+    internal static void AssertGeluEpilogueMatches(Shape s, KernelIsa isa)
+    {
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        var separate = new float[s.M * s.N];
+        Gemm.MultiplyTransposed(a, packed, bias, separate, s.M);
+        Gelu.Apply(separate, separate, isa);
+        var fused = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
+        Gemm.MultiplyTransposed(a, packed, bias, fused, s.M, GemmEpilogue.Gelu);
+        var expected = new float[s.M * s.N];
+        Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
+        Gelu.ApplyReference(expected, expected);
+        double tol = 1.2 * Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias)) + 2e-7 * KernelTestData.MaxAbs(expected);
+        for (int i = 0; i < fused.Length; i++)
+        {
+            Assert.True(BitConverter.SingleToInt32Bits(fused[i]) == BitConverter.SingleToInt32Bits(separate[i]),
+                $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then GELU {separate[i]}");
+            Assert.True(Math.Abs(fused[i] - expected[i]) <= tol, $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public Property GeluEpilogueMatchesGemmThenGelu() => Prop.ForAll(Shapes(), s =>
+    {
+        foreach (var isa in KernelIsas.All) AssertGeluEpilogueMatches(s, isa);
+    });
+
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 300, 1536, 384)]
+    [InlineData(nameof(KernelIsa.Avx512), 130, 96, 300)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 80, 33)]
+    public void GeluEpilogueThreadedMatches(string isa, int m, int n, int k)
+        => AssertGeluEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
+
+    [Property(MaxTest = 60)]
+    public Property PackedColumnRangeMatchesFullProduct() => Prop.ForAll(Shapes(), s =>
+    {
+        foreach (var isa in KernelIsas.All) AssertColumnRangeMatches(s, s.Seed % 3, s.Seed % 5, isa);
+    });
+
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 300, 1152, 384, 24)]
+    [InlineData(nameof(KernelIsa.Avx512), 130, 96, 40, 1)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 80, 33, 2)]
+    public void PackedColumnRangeThreadedMatchesFullProduct(string isa, int m, int n, int k, int firstPanel)
+        => AssertColumnRangeMatches(new Shape(m, n, k, true, m + n), firstPanel, 3, Enum.Parse<KernelIsa>(isa));
+
+    [Fact]
+    public void PackedColumnRangeRejectsAMisalignedStart()
+    {
+        PackedMatrix packed = Gemm.Pack(new float[40 * 4], 40, 4, KernelIsa.Avx2);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 8, 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 32, 16));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 20, 16, 16));
     }
 
     [Property(MaxTest = 150)]

@@ -23,7 +23,7 @@ public class LayerNormTests
                 Gen.Elements(KernelIsas.All).Select(isa => new Case(rows, n, res, offset, seed, isa)))))))
         .ToArbitrary();
 
-    private static void Check(Case c, bool aliasOutputToX)
+    internal static void Check(Case c, bool aliasOutputToX)
     {
         int len = c.Rows * c.N;
         var x = KernelTestData.Uniform(len, c.Seed);

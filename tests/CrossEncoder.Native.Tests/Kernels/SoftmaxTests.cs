@@ -21,7 +21,7 @@ public class SoftmaxTests
             Gen.Choose(0, int.MaxValue).SelectMany(seed => Gen.Elements(KernelIsas.All).Select(isa => new Case(n, scale, mask, seed, isa))))))
         .ToArbitrary();
 
-    private static void Check(float[] x, KernelIsa isa, bool inPlace)
+    internal static void Check(float[] x, KernelIsa isa, bool inPlace)
     {
         var expected = new float[x.Length];
         Softmax.ApplyReference(x, expected);

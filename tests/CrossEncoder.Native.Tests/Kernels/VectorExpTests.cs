@@ -17,7 +17,7 @@ public class VectorExpTests
     // Results below the smallest normal float (x < -87.34) may be flushed to 0: an absolute error under 2^-126.
     private const double FlushFloor = 1.1754944e-38;
 
-    private static void AssertClose(float x, float actual, string path)
+    internal static void AssertClose(float x, float actual, string path)
     {
         double expected = Math.Exp(x);
         double err = Math.Abs(actual - expected);

@@ -15,7 +15,7 @@ internal sealed class TinyBert : IDisposable
     public static readonly string[] Vocabulary = BuildVocabulary();
 
     public TinyBert(bool classifier, string prefix = "", int seed = 7, bool withPooler = true, Action<Dictionary<string, (long[] Shape, float[] Data)>>? edit = null,
-        Action<Dictionary<string, object>>? editConfig = null)
+        Action<Dictionary<string, object>>? editConfig = null, int hidden = Hidden)
     {
         Directory = Path.Combine(Path.GetTempPath(), "tinybert-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
@@ -28,36 +28,36 @@ internal sealed class TinyBert : IDisposable
         }
 
         int v = Vocabulary.Length;
-        Add("embeddings.word_embeddings.weight", [v, Hidden], 0.5f);
-        Add("embeddings.position_embeddings.weight", [MaxPositions, Hidden], 0.5f);
-        Add("embeddings.token_type_embeddings.weight", [TypeVocab, Hidden], 0.5f);
-        Add("embeddings.LayerNorm.weight", [Hidden], 0.2f, 1f);
-        Add("embeddings.LayerNorm.bias", [Hidden], 0.2f);
+        Add("embeddings.word_embeddings.weight", [v, hidden], 0.5f);
+        Add("embeddings.position_embeddings.weight", [MaxPositions, hidden], 0.5f);
+        Add("embeddings.token_type_embeddings.weight", [TypeVocab, hidden], 0.5f);
+        Add("embeddings.LayerNorm.weight", [hidden], 0.2f, 1f);
+        Add("embeddings.LayerNorm.bias", [hidden], 0.2f);
         for (int i = 0; i < Layers; i++)
         {
             string l = $"encoder.layer.{i}.";
             foreach (string m in new[] { "attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense" })
             {
-                Add(l + m + ".weight", [Hidden, Hidden], 0.6f);
-                Add(l + m + ".bias", [Hidden], 0.2f);
+                Add(l + m + ".weight", [hidden, hidden], 0.6f);
+                Add(l + m + ".bias", [hidden], 0.2f);
             }
-            Add(l + "attention.output.LayerNorm.weight", [Hidden], 0.2f, 1f);
-            Add(l + "attention.output.LayerNorm.bias", [Hidden], 0.2f);
-            Add(l + "intermediate.dense.weight", [Intermediate, Hidden], 0.5f);
+            Add(l + "attention.output.LayerNorm.weight", [hidden], 0.2f, 1f);
+            Add(l + "attention.output.LayerNorm.bias", [hidden], 0.2f);
+            Add(l + "intermediate.dense.weight", [Intermediate, hidden], 0.5f);
             Add(l + "intermediate.dense.bias", [Intermediate], 0.2f);
-            Add(l + "output.dense.weight", [Hidden, Intermediate], 0.5f);
-            Add(l + "output.dense.bias", [Hidden], 0.2f);
-            Add(l + "output.LayerNorm.weight", [Hidden], 0.2f, 1f);
-            Add(l + "output.LayerNorm.bias", [Hidden], 0.2f);
+            Add(l + "output.dense.weight", [hidden, Intermediate], 0.5f);
+            Add(l + "output.dense.bias", [hidden], 0.2f);
+            Add(l + "output.LayerNorm.weight", [hidden], 0.2f, 1f);
+            Add(l + "output.LayerNorm.bias", [hidden], 0.2f);
         }
         if (withPooler || classifier)
         {
-            Add("pooler.dense.weight", [Hidden, Hidden], 0.5f);
-            Add("pooler.dense.bias", [Hidden], 0.2f);
+            Add("pooler.dense.weight", [hidden, hidden], 0.5f);
+            Add("pooler.dense.bias", [hidden], 0.2f);
         }
         if (classifier)
         {
-            Tensors["classifier.weight"] = ([1, Hidden], Rand(Hidden, 0.8f));
+            Tensors["classifier.weight"] = ([1, hidden], Rand(hidden, 0.8f));
             Tensors["classifier.bias"] = ([1], Rand(1, 0.5f));
         }
         edit?.Invoke(Tensors);
@@ -69,7 +69,7 @@ internal sealed class TinyBert : IDisposable
             ["architectures"] = new[] { classifier ? "BertForSequenceClassification" : "BertModel" },
             ["model_type"] = "bert",
             ["vocab_size"] = v,
-            ["hidden_size"] = Hidden,
+            ["hidden_size"] = hidden,
             ["num_hidden_layers"] = Layers,
             ["num_attention_heads"] = Heads,
             ["intermediate_size"] = Intermediate,

@@ -1,0 +1,28 @@
+using CrossEncoder.Tools.Bench;
+
+namespace CrossEncoder.Cli.Commands;
+
+/// <summary>
+/// <c>bench --suite</c>: the FMA peak, GEMM on the model's shapes, and every case of <see cref="BenchCases"/> (padded
+/// batches, a real rerank workload, interactive latency), ours vs ONNX Runtime in one process. The measuring lives in
+/// tools/CrossEncoder.Tools/Bench; this file only reads options and prints.
+/// </summary>
+internal static class BenchSuiteCommand
+{
+    public static int Run(string modelDirectory, string? onnx, int threads, int seconds, string? docs, string? query, bool json, TextWriter stdout, TextWriter stderr)
+    {
+        if (onnx is null) throw new UsageException("--suite compares with ONNX Runtime: give --onnx <file> (or use the default model).");
+        string[] documents;
+        if (docs is null) (query, documents) = BenchContext.DefaultWorkload();
+        else
+        {
+            if (!File.Exists(docs)) throw new CliException($"documents file '{docs}' not found.");
+            documents = File.ReadLines(docs).Where(l => l.Trim().Length > 0 && !l.StartsWith('#')).ToArray();
+            if (documents.Length == 0) throw new CliException($"documents file '{docs}' has no documents (one per line).");
+            if (string.IsNullOrWhiteSpace(query)) throw new UsageException("--query is empty.");
+        }
+        var report = BenchSuite.Run(modelDirectory, onnx, new BenchSettings(threads, seconds, query!, documents), line => stderr.WriteLine(line));
+        stdout.WriteLine(json ? report.ToJson() : report.ToTable());
+        return 0;
+    }
+}

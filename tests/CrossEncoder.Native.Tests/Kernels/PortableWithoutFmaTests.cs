@@ -1,0 +1,117 @@
+using System.Numerics;
+using CrossEncoder.Native.Kernels;
+using Xunit;
+
+namespace CrossEncoder.Native.Tests.Kernels;
+
+/// <summary>The tests that switch the process-wide <see cref="KernelIsas.PortableFma"/> run alone, never beside other kernel tests.</summary>
+[CollectionDefinition("Portable without FMA", DisableParallelization = true)]
+public sealed class PortableWithoutFmaCollection;
+
+/// <summary>
+/// The portable path as it runs on hardware without an FMA (WebAssembly, x86 without FMA3): every portable kernel computes
+/// a * b + c as a multiply then an add (not the ~30x slower software-emulated fused form) and still matches its reference
+/// twin within the same named tolerances. The switch is flipped for each test and restored after.
+/// </summary>
+[Collection("Portable without FMA")]
+public sealed class PortableWithoutFmaTests : IDisposable
+{
+    private readonly bool _saved = KernelIsas.PortableFma;
+
+    public PortableWithoutFmaTests() => KernelIsas.PortableFma = false;
+
+    public void Dispose() => KernelIsas.PortableFma = _saved;
+
+    [Fact]
+    public void TheSwitchSelectsMultiplyThenAdd()
+    {
+        // C = (-1)(1) + (1 + 2^-12)^2. Exactly 2^-11 + 2^-24; the product alone rounds (tie to even) to 1 + 2^-11, so a
+        // multiply then an add gives 2^-11 and a fused multiply-add 2^-11 + 2^-24: the result says which ran.
+        float e = 1f + MathF.Pow(2, -12);
+        float[] a = [-1f, e, -1f, e, -1f, e], b = [1f, e];
+        float separate = MathF.Pow(2, -11), fused = separate + MathF.Pow(2, -24);
+        var c = new float[3];
+        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, KernelIsa.Portable), [], c, 3);   // microkernel
+        Assert.Equal([separate, separate, separate], c);
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Portable);               // dot product (m = 1)
+        Assert.Equal(separate, c[0]);
+        KernelIsas.PortableFma = true;
+        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, KernelIsa.Portable), [], c, 3);
+        Assert.Equal([fused, fused, fused], c);
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Portable);
+        Assert.Equal(fused, c[0]);
+        // The AVX2 path is FMA hardware by definition: the switch does not touch it.
+        KernelIsas.PortableFma = false;
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Avx2);
+        Assert.Equal(fused, c[0]);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1)]
+    [InlineData(7, 9, 17)]
+    [InlineData(33, 65, 257)]
+    [InlineData(97, 47, 385)]
+    [InlineData(300, 200, 384)]   // threaded
+    public void GemmMatchesReference(int m, int n, int k)
+    {
+        GemmTests.AssertMatchesReference(new GemmTests.Shape(m, n, k, true, m + n + k), KernelIsa.Portable);
+        GemmTests.AssertPackedMatches(new GemmTests.Shape(m, n, k, m % 2 == 0, m * n + k), KernelIsa.Portable);
+        GemmTests.AssertGeluEpilogueMatches(new GemmTests.Shape(m, n, k, true, m * 3 + k), KernelIsa.Portable);
+    }
+
+    [Theory]
+    [InlineData(1, 1, 1, 0)]
+    [InlineData(9, 3, 7, 2)]
+    [InlineData(65, 4, 33, 10)]
+    [InlineData(130, 12, 32, 30)]   // threaded
+    public void AttentionMatchesReference(int tokens, int heads, int headDim, int masked)
+        => AttentionTests.Check(new AttentionTests.Case(tokens, heads, headDim, 3, masked, tokens * 7 + heads, KernelIsa.Portable));
+
+    [Theory]
+    [InlineData(1, 1, false, 0f)]
+    [InlineData(3, 17, true, 100f)]
+    [InlineData(9, 385, true, 3f)]
+    [InlineData(2100, 384, true, 1f)]   // threaded
+    public void LayerNormMatchesReference(int rows, int n, bool residual, float offset)
+        => LayerNormTests.Check(new LayerNormTests.Case(rows, n, residual, offset, rows + n, KernelIsa.Portable), aliasOutputToX: rows % 2 == 1);
+
+    [Theory]
+    [InlineData(1, 1f)]
+    [InlineData(17, 10f)]
+    [InlineData(1000, 1e4f)]
+    public void SoftmaxMatchesReference(int n, float scale)
+    {
+        var x = KernelTestData.Uniform(n, n, scale);
+        for (int i = 1; i < n; i += 3) x[i] = float.NegativeInfinity;
+        SoftmaxTests.Check(x, KernelIsa.Portable, inPlace: n % 2 == 0);
+    }
+
+    [Fact]
+    public void GeluMatchesReference()
+    {
+        var x = new List<float> { 0f, -0f, 1e-30f, -1e-30f, float.NaN, 88f, -88f, 1e30f, -1e30f };
+        for (int i = -12 * 256; i <= 12 * 256; i++) x.Add(i / 256f);
+        x.AddRange(KernelTestData.Uniform(70_000, 5, 6f));   // enough to run threaded
+        GeluTests.AssertMatchesReference([.. x], KernelIsa.Portable);
+    }
+
+    [Fact]
+    public void ExpMatchesMathExp()
+    {
+        int w = Vector<float>.Count;
+        var xs = new List<float>();
+        for (int i = -100 * 64; i <= 88 * 64; i++) xs.Add(i / 64f);
+        for (int n = -126; n <= 126; n++)
+        {
+            float v = (float)((n + 0.5) * Math.Log(2));
+            xs.AddRange([v, MathF.BitDecrement(v), MathF.BitIncrement(v)]);
+        }
+        while (xs.Count % w != 0) xs.Add(0f);
+        var values = xs.ToArray();
+        for (int i = 0; i < values.Length; i += w)
+        {
+            var y = VectorExp.Exp<SeparateMultiplyAdd>(new Vector<float>(values, i));
+            for (int l = 0; l < w; l++) VectorExpTests.AssertClose(values[i + l], y[l], "Vector<float> without FMA");
+        }
+    }
+}

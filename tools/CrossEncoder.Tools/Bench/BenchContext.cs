@@ -1,0 +1,108 @@
+using System.Reflection;
+using System.Text.Json.Nodes;
+using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking;
+using CrossEncoder.Native.SafeTensors;
+
+namespace CrossEncoder.Tools.Bench;
+
+/// <summary>What the suite runs on: our engine (as a cross-encoder), ONNX Runtime, the workload text and the knobs.</summary>
+public sealed class BenchContext : IDisposable
+{
+    private readonly string? _temporaryFolder;
+
+    private BenchContext(Reranker reranker, OrtEncoder ort, string? temporaryFolder, BenchSettings settings, string headNote)
+    {
+        Reranker = reranker;
+        Ort = ort;
+        _temporaryFolder = temporaryFolder;
+        Settings = settings;
+        HeadNote = headNote;
+    }
+
+    /// <summary>Our engine, loaded as a cross-encoder.</summary>
+    public Reranker Reranker { get; }
+
+    /// <summary>ONNX Runtime on the same encoder.</summary>
+    public OrtEncoder Ort { get; }
+
+    /// <summary>Knobs of this run.</summary>
+    public BenchSettings Settings { get; }
+
+    /// <summary>How the cross-encoder head was obtained (the model's own, or a seeded random one on a bi-encoder's encoder).</summary>
+    public string HeadNote { get; }
+
+    /// <summary>
+    /// Loads the model folder as a cross-encoder: a bi-encoder folder (e.g. all-MiniLM-L6-v2) gets a seeded random one-label
+    /// head on its encoder in a temporary folder (BertForSequenceClassification layout), so the timed path is the reranking
+    /// one; the head is 385 weights and does not change the cost. ONNX Runtime runs the encoder export as it is.
+    /// </summary>
+    public static BenchContext Open(string modelDirectory, string onnxPath, BenchSettings settings)
+    {
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(modelDirectory, "config.json")))!.AsObject();
+        bool crossEncoder = config["architectures"]?.AsArray().Any(a => a?.GetValue<string>().EndsWith("ForSequenceClassification", StringComparison.Ordinal) == true) == true;
+        string? temporary = null;
+        string directory = modelDirectory;
+        string note = "the model's own classification head";
+        if (!crossEncoder)
+        {
+            temporary = directory = Path.Combine(Path.GetTempPath(), "crossencoder-bench-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(directory);
+            int hidden = config["hidden_size"]!.GetValue<int>();
+            var random = new Random(42);
+            float[] weight = Enumerable.Range(0, hidden).Select(_ => (float)(random.NextDouble() * 0.2 - 0.1)).ToArray();
+            using (var source = SafeTensorsFile.Open(Path.Combine(modelDirectory, "model.safetensors")))
+            {
+                var tensors = source.Tensors.Values
+                    .Select(t => new KeyValuePair<string, (long[], float[])>(t.Name.StartsWith("bert.", StringComparison.Ordinal) ? t.Name : "bert." + t.Name, (t.Shape.ToArray(), source.ReadFloat32(t.Name))))
+                    .ToList();
+                tensors.Add(new("classifier.weight", ([1, hidden], weight)));
+                tensors.Add(new("classifier.bias", ([1], [0f])));
+                SafeTensorsWriter.WriteFloat32(Path.Combine(directory, "model.safetensors"), tensors);
+            }
+            config["architectures"] = new JsonArray("BertForSequenceClassification");
+            config["id2label"] = new JsonObject { ["0"] = "LABEL_0" };
+            File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString());
+            foreach (string file in new[] { "vocab.txt", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json" })
+                if (File.Exists(Path.Combine(modelDirectory, file))) File.Copy(Path.Combine(modelDirectory, file), Path.Combine(directory, file));
+            note = "bi-encoder folder: its encoder with a seeded random one-label head (cross-encoder path)";
+        }
+        var reranker = Reranker.Load(directory, new RerankerOptions());
+        var ort = new OrtEncoder(onnxPath, settings.Threads);
+        return new BenchContext(reranker, ort, temporary, settings, note);
+    }
+
+    /// <summary>The committed workload: 100 real MEDLINE abstracts and a MEDLINE query (see the file's header).</summary>
+    public static (string Query, string[] Documents) DefaultWorkload()
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("medline-abstracts.txt")
+            ?? throw new InvalidOperationException("the embedded workload medline-abstracts.txt is missing.");
+        using var reader = new StreamReader(stream);
+        string? query = null;
+        var documents = new List<string>();
+        for (string? line; (line = reader.ReadLine()) is not null;)
+        {
+            if (line.StartsWith("# query (MED.QRY 1): ", StringComparison.Ordinal)) query = line["# query (MED.QRY 1): ".Length..];
+            else if (!line.StartsWith('#') && line.Length > 0) documents.Add(line);
+        }
+        return (query ?? throw new InvalidDataException("the workload file has no query line."), documents.ToArray());
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        Ort.Dispose();
+        Reranker.Dispose();
+        if (_temporaryFolder is not null)
+        {
+            try { Directory.Delete(_temporaryFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+}
+
+/// <summary>Knobs of one suite run.</summary>
+/// <param name="Threads">Our kernel threads and ONNX Runtime's intra-op threads.</param>
+/// <param name="Seconds">Time per case (both engines together), at least three interleaved rounds.</param>
+/// <param name="Query">The workload query.</param>
+/// <param name="Documents">The workload passages.</param>
+public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents);

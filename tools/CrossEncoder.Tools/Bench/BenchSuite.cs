@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CrossEncoder.Native.Kernels;
+
+namespace CrossEncoder.Tools.Bench;
+
+/// <summary>Everything one <c>bench --suite</c> run measured.</summary>
+public sealed class BenchReport
+{
+    /// <summary>CPU, cores, ISA path, runtime and ONNX Runtime versions.</summary>
+    public required IReadOnlyDictionary<string, string> Machine { get; init; }
+
+    /// <summary>FMA peak on one core, GFLOP/s.</summary>
+    public required double PeakOneCore { get; init; }
+
+    /// <summary>FMA peak on all the threads the run uses, GFLOP/s.</summary>
+    public required double PeakAllCores { get; init; }
+
+    /// <summary>GEMM rows.</summary>
+    public required IReadOnlyList<GemmResult> Gemm { get; init; }
+
+    /// <summary>Case rows.</summary>
+    public required IReadOnlyList<BenchCaseResult> Cases { get; init; }
+
+    /// <summary>The JSON document of the issue: machine, peak_gflops, gemm, cases.</summary>
+    public string ToJson()
+    {
+        var machine = new JsonObject();
+        foreach (var (key, value) in Machine) machine[key] = value;
+        var gemm = new JsonArray();
+        foreach (var g in Gemm)
+            gemm.Add(new JsonObject
+            {
+                ["m"] = g.M, ["n"] = g.N, ["k"] = g.K, ["threads"] = g.Threads, ["path"] = g.Path,
+                ["gflops"] = Math.Round(g.Gflops, 2), ["percent_of_peak"] = Math.Round(g.PercentOfPeak, 1),
+            });
+        var cases = new JsonArray();
+        foreach (var c in Cases)
+        {
+            var row = new JsonObject
+            {
+                ["case"] = c.Case, ["ours_per_s"] = Math.Round(c.OursPerSecond, 2), ["ort_per_s"] = Math.Round(c.OrtPerSecond, 2),
+                ["ratio"] = Math.Round(c.Ratio, 3),
+            };
+            foreach (var (key, value) in c.Extra) row[key] = Math.Round(value, 2);
+            cases.Add(row);
+        }
+        var root = new JsonObject
+        {
+            ["machine"] = machine,
+            ["peak_gflops"] = new JsonObject { ["one_core"] = Math.Round(PeakOneCore, 1), ["all_cores"] = Math.Round(PeakAllCores, 1) },
+            ["gemm"] = gemm,
+            ["cases"] = cases,
+        };
+        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>Markdown tables: peak, GEMM (one row per shape, 1 thread and all threads side by side), cases.</summary>
+    public string ToTable()
+    {
+        var s = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        s.AppendLine(inv, $"machine: {string.Join(", ", Machine.Select(kv => $"{kv.Key} {kv.Value}"))}");
+        s.AppendLine(inv, $"FMA peak: {PeakOneCore:F1} GFLOP/s one core, {PeakAllCores:F1} GFLOP/s all cores");
+        s.AppendLine();
+        s.AppendLine("| GEMM M x N x K | path | 1 thread GFLOP/s | % peak | all threads GFLOP/s | % peak | speed-up |");
+        s.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (var group in Gemm.GroupBy(g => (g.M, g.N, g.K, g.Path)))
+        {
+            var one = group.FirstOrDefault(g => g.Threads == 1);
+            var all = group.FirstOrDefault(g => g.Threads > 1);
+            s.Append(inv, $"| {group.Key.M} x {group.Key.N} x {group.Key.K} | {group.Key.Path} | ");
+            s.Append(one is null ? "| | " : string.Create(inv, $"{one.Gflops:F1} | {one.PercentOfPeak:F0} % | "));
+            s.Append(all is null ? "| | " : string.Create(inv, $"{all.Gflops:F1} | {all.PercentOfPeak:F0} % | "));
+            s.AppendLine(one is not null && all is not null ? string.Create(inv, $"{all.Gflops / one.Gflops:F2}x |") : " |");
+        }
+        s.AppendLine();
+        s.AppendLine("| case | ours pairs/s | ORT pairs/s | ours/ORT | notes |");
+        s.AppendLine("|---|---|---|---|---|");
+        foreach (var c in Cases)
+        {
+            string notes = string.Join(", ", c.Extra.Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}")));
+            s.AppendLine(inv, $"| {c.Case} | {c.OursPerSecond:F1} | {c.OrtPerSecond:F1} | {c.Ratio:F2} | {notes} |");
+        }
+        return s.ToString();
+    }
+}
+
+/// <summary>The whole <c>bench --suite</c>: peak, GEMM, then every case of <see cref="BenchCases.All"/>, in one process.</summary>
+public static class BenchSuite
+{
+    /// <summary>Runs the suite; <paramref name="progress"/> gets one line per finished measurement (for stderr).</summary>
+    public static BenchReport Run(string modelDirectory, string onnxPath, BenchSettings settings, Action<string>? progress = null, IReadOnlyList<BenchCase>? cases = null)
+    {
+        int threads = settings.Threads;
+        int limit = KernelParallelism.ThreadLimit;
+        KernelParallelism.ThreadLimit = threads;
+        try
+        {
+            double one = FmaPeak.Measure(1), all = threads == 1 ? one : FmaPeak.Measure(threads);
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"peak: {one:F1} GFLOP/s one core, {all:F1} all cores"));
+            var gemm = GemmBench.Run(threads, one, all, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
+                r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} GFLOP/s ({r.PercentOfPeak:F0} %)")));
+            using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
+            progress?.Invoke("model: " + context.HeadNote);
+            var results = new List<BenchCaseResult>();
+            foreach (var c in cases ?? BenchCases.All())
+            {
+                var r = c.Run(context);
+                results.Add(r);
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, ORT {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}"));
+            }
+            return new BenchReport { Machine = Machine(threads, context.HeadNote), PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
+        }
+        finally
+        {
+            KernelParallelism.ThreadLimit = limit;
+        }
+    }
+
+    /// <summary>CPU model (from /proc/cpuinfo on Linux), cores, kernel path, runtime and ONNX Runtime versions.</summary>
+    public static Dictionary<string, string> Machine(int threads, string model)
+    {
+        string cpu = RuntimeInformation.ProcessArchitecture.ToString();
+        try
+        {
+            if (File.Exists("/proc/cpuinfo"))
+            {
+                var lines = File.ReadLines("/proc/cpuinfo").Take(40).ToArray();
+                string? name = lines.FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
+                string? family = lines.FirstOrDefault(l => l.StartsWith("cpu family", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
+                string? modelNumber = lines.FirstOrDefault(l => l.StartsWith("model\t", StringComparison.Ordinal))?.Split(':', 2)[1].Trim();
+                if (name is not null) cpu = family is null ? name : $"{name} (family {family} model {modelNumber})";
+            }
+        }
+        catch (IOException) { }
+        return new Dictionary<string, string>
+        {
+            ["cpu"] = cpu,
+            ["logical_cores"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture),
+            ["threads"] = threads.ToString(CultureInfo.InvariantCulture),
+            ["kernel_path"] = KernelIsas.Best.ToString().ToLowerInvariant(),
+            ["runtime"] = RuntimeInformation.FrameworkDescription,
+            ["os"] = RuntimeInformation.OSDescription,
+            ["onnxruntime"] = OrtEncoder.Version,
+            ["model"] = model,
+        };
+    }
+}

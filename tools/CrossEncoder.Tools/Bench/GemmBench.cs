@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using CrossEncoder.Native.Kernels;
+
+namespace CrossEncoder.Tools.Bench;
+
+/// <summary>One GEMM measurement: <c>C[M,N] = A[M,K] B[N,K]^T + bias</c> through a weight packed once, as Linear layers run it.</summary>
+/// <param name="M">Rows (tokens).</param>
+/// <param name="N">Output features.</param>
+/// <param name="K">Input features.</param>
+/// <param name="Threads">Threads allowed.</param>
+/// <param name="Path">Microkernel: avx512, avx2, portable (hardware FMA) or portable-no-fma (multiply + add, as on hardware without FMA).</param>
+/// <param name="Gflops">Median GFLOP/s (2MNK flops per call).</param>
+/// <param name="PercentOfPeak">Against the FMA peak of the same number of cores.</param>
+public sealed record GemmResult(int M, int N, int K, int Threads, string Path, double Gflops, double PercentOfPeak);
+
+/// <summary>The model's GEMM shapes timed on one thread and on all threads.</summary>
+public static class GemmBench
+{
+    /// <summary>Rows: 16 (one short batch) to 8192 (a large batch).</summary>
+    public static readonly int[] Rows = [16, 128, 512, 2048, 8192];
+
+    /// <summary>(K, N) of MiniLM/BERT-base-like layers at H = 384: QKV, attention output, FFN up, FFN down.</summary>
+    public static readonly (int K, int N)[] Shapes = [(384, 1152), (384, 384), (384, 1536), (1536, 384)];
+
+    /// <summary>Times every shape; <paramref name="peakOneCore"/> / <paramref name="peakAllCores"/> give the percentages.</summary>
+    public static List<GemmResult> Run(int threads, double peakOneCore, double peakAllCores, double secondsPerRow, Action<GemmResult>? progress = null)
+    {
+        var results = new List<GemmResult>();
+        string best = KernelIsas.Best.ToString().ToLowerInvariant();
+        foreach (int m in Rows)
+            foreach (var (k, n) in Shapes)
+                foreach (int t in threads == 1 ? [1] : new[] { 1, threads })
+                    Add(Time(m, n, k, t, KernelIsas.Best, portableFma: true, secondsPerRow, best, t == 1 ? peakOneCore : peakAllCores));
+        // The portable path (Vector<T>) on one shape: with the hardware's FMA, and with multiply + add as on hardware without one.
+        Add(Time(2048, 1536, 384, 1, KernelIsa.Portable, portableFma: true, secondsPerRow, "portable", peakOneCore));
+        Add(Time(2048, 1536, 384, 1, KernelIsa.Portable, portableFma: false, secondsPerRow, "portable-no-fma", peakOneCore));
+        return results;
+
+        void Add(GemmResult r)
+        {
+            results.Add(r);
+            progress?.Invoke(r);
+        }
+    }
+
+    private static GemmResult Time(int m, int n, int k, int threads, KernelIsa isa, bool portableFma, double seconds, string path, double peak)
+    {
+        var random = new Random(m * 31 + n * 7 + k);
+        var a = new float[m * k];
+        var b = new float[n * k];
+        var bias = new float[n];
+        var c = new float[m * n];
+        for (int i = 0; i < a.Length; i++) a[i] = random.NextSingle() - 0.5f;
+        for (int i = 0; i < b.Length; i++) b[i] = random.NextSingle() - 0.5f;
+        var packed = Gemm.Pack(b, n, k, isa);
+        int limit = KernelParallelism.ThreadLimit;
+        bool fma = KernelIsas.PortableFma;
+        KernelParallelism.ThreadLimit = threads;
+        KernelIsas.PortableFma = portableFma && fma;
+        try
+        {
+            Gemm.MultiplyTransposed(a, packed, bias, c, m);
+            double flops = 2.0 * m * n * k;
+            // Chunks of >= 20 ms; the median chunk is the figure.
+            var one = Stopwatch.StartNew();
+            Gemm.MultiplyTransposed(a, packed, bias, c, m);
+            int perChunk = (int)Math.Clamp(0.02 / Math.Max(1e-7, one.Elapsed.TotalSeconds), 1, 100_000);
+            var rates = new List<double>();
+            var total = Stopwatch.StartNew();
+            while (rates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
+            {
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < perChunk; i++) Gemm.MultiplyTransposed(a, packed, bias, c, m);
+                rates.Add(flops * perChunk / clock.Elapsed.TotalSeconds / 1e9);
+            }
+            double gflops = BenchStatistics.Median(rates);
+            return new GemmResult(m, n, k, threads, path, gflops, peak > 0 ? 100 * gflops / peak : 0);
+        }
+        finally
+        {
+            KernelParallelism.ThreadLimit = limit;
+            KernelIsas.PortableFma = fma;
+        }
+    }
+}
+
+/// <summary>Median and percentiles of timing samples.</summary>
+public static class BenchStatistics
+{
+    /// <summary>The median (mean of the middle two for an even count).</summary>
+    public static double Median(IReadOnlyList<double> values) => Percentile(values, 0.5);
+
+    /// <summary>Linear-interpolated percentile, <paramref name="p"/> in [0, 1].</summary>
+    public static double Percentile(IReadOnlyList<double> values, double p)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.OrderBy(v => v).ToArray();
+        double position = p * (sorted.Length - 1);
+        int low = (int)Math.Floor(position), high = (int)Math.Ceiling(position);
+        return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+    }
+}
