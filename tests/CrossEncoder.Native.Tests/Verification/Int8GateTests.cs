@@ -98,20 +98,20 @@ public class Int8GateTests(MiniLmFixture minilm)
     public void AutoPrecisionKeepsInt8WhenTheQuickCheckPassesAndSaysNothing()
     {
         var log = new List<string>();
-        using var reranker = Reranking.Reranker.Load(minilm.ModelDirectory, new Reranking.RerankerOptions { Precision = Precision.Auto, Log = log.Add });
+        using var reranker = Native.Reranking.Reranker.Load(minilm.ModelDirectory, new Native.Reranking.RerankerOptions { Precision = Precision.Auto, Log = log.Add });
         Assert.Equal(Precision.Int8, reranker.Model.Precision);
         Assert.Null(reranker.PrecisionNote);
         Assert.Empty(log);
-        var (cosine, spearman) = Reranking.PrecisionCheck.Compare(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), reranker.Model, reranker.Tokenizer);
-        Assert.InRange(cosine, Reranking.PrecisionCheck.MinCosine, 1 - 1e-9);   // int8 really differs, within budget
-        Assert.True(spearman >= Reranking.PrecisionCheck.MinSpearman, $"spearman {spearman}");
+        var (cosine, spearman) = Native.Reranking.PrecisionCheck.Compare(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), reranker.Model, reranker.Tokenizer);
+        Assert.InRange(cosine, Native.Reranking.PrecisionCheck.MinCosine, 1 - 1e-9);   // int8 really differs, within budget
+        Assert.True(spearman >= Native.Reranking.PrecisionCheck.MinSpearman, $"spearman {spearman}");
         // The cross-encoder (pooled vector + head) passes the quick check too.
         string directory = Path.Combine(Path.GetTempPath(), "minilm-ce-auto-" + Guid.NewGuid().ToString("N"));
         try
         {
             BuildCrossEncoder(minilm.ModelDirectory, directory);
-            var (_, other) = Reranking.PrecisionCheck.Compare(BertModel.Load(directory, Precision.Fp32), BertModel.Load(directory, Precision.Int8), reranker.Tokenizer);
-            Assert.True(other >= Reranking.PrecisionCheck.MinSpearman, $"cross-encoder int8 spearman {other}");
+            var (_, other) = Native.Reranking.PrecisionCheck.Compare(BertModel.Load(directory, Precision.Fp32), BertModel.Load(directory, Precision.Int8), reranker.Tokenizer);
+            Assert.True(other >= Native.Reranking.PrecisionCheck.MinSpearman, $"cross-encoder int8 spearman {other}");
         }
         finally
         {
