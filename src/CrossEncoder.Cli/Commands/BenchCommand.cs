@@ -12,11 +12,11 @@ namespace CrossEncoder.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage = "crossencoder bench [--model <dir>] [--onnx <file>] [--suite [--docs <file> --query <text>]] [--tokens N (128)] [--pairs N (64)] [--seconds S (5)] [--threads N (all cores)] [--json]";
+    public const string Usage = "crossencoder bench [--model <dir>] [--onnx <file>] [--suite [--docs <file> --query <text>] [--precision int8]] [--tokens N (128)] [--pairs N (64)] [--seconds S (5)] [--threads N (all cores)] [--json]";
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
-        var cl = CommandLine.Parse(args, ["model", "onnx", "tokens", "pairs", "seconds", "threads", "docs", "query"], ["json", "suite"]);
+        var cl = CommandLine.Parse(args, ["model", "onnx", "tokens", "pairs", "seconds", "threads", "docs", "query", "precision"], ["json", "suite"]);
         if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
         int tokens = cl.Int("tokens", 3, 4096) ?? 128;
         int pairs = cl.Int("pairs", 1, 4096) ?? 64;
@@ -25,7 +25,8 @@ internal static class BenchCommand
         if (!cl.Flag("suite") && (cl.Value("docs") is not null || cl.Value("query") is not null)) throw new UsageException("--docs and --query belong to --suite.");
         if ((cl.Value("docs") is null) != (cl.Value("query") is null)) throw new UsageException("--docs and --query go together.");
         var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);
-        if (cl.Flag("suite")) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, cl.Value("docs"), cl.Value("query"), cl.Flag("json"), stdout, stderr);
+        if (cl.Value("precision") is { } precision && (precision is not ("int8" or "fp32") || !cl.Flag("suite"))) throw new UsageException("--precision takes fp32 or int8, with --suite.");
+        if (cl.Flag("suite")) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, cl.Value("docs"), cl.Value("query"), cl.Flag("json"), stdout, stderr, int8: cl.Value("precision") == "int8");
 
         var bert = BertModel.Load(modelDirectory);
         if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");

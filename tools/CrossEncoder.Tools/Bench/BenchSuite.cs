@@ -107,7 +107,7 @@ public static class BenchSuite
             using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
             progress?.Invoke("model: " + context.HeadNote);
             var results = new List<BenchCaseResult>();
-            foreach (var c in cases ?? BenchCases.All())
+            foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
             {
                 var r = c.Run(context);
                 results.Add(r);
