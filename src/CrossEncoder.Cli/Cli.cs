@@ -19,6 +19,7 @@ public static class Cli
         TokenizeCommand.Create,
         ConvertCommand.Create,
         CompletionCommand.Create,
+        QuantizeCommand.Create,
         EvalCommand.Create,
         ConvertCollectionCommand.Create,
     ];

@@ -9,7 +9,8 @@ namespace CrossEncoder.Cli.Commands;
 /// </summary>
 internal static class BenchSuiteCommand
 {
-    public static int Run(string modelDirectory, string? onnx, int threads, int seconds, string? docs, string? query, bool json, TextWriter stdout, TextWriter stderr)
+
+    public static int Run(string modelDirectory, string? onnx, int threads, int seconds, string? docs, string? query, bool json, TextWriter stdout, TextWriter stderr, bool int8 = false)
     {
         if (onnx is null) throw new UsageException("--suite compares with ONNX Runtime: give --onnx <file> (or use the default model).");
         string[] documents;
@@ -21,7 +22,7 @@ internal static class BenchSuiteCommand
             if (documents.Length == 0) throw new CliException($"documents file '{docs}' has no documents (one per line).");
             if (string.IsNullOrWhiteSpace(query)) throw new UsageException("--query is empty.");
         }
-        var report = BenchSuite.Run(modelDirectory, onnx, new BenchSettings(threads, seconds, query!, documents), line => stderr.WriteLine(line));
+        var report = BenchSuite.Run(modelDirectory, onnx, new BenchSettings(threads, seconds, query!, documents, int8), line => stderr.WriteLine(line));
         stdout.WriteLine(json ? report.ToJson() : report.ToTable());
         return 0;
     }

@@ -15,11 +15,16 @@ internal static class VerifyCommand
         var pairsOption = CliOptions.Text("--pairs", "file", "pairs to run, one per line: query TAB document [TAB max_length]; default: built-in real pairs of 8-512 tokens");
         var batch = CliOptions.Int("--batch", "pairs per forward pass", 1, 1024, 16);
         var json = CliOptions.Json();
-        var command = new Command("verify", "Compare this engine with ONNX Runtime on real text, output by output, against the error budgets.") { model, onnx, pairsOption, batch, json };
+        var gate = Int8GateOptions.Create();
+        var command = new Command("verify", "Compare this engine with ONNX Runtime on real text, output by output, against the error budgets; with --precision int8, the int8 accuracy gate (int8 against fp32 on real reranking sets).") { model, onnx, pairsOption, batch, json };
+        gate.AddTo(command);
         CliHelp.SetExamples(command,
             "crossencoder-onnx verify",
-            "crossencoder-onnx verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json");
-        command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(pairsOption), parse.GetValue(batch), parse.GetValue(json)));
+            "crossencoder-onnx verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json",
+            "crossencoder-onnx verify --precision int8 --data ../shared/ir --json");
+        command.SetAction(parse => parse.GetValue(gate.Precision) is { } precision
+            ? VerifyInt8Command.Run(context, precision, parse.GetValue(model), parse.GetValue(onnx), gate.Read(parse), parse.GetValue(json))
+            : Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(pairsOption), parse.GetValue(batch), parse.GetValue(json)));
         return command;
     }
 

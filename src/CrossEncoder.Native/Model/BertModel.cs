@@ -66,6 +66,9 @@ public sealed class BertModel
     /// <summary>The architecture, from config.json.</summary>
     public BertConfig Config { get; }
 
+    /// <summary>Fp32 or Int8: the arithmetic of the encoder's linear layers.</summary>
+    public Precision Precision { get; private init; }
+
     /// <summary>Cross-encoder (classification logits) or bi-encoder (sentence embeddings).</summary>
     public ModelKind Kind { get; }
 
@@ -82,9 +85,16 @@ public sealed class BertModel
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
     /// <exception cref="SafeTensorsFormatException">model.safetensors violates the format.</exception>
-    public static BertModel Load(string directory)
+    public static BertModel Load(string directory) => Load(directory, Precision.Fp32);
+
+    /// <summary>Loads a model folder (fp32 or written by <c>quantize</c>) in the given precision (<see cref="Precision.Fp32"/> or
+    /// <see cref="Precision.Int8"/>; <see cref="Precision.Auto"/> is resolved by the Reranker).</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
+    public static BertModel Load(string directory, Precision precision)
     {
         ArgumentNullException.ThrowIfNull(directory);
+        if (precision is not (Precision.Fp32 or Precision.Int8)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "BertModel loads Fp32 or Int8; Auto is chosen by Reranker.Load.");
         if (!Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         var config = BertConfig.Load(Path.Combine(directory, "config.json"));
         string weightsPath = Path.Combine(directory, "model.safetensors");
@@ -98,7 +108,10 @@ public sealed class BertModel
         }
         using var file = SafeTensorsFile.Open(weightsPath);
         var pooling = config.IsSequenceClassifier ? null : SentencePooling.FromModelFolder(directory);
-        return new BertModel(config, new WeightSource(file, WeightNames.ModelPrefixOf(config.Family)), pooling);
+        var weights = precision == Precision.Int8
+            ? new WeightSource(file, WeightNames.ModelPrefixOf(config.Family)) { Int8Linears = ModelQuantization.LinearWeights(config), Int8Tables = ModelQuantization.Tables() }
+            : new WeightSource(file, WeightNames.ModelPrefixOf(config.Family));
+        return new BertModel(config, weights, pooling) { Precision = precision };
     }
 
     /// <summary>Creates buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/> sequences.</summary>

@@ -76,4 +76,7 @@ internal static class WeightNames
 
     public static string Weight(string module) => module + ".weight";
     public static string Bias(string module) => module + ".bias";
+
+    /// <summary>A quantized file's per-row fp32 scales of an I8 tensor: <c>{tensor}_scale</c>, e.g. <c>encoder.layer.0.intermediate.dense.weight_scale</c>.</summary>
+    public static string Scale(string tensor) => tensor + "_scale";
 }

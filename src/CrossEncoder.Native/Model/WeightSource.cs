@@ -1,3 +1,4 @@
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.SafeTensors;
 
 namespace CrossEncoder.Native.Model;
@@ -11,6 +12,12 @@ internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = We
 {
     private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
     private readonly List<string> _missing = [];
+
+    /// <summary>Canonical names of linear weights to load as int8 (<see cref="TakeQuantized"/>); null for fp32.</summary>
+    public IReadOnlySet<string>? Int8Linears { get; init; }
+
+    /// <summary>Canonical names of tables rounded through 8-bit rows at load (as a quantized file stores them); null for none.</summary>
+    public IReadOnlySet<string>? Int8Tables { get; init; }
 
     /// <summary>True when the checkpoint has a tensor under <paramref name="name"/> (with any accepted prefix/alias).</summary>
     public bool Has(string name, bool underModelPrefix = true) => Resolve(name, underModelPrefix) is not null;
@@ -29,7 +36,47 @@ internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = We
         if (!info.Shape.SequenceEqual(shape))
             throw new ModelFormatException(file.FilePath, $"tensor '{actual}' has shape {FormatShape(info.Shape)}; the config implies {FormatShape(shape)}.");
         _taken.Add(actual);
-        return file.ReadFloat32(actual);
+        if (info.DType == SafeTensorDType.I8)
+        {
+            var (q, scale) = ReadInt8(actual, shape);
+            return ModelQuantization.Dequantize(q, scale, (int)shape[0], (int)shape[1]);
+        }
+        var values = file.ReadFloat32(actual);
+        return Int8Tables?.Contains(name) == true && shape.Length == 2 ? ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]) : values;
+    }
+
+    /// <summary>True when <paramref name="name"/> (a linear weight) is to be loaded as int8.</summary>
+    public bool WantsInt8(string name) => Int8Linears?.Contains(name) == true;
+
+    /// <summary>A linear weight [out, in] as 7-bit integers and per-row scales: read from an int8 file, or quantized from fp32.
+    /// Returns empty arrays (and records the name) when missing, like <see cref="Take"/>.</summary>
+    public (sbyte[] Q, float[] Scale) TakeQuantized(string name, long[] shape, bool underModelPrefix = true)
+    {
+        string? actual = Resolve(name, underModelPrefix);
+        if (actual is not null && file.Tensors[actual].DType == SafeTensorDType.I8 && file.Tensors[actual].Shape.SequenceEqual(shape))
+        {
+            _taken.Add(actual);
+            return ReadInt8(actual, shape);
+        }
+        var w = Take(name, shape, underModelPrefix);
+        if (w.Length == 0) return ([], []);
+        var q = new sbyte[w.Length];
+        var s = new float[shape[0]];
+        Quantize.Weights(w, q, s, (int)shape[0], (int)shape[1]);
+        return (q, s);
+    }
+
+    /// <summary>An I8 [rows, columns] tensor and its F32 [rows] scale tensor (both marked taken).</summary>
+    private (sbyte[] Q, float[] Scale) ReadInt8(string actual, long[] shape)
+    {
+        if (shape.Length != 2) throw new ModelFormatException(file.FilePath, $"tensor '{actual}' is I8 but only 2-D weights may be quantized.");
+        string scaleName = WeightNames.Scale(actual);
+        if (!file.Tensors.TryGetValue(scaleName, out var scaleInfo) || !scaleInfo.Shape.SequenceEqual([shape[0]]))
+            throw new ModelFormatException(file.FilePath, $"int8 tensor '{actual}' needs its scales '{scaleName}' with shape [{shape[0]}].");
+        _taken.Add(scaleName);
+        var q = new sbyte[shape[0] * shape[1]];
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(actual)).CopyTo(q);
+        return (q, file.ReadFloat32(scaleName));
     }
 
     /// <summary>Marks every tensor under <paramref name="module"/> (with any accepted prefix) as deliberately unused, e.g. the

@@ -46,6 +46,9 @@ public sealed partial class Reranker : IDisposable
     /// for other tokenizer.json files and SentencePiece models.</summary>
     public ITextPairTokenizer Tokenizer { get; }
 
+    /// <summary>Why <see cref="Precision.Auto"/> chose fp32 (null when the requested precision was used).</summary>
+    public string? PrecisionNote { get; private init; }
+
     /// <summary>Cross-encoder (pairs read together) or bi-encoder (cosine of separate embeddings).</summary>
     public ModelKind Kind => Model.Kind;
 
@@ -70,9 +73,10 @@ public sealed partial class Reranker : IDisposable
             modelDirectory = HubDownloader.DownloadModelAsync(hubId, options.Hub, cancellationToken).GetAwaiter().GetResult();
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
-        var model = BertModel.Load(modelDirectory);
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
-        return new Reranker(model, tokenizer, options);
+        var (model, note) = PrecisionCheck.LoadModel(modelDirectory, options.Precision, tokenizer);
+        if (note is not null) options.Log?.Invoke(note);
+        return new Reranker(model, tokenizer, options) { PrecisionNote = note };
     }
 
     /// <summary>Asynchronous <see cref="Load"/>: downloads without blocking a thread, then loads on the thread pool.</summary>

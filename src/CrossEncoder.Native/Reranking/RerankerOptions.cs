@@ -13,6 +13,14 @@ public sealed record RerankerOptions
     /// <summary>Most pairs one forward pass holds.</summary>
     public int MaxBatchSequences { get; init; } = 128;
 
+    /// <summary>Arithmetic of the encoder's linear layers: <see cref="Model.Precision.Fp32"/> (default), <see cref="Model.Precision.Int8"/>
+    /// (quantized at load, or read from a folder written by <c>quantize</c>), or <see cref="Model.Precision.Auto"/>: int8 when a quick
+    /// check against fp32 on built-in real text passes at load, else fp32 (see <see cref="Reranker.PrecisionNote"/>).</summary>
+    public Model.Precision Precision { get; init; } = Model.Precision.Fp32;
+
+    /// <summary>Receives one line when <see cref="Model.Precision.Auto"/> falls back to fp32 (and why); null to stay silent.</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>Default <see cref="RerankOptions"/> for calls that pass none.</summary>
     public RerankOptions Defaults { get; init; } = new();
 

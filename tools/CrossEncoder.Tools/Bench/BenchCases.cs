@@ -49,6 +49,28 @@ public static class BenchCases
     }
 
     /// <summary>
+    /// The int8 rows for every case of <see cref="All"/>: <c>int8 {case}</c> (ours int8 against ORT fp32, the case's own
+    /// measurement on the int8 engine) and <c>int8-vs-fp32 {case}</c> (ours int8 against ours fp32, interleaved throughput
+    /// rounds; the ort_per_s column then holds ours fp32). ORT's own int8 rows are not measured yet.
+    /// </summary>
+    public static List<BenchCase> Int8()
+    {
+        var cases = new List<BenchCase>();
+        foreach (var c in All())
+        {
+            cases.Add(new BenchCase("int8 " + c.Name, ctx => c.Prepare(ctx.Int8View()), ctx => c.Run(ctx.Int8View()) with { Case = "int8 " + c.Name }));
+            cases.Add(new BenchCase("int8-vs-fp32 " + c.Name, ctx => c.Prepare(ctx.Int8View()), ctx =>
+            {
+                var int8 = c.Prepare(ctx.Int8View());
+                var fp32 = c.Prepare(ctx);
+                var (a, b) = Interleave(ctx.Settings.Seconds, int8.PairsPerCall, int8.Ours, fp32.Ours);
+                return new BenchCaseResult("int8-vs-fp32 " + c.Name, a, b, new Dictionary<string, double>());
+            }));
+        }
+        return cases;
+    }
+
+    /// <summary>
     /// B pairs of exactly T tokens ([CLS] a third [SEP] the rest [SEP], seeded random ids: a dense encoder's cost does not
     /// depend on token content), no tokenization: our forward pass on the packed batch vs ORT on the same ids (no padding).
     /// </summary>

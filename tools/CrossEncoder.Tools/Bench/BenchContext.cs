@@ -23,6 +23,12 @@ public sealed class BenchContext : IDisposable
     /// <summary>Our engine, loaded as a cross-encoder.</summary>
     public Reranker Reranker { get; }
 
+    /// <summary>Our engine on the same folder in int8 (when <see cref="BenchSettings.Int8"/>), else null.</summary>
+    public Reranker? Int8Reranker { get; private init; }
+
+    /// <summary>This context with <see cref="Int8Reranker"/> as the engine (shares ORT; never dispose the view).</summary>
+    public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8");
+
     /// <summary>ONNX Runtime on the same encoder.</summary>
     public OrtEncoder Ort { get; }
 
@@ -69,7 +75,10 @@ public sealed class BenchContext : IDisposable
         }
         var reranker = Reranker.Load(directory, new RerankerOptions());
         var ort = new OrtEncoder(onnxPath, settings.Threads);
-        return new BenchContext(reranker, ort, temporary, settings, note);
+        return new BenchContext(reranker, ort, temporary, settings, note)
+        {
+            Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8 }) : null,
+        };
     }
 
     /// <summary>The committed workload: 100 real MEDLINE abstracts and a MEDLINE query (see the file's header).</summary>
@@ -93,6 +102,7 @@ public sealed class BenchContext : IDisposable
     {
         Ort.Dispose();
         Reranker.Dispose();
+        Int8Reranker?.Dispose();
         if (_temporaryFolder is not null)
         {
             try { Directory.Delete(_temporaryFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -105,4 +115,5 @@ public sealed class BenchContext : IDisposable
 /// <param name="Seconds">Time per case (both engines together), at least three interleaved rounds.</param>
 /// <param name="Query">The workload query.</param>
 /// <param name="Documents">The workload passages.</param>
-public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents);
+/// <param name="Int8">Also load our engine in int8 and add the int8 rows (<see cref="BenchCases.Int8"/>).</param>
+public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents, bool Int8 = false);

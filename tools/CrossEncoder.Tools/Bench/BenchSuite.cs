@@ -104,10 +104,13 @@ public static class BenchSuite
             progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"peak: {one:F1} GFLOP/s one core, {all:F1} all cores"));
             var gemm = GemmBench.Run(threads, one, all, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
                 r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} GFLOP/s ({r.PercentOfPeak:F0} %)")));
+            if (settings.Int8)
+                gemm = [.. gemm, .. GemmInt8Bench.Run(threads, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
+                    r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} G int-ops/s ({r.PercentOfPeak:F0} % of the integer peak)")))];
             using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
             progress?.Invoke("model: " + context.HeadNote);
             var results = new List<BenchCaseResult>();
-            foreach (var c in cases ?? BenchCases.All())
+            foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
             {
                 var r = c.Run(context);
                 results.Add(r);

@@ -1,0 +1,143 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Tokenization;
+using CrossEncoder.Tools.Verification;
+
+namespace CrossEncoder.Cli.Commands;
+
+/// <summary>The int8 gate's options, shared by <c>verify --precision</c> (companion tool) and <c>quantize</c>.</summary>
+internal sealed class Int8GateOptions
+{
+    public Option<string?> Precision { get; } = CreatePrecision();
+    public Option<string?> Data { get; } = CliOptions.Text("--data", "dir", "IR root with cranfield/ and medline/ for the int8 gate; default: ../shared/ir when present, else the bundled real sample");
+    public Option<int> Queries { get; } = CliOptions.Int("--queries", "queries per collection in the int8 gate", 1, 1000, 25);
+    public Option<int> MaxLength { get; } = CliOptions.Int("--max-length", "tokens per pair in the int8 gate", 8, 512, 256);
+
+    public static Int8GateOptions Create() => new();
+
+    private static Option<string?> CreatePrecision()
+    {
+        var option = CliOptions.Text("--precision", "fp32|int8", "run the int8 accuracy gate (int8 against fp32) instead of the ONNX Runtime comparison");
+        option.CompletionSources.Add("fp32", "int8");
+        return option;
+    }
+
+    /// <summary>Adds the gate's options except --precision (quantize always runs the gate).</summary>
+    public void AddDataOptions(Command command)
+    {
+        command.Add(Data);
+        command.Add(Queries);
+        command.Add(MaxLength);
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Add(Precision);
+        AddDataOptions(command);
+    }
+
+    public (string? Data, int Queries, int MaxLength) Read(ParseResult parse) => (parse.GetValue(Data), parse.GetValue(Queries), parse.GetValue(MaxLength));
+}
+
+/// <summary><c>verify --precision int8</c>: the int8 accuracy gate, int8 against fp32 on real reranking sets.</summary>
+internal static class VerifyInt8Command
+{
+    public static int Run(CliContext context, string precision, string? model, string? onnx, (string? Data, int Queries, int MaxLength) gate, bool json)
+    {
+        if (precision is not ("int8" or "fp32")) throw new UsageException($"--precision must be fp32 or int8, not '{precision}'.");
+        string modelDirectory = DefaultModel.ResolveWithOnnx(model, onnx, context.Error).ModelDirectory;
+        if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
+        var (queries, source) = GateData.Load(gate.Data, gate.Queries);
+        var fp32 = BertModel.Load(modelDirectory, Precision.Fp32);
+        var int8 = BertModel.Load(modelDirectory, Precision.Int8);
+        var report = Int8Gate.Run(fp32, int8, TokenizerLoader.FromModelFolder(modelDirectory), queries, gate.MaxLength);
+        Print(report, modelDirectory, source, json, context.Out);
+        return report.Pass ? 0 : 1;
+    }
+
+    internal static void Print(Int8GateReport report, string model, string source, bool json, TextWriter stdout)
+    {
+        if (json)
+        {
+            stdout.WriteLine(JsonSerializer.Serialize(new
+            {
+                model, data = source, queries = report.Queries, pairs = report.Pairs,
+                spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,
+                max_abs_score_diff = report.MaxAbsScoreDiff, min_cosine = report.MinCosine,
+                ndcg10_fp32 = report.Ndcg10Fp32, ndcg10_int8 = report.Ndcg10Int8, pass = report.Pass,
+            }, new JsonSerializerOptions { WriteIndented = true }));
+            return;
+        }
+        var inv = CultureInfo.InvariantCulture;
+        stdout.WriteLine($"int8 vs fp32: {report.Pairs} pairs in {report.Queries} queries from {source}; {model}");
+        stdout.WriteLine(string.Create(inv, $"spearman mean {report.SpearmanMean:F4} (gate >= {Int8Gate.MinSpearmanMean}), worst {report.SpearmanMin:F4}"));
+        stdout.WriteLine(string.Create(inv, $"top-10 overlap {report.Top10Overlap:F4} (gate >= {Int8Gate.MinTop10Overlap})"));
+        stdout.WriteLine(string.Create(inv, $"max |score diff| {report.MaxAbsScoreDiff:E3}; min cosine {report.MinCosine:F5} (gate >= {Int8Gate.MinCosine})"));
+        if (report.Ndcg10Fp32 is { } a && report.Ndcg10Int8 is { } b)
+            stdout.WriteLine(string.Create(inv, $"nDCG@10 fp32 {a:F4}, int8 {b:F4}, drop {a - b:F4} (gate <= {Int8Gate.MaxNdcgDrop})"));
+        stdout.WriteLine(report.Pass ? "pass" : "FAIL");
+    }
+}
+
+/// <summary>Where the gate's real text comes from: an IR root (Cranfield + MEDLINE), ../shared/ir when present, else the bundled sample.</summary>
+internal static class GateData
+{
+    public static (IReadOnlyList<RankingQuery> Queries, string Source) Load(string? root, int queriesPerCollection)
+    {
+        if (root is not null)
+        {
+            if (!Directory.Exists(root)) throw new CliException($"--data folder '{root}' does not exist.");
+            return (IrCollections.Load(root, queriesPerCollection), root);
+        }
+        foreach (string candidate in (string[])["../shared/ir", "/work/shared/ir"])
+            if (Directory.Exists(Path.Combine(candidate, "cranfield")) && Directory.Exists(Path.Combine(candidate, "medline")))
+                return (IrCollections.Load(candidate, queriesPerCollection), Path.GetFullPath(candidate));
+        return (IrCollections.FromSample(), "bundled IR sample (16 queries x 64 documents)");
+    }
+}
+
+/// <summary><c>quantize</c>: writes an int8 model folder and measures it with the gate into quantization.json.</summary>
+internal static class QuantizeCommand
+{
+    public static Command Create(CliContext context)
+    {
+        var model = CliOptions.Text("--model", "dir", "the fp32 model folder to quantize", required: true);
+        var output = CliOptions.Text("--out", "dir", "the int8 model folder to write (int8 weights + fp32 scales, quantization.json)", required: true);
+        var gate = Int8GateOptions.Create();
+        var command = new Command("quantize", "Write an int8 model folder and measure it with the int8 accuracy gate (figures in its quantization.json).") { model, output };
+        gate.AddDataOptions(command);
+        CliHelp.SetExamples(command,
+            "crossencoder quantize --model weights/all-MiniLM-L6-v2 --out weights/all-MiniLM-L6-v2-int8",
+            "crossencoder quantize --model weights/my-reranker --out weights/my-reranker-int8 --data ../shared/ir --queries 25");
+        command.SetAction(parse => Run(context, parse.GetValue(model)!, parse.GetValue(output)!, gate.Read(parse)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string model, string output, (string? Data, int Queries, int MaxLength) gate)
+    {
+        var stdout = context.Out;
+        if (!Directory.Exists(model)) throw new CliException($"model folder '{model}' does not exist.");
+        if (Path.GetFullPath(model).TrimEnd('/') == Path.GetFullPath(output).TrimEnd('/')) throw new UsageException("--out must differ from --model.");
+        long written = ModelQuantization.WriteQuantizedFolder(model, output);
+        long fp32Size = Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)).Sum(f => new FileInfo(f).Length);
+        long int8Size = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+
+        var (queries, source) = GateData.Load(gate.Data, gate.Queries);
+        var report = Int8Gate.Run(BertModel.Load(model, Precision.Fp32), BertModel.Load(output, Precision.Int8), TokenizerLoader.FromModelFolder(model),
+            queries, gate.MaxLength);
+        File.WriteAllText(Path.Combine(output, "quantization.json"), JsonSerializer.Serialize(new
+        {
+            scheme = "weights: symmetric per output channel, 7-bit ([-63, 63]); activations: per token asymmetric u8; word embeddings: per row 8-bit",
+            source_model = Path.GetFullPath(model), fp32_bytes = fp32Size, int8_bytes = int8Size, size_ratio = (double)int8Size / fp32Size,
+            data = source, queries = report.Queries, pairs = report.Pairs,
+            spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,
+            max_abs_score_diff = report.MaxAbsScoreDiff, min_cosine = report.MinCosine,
+            ndcg10_fp32 = report.Ndcg10Fp32, ndcg10_int8 = report.Ndcg10Int8, pass = report.Pass,
+        }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {int8Size / 1e6:F1} MB, {100.0 * int8Size / fp32Size:F1}% of the fp32 folder ({fp32Size / 1e6:F1} MB; weights {written / 1e6:F1} MB)"));
+        VerifyInt8Command.Print(report, output, source, json: false, stdout);
+        return report.Pass ? 0 : 1;
+    }
+}

@@ -1,0 +1,112 @@
+using CrossEncoder.Native.Kernels;
+using CrossEncoder.Native.SafeTensors;
+
+namespace CrossEncoder.Native.Model;
+
+/// <summary>
+/// Which tensors the int8 model quantizes, and the quantized model folder. A quantized <c>model.safetensors</c> keeps every
+/// tensor name of the fp32 one; the quantized ones change dtype and gain a scale tensor:
+/// <list type="bullet">
+/// <item>encoder linear weights <c>encoder.layer.{i}.(attention.self.query|key|value, attention.output.dense, intermediate.dense,
+/// output.dense).weight</c>: I8 [out, in] in [-63, 63] plus <c>...weight_scale</c> F32 [out] (w = scale[o] * q[o, i]);</item>
+/// <item><c>embeddings.word_embeddings.weight</c>: I8 [V, H] in [-127, 127] plus <c>..._scale</c> F32 [V] (one scale per token).</item>
+/// </list>
+/// Biases, LayerNorms, position/type embeddings, pooler and head stay F32. Loading such a folder with <see cref="Precision.Int8"/>
+/// runs exactly the arithmetic of quantizing the fp32 folder at load.
+/// </summary>
+public static class ModelQuantization
+{
+    /// <summary>Levels of the embedding table's per-row symmetric quantization (8 bits: it is only gathered, never multiplied).</summary>
+    internal const int TableMax = 127;
+
+    /// <summary>Canonical names of the linear weights quantized for int8 (all encoder linears).</summary>
+    internal static HashSet<string> LinearWeights(BertConfig config)
+    {
+        var set = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < config.NumHiddenLayers; i++)
+        {
+            var names = new WeightNames.Layer(i);
+            foreach (string module in (string[])[names.Query, names.Key, names.Value, names.AttentionOutput, names.Intermediate, names.Output])
+                set.Add(WeightNames.Weight(module));
+        }
+        return set;
+    }
+
+    /// <summary>Canonical names of the tables stored as 8-bit rows.</summary>
+    internal static HashSet<string> Tables() => new(StringComparer.Ordinal) { WeightNames.Embeddings.Word };
+
+    /// <summary>Rounds a table through its 8-bit per-row representation (what a quantized file stores).</summary>
+    internal static float[] RoundTable(float[] table, int rows, int columns)
+    {
+        var q = new sbyte[table.Length];
+        var scale = new float[rows];
+        Quantize.Weights(table, q, scale, rows, columns, TableMax);
+        return Dequantize(q, scale, rows, columns);
+    }
+
+    internal static float[] Dequantize(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, int rows, int columns)
+    {
+        var w = new float[q.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < columns; c++) w[r * columns + c] = scale[r] * q[r * columns + c];
+        return w;
+    }
+
+    /// <summary>
+    /// Writes the quantized <c>model.safetensors</c> of the fp32 model folder <paramref name="source"/> into <paramref name="destination"/>
+    /// and copies every other file (config, tokenizer, pooling). Returns the bytes written for the weights.
+    /// </summary>
+    public static long WriteQuantizedFolder(string source, string destination)
+    {
+        var config = BertConfig.Load(Path.Combine(source, "config.json"));
+        var linears = LinearWeights(config);
+        var tables = Tables();
+        Directory.CreateDirectory(destination);
+        string weightsOut = Path.Combine(destination, "model.safetensors");
+        var tensors = new List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>();
+        using (var file = SafeTensorsFile.Open(Path.Combine(source, "model.safetensors")))
+        {
+            foreach (var (name, info) in file.Tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
+            {
+                string canonical = name.StartsWith(WeightNames.ModelPrefix, StringComparison.Ordinal) ? name[WeightNames.ModelPrefix.Length..] : name;
+                bool linear = linears.Contains(canonical), table = tables.Contains(canonical);
+                if (info.DType == SafeTensorDType.I8) throw new ModelFormatException(file.FilePath, $"tensor '{name}' is already int8: the folder is quantized.");
+                if ((linear || table) && info.Shape.Count == 2)
+                {
+                    int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
+                    var q = new sbyte[(long)rows * columns];
+                    var scale = new float[rows];
+                    Quantize.Weights(file.ReadFloat32(name), q, scale, rows, columns, linear ? Quantize.WeightMax : TableMax);
+                    tensors.Add((name, SafeTensorDType.I8, info.Shape.ToArray(), (byte[])(Array)q));
+                    tensors.Add((WeightNames.Scale(name), SafeTensorDType.F32, [rows], ToBytes(scale)));
+                }
+                else if (info.DType == SafeTensorDType.F32 || info.DType == SafeTensorDType.F16 || info.DType == SafeTensorDType.BF16 || info.DType == SafeTensorDType.F64)
+                    tensors.Add((name, SafeTensorDType.F32, info.Shape.ToArray(), ToBytes(file.ReadFloat32(name))));
+                else
+                    tensors.Add((name, info.DType, info.Shape.ToArray(), file.GetBytes(name).ToArray()));
+            }
+        }
+        SafeTensorsWriter.Write(weightsOut, tensors);
+        foreach (string path in Directory.EnumerateFiles(source))
+        {
+            string fileName = Path.GetFileName(path);
+            if (fileName is "model.safetensors" or "quantization.json" || fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
+            File.Copy(path, Path.Combine(destination, fileName), overwrite: true);
+        }
+        foreach (string dir in Directory.EnumerateDirectories(source))   // sentence-transformers pooling config (1_Pooling/)
+        {
+            string target = Path.Combine(destination, Path.GetFileName(dir));
+            Directory.CreateDirectory(target);
+            foreach (string path in Directory.EnumerateFiles(dir).Where(p => !p.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) && !p.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)))
+                File.Copy(path, Path.Combine(target, Path.GetFileName(path)), overwrite: true);
+        }
+        return new FileInfo(weightsOut).Length;
+    }
+
+    private static byte[] ToBytes(float[] values)
+    {
+        var bytes = new byte[values.Length * sizeof(float)];
+        Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+        return bytes;
+    }
+}

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using CrossEncoder.Native.Kernels;
+
+namespace CrossEncoder.Tools.Bench;
+
+/// <summary>
+/// The int8 GEMM (quantized activations x packed 7-bit weights, dequantize + bias) on the model's shapes, in G int-ops/s
+/// (2MNK per call: one multiply and one add per u8 x s8 product), against the integer peak of the same ISA chain.
+/// </summary>
+public static class GemmInt8Bench
+{
+    /// <summary>Rows timed (M >= 128 is where the target applies).</summary>
+    public static readonly int[] Rows = [128, 2048];
+
+    /// <summary>Times every (M, shape) on 1 thread and on <paramref name="threads"/>; path names start with "int8-".</summary>
+    public static List<GemmResult> Run(int threads, double seconds, Action<GemmResult>? progress = null)
+    {
+        double one = IntegerPeak(1, seconds), all = threads == 1 ? one : IntegerPeak(threads, seconds);
+        progress?.Invoke(new GemmResult(0, 0, 0, 1, "int8-peak", one, 100));
+        var results = new List<GemmResult>();
+        foreach (int m in Rows)
+            foreach (var (k, n) in GemmBench.Shapes)
+                foreach (int t in threads == 1 ? [1] : new[] { 1, threads })
+                {
+                    var r = Time(m, n, k, t, seconds, t == 1 ? one : all);
+                    results.Add(r);
+                    progress?.Invoke(r);
+                }
+        return results;
+    }
+
+    private static GemmResult Time(int m, int n, int k, int threads, double seconds, double peak)
+    {
+        var random = new Random(m * 31 + n * 7 + k);
+        var a = new float[m * k];
+        var w = new float[n * k];
+        for (int i = 0; i < a.Length; i++) a[i] = random.NextSingle() - 0.5f;
+        for (int i = 0; i < w.Length; i++) w[i] = random.NextSingle() - 0.5f;
+        var packed = QuantizedMatrix.FromFloat(w, n, k);
+        var qa = new byte[m * packed.KPadded];
+        var sa = new float[m];
+        var za = new int[m];
+        Quantize.Rows(a, qa, sa, za, m, k);
+        var bias = new float[n];
+        var c = new float[m * n];
+        int limit = KernelParallelism.ThreadLimit;
+        KernelParallelism.ThreadLimit = threads;
+        try
+        {
+            GemmInt8.Multiply(qa, sa, za, packed, bias, c, m);
+            var once = Stopwatch.StartNew();
+            GemmInt8.Multiply(qa, sa, za, packed, bias, c, m);
+            int perChunk = (int)Math.Clamp(0.02 / Math.Max(1e-7, once.Elapsed.TotalSeconds), 1, 100_000);
+            var rates = new List<double>();
+            var total = Stopwatch.StartNew();
+            while (rates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
+            {
+                var clock = Stopwatch.StartNew();
+                for (int i = 0; i < perChunk; i++) GemmInt8.Multiply(qa, sa, za, packed, bias, c, m);
+                rates.Add(2.0 * m * n * k * perChunk / clock.Elapsed.TotalSeconds / 1e9);
+            }
+            double gops = BenchStatistics.Median(rates);
+            return new GemmResult(m, n, k, threads, "int8-" + GemmInt8.Best.ToString().ToLowerInvariant(), gops, peak > 0 ? 100 * gops / peak : 0);
+        }
+        finally
+        {
+            KernelParallelism.ThreadLimit = limit;
+        }
+    }
+
+    /// <summary>
+    /// Integer peak, G int-ops/s, of the chain the int8 GEMM uses on this machine (AVX2 here): 8 independent accumulators,
+    /// each step vpmaddubsw + vpmaddwd + vpaddd = 32 u8 x s8 products = 64 int-ops per 256-bit register. Run on
+    /// <paramref name="threads"/> threads at once, the sum of their rates. 0 without AVX2.
+    /// </summary>
+    public static double IntegerPeak(int threads, double seconds)
+    {
+        if (!Avx2.IsSupported) return 0;
+        var rates = new double[threads];
+        var workers = Enumerable.Range(0, threads).Select(t => new Thread(() => rates[t] = PeakOneThread(seconds))).ToArray();
+        foreach (var thread in workers) thread.Start();
+        foreach (var thread in workers) thread.Join();
+        return rates.Sum();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
+    private static double PeakOneThread(double seconds)
+    {
+        var x = Vector256.Create((byte)3);
+        var y = Vector256.Create((sbyte)5);
+        var ones = Vector256.Create((short)1);
+        Vector256<int> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        const int Steps = 1 << 16;
+        var best = 0.0;
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < Math.Max(0.2, seconds / 4))
+        {
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < Steps; i++)
+            {
+                c0 = Avx2.Add(c0, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c1 = Avx2.Add(c1, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c2 = Avx2.Add(c2, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c3 = Avx2.Add(c3, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c4 = Avx2.Add(c4, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c5 = Avx2.Add(c5, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c6 = Avx2.Add(c6, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                c7 = Avx2.Add(c7, Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(x, y), ones));
+                x = Avx2.Add(x, Vector256<byte>.One);   // keeps the products from being hoisted out of the loop
+            }
+            best = Math.Max(best, 8.0 * 64 * Steps / clock.Elapsed.TotalSeconds / 1e9);
+        }
+        Sink = (c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7).GetElement(0);
+        return best;
+    }
+
+    private static int Sink;
+}
