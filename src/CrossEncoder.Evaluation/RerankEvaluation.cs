@@ -123,16 +123,12 @@ public static class RerankEvaluation
         return new RerankEvaluationReport(queryIds, first, retrieved, reranked, total.Elapsed.TotalSeconds);
     }
 
-    /// <summary>
-    /// Loads the reranker at a precision. The one place precision meets the library: int8 arrives with issue 6 as a
-    /// <see cref="RerankerOptions"/> setting; until this build has it, asking for int8 is a clear error.
-    /// When issue 6 is merged the int8 arm becomes
-    /// <c>Reranker.Load(modelDirectory, new RerankerOptions { Precision = CrossEncoder.Native.Model.Precision.Int8 })</c>.
-    /// </summary>
+    /// <summary>Loads the reranker at a precision: the one place precision meets the library (<see cref="RerankerOptions.Precision"/>).</summary>
     public static Reranker LoadReranker(string modelDirectory, RerankPrecision precision) => precision switch
     {
-        RerankPrecision.Fp32 => Reranker.Load(modelDirectory),
-        _ => throw new NotSupportedException($"--precision {precision.ToString().ToLowerInvariant()}: this build of CrossEncoder.Native has no {precision.ToString().ToLowerInvariant()} inference yet (issue 6); use fp32."),
+        RerankPrecision.Fp32 => Reranker.Load(modelDirectory, new RerankerOptions { Precision = CrossEncoder.Native.Model.Precision.Fp32 }),
+        RerankPrecision.Int8 => Reranker.Load(modelDirectory, new RerankerOptions { Precision = CrossEncoder.Native.Model.Precision.Int8 }),
+        _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown precision."),
     };
 
     private static StageReport Rerank(Reranker reranker, RerankPrecision precision, IReadOnlyList<BeirQuery> queries, TrecRun firstStage,

@@ -70,10 +70,21 @@ public sealed class ModelStagesTests(EvalModelFixture model)
     }
 
     [Fact]
-    public void Int8_is_a_clear_error_until_the_library_has_it()
+    public void Int8_loads_the_library_int8_model_and_ranks_like_fp32()
     {
-        var e = Assert.Throws<NotSupportedException>(() => RerankEvaluation.LoadReranker(model.ModelDirectory, RerankPrecision.Int8));
-        Assert.Contains("int8", e.Message);
+        string[] passages = ["The boundary layer on a flat plate becomes turbulent past a critical Reynolds number.",
+            "Blood pressure was measured in 40 patients before and after treatment.",
+            "Transition of the laminar boundary layer is delayed by a favourable pressure gradient.",
+            "Library catalogues index books by subject headings."];
+        using var int8 = RerankEvaluation.LoadReranker(model.ModelDirectory, RerankPrecision.Int8);
+        using var fp32 = RerankEvaluation.LoadReranker(model.ModelDirectory, RerankPrecision.Fp32);
+        Assert.Equal(CrossEncoder.Native.Model.Precision.Int8, int8.Model.Precision);
+        Assert.Equal(CrossEncoder.Native.Model.Precision.Fp32, fp32.Model.Precision);
+        var q8 = int8.Rerank("boundary layer transition", passages);
+        var q32 = fp32.Rerank("boundary layer transition", passages);
+        Assert.Equal(q32.Select(r => r.Index).Take(2).Order(), q8.Select(r => r.Index).Take(2).Order());   // the two on-topic passages on top
+        foreach (var hit in q8) Assert.InRange(Math.Abs(hit.Score - q32.Single(r => r.Index == hit.Index).Score), 0, 0.05);
+        Assert.Contains(q8, hit => hit.Score != q32.Single(r => r.Index == hit.Index).Score);   // really int8 arithmetic, not fp32 again
     }
 
     private sealed class SynchronousProgress(Action<StageProgress> report) : IProgress<StageProgress>
