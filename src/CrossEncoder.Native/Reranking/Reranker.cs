@@ -16,7 +16,7 @@ namespace CrossEncoder.Native.Reranking;
 ///     Console.WriteLine($"{hit.Score:F3}  {passages[hit.Index]}");
 /// </code>
 /// </example>
-public sealed class Reranker : IDisposable
+public sealed partial class Reranker : IDisposable
 {
     private readonly ConcurrentBag<BertWorkspace> _workspaces = new();
     private readonly RerankerOptions _options;
