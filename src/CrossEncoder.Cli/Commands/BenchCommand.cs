@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using CrossEncoder.Native.Model;
 using Microsoft.ML.OnnxRuntime;
@@ -12,17 +13,29 @@ namespace CrossEncoder.Cli.Commands;
 /// </summary>
 internal static class BenchCommand
 {
-    public const string Usage = "crossencoder bench [--model <dir>] [--onnx <file>] [--tokens N (128)] [--pairs N (64)] [--seconds S (5)] [--threads N (all cores)] [--json]";
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static Command Create(CliContext context)
     {
-        var cl = CommandLine.Parse(args, ["model", "onnx", "tokens", "pairs", "seconds", "threads"], ["json"]);
-        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
-        int tokens = cl.Int("tokens", 3, 4096) ?? 128;
-        int pairs = cl.Int("pairs", 1, 4096) ?? 64;
-        int seconds = cl.Int("seconds", 1, 3600) ?? 5;
-        int threads = cl.Int("threads", 1, 1024) ?? Environment.ProcessorCount;
-        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);
+        var model = CliOptions.Model("model folder to time; default: the offline all-MiniLM-L6-v2 (then --onnx defaults to the export it came from)");
+        var onnx = CliOptions.Text("--onnx", "file", "an ONNX export of the same model, timed with ONNX Runtime on the same token ids");
+        var tokens = CliOptions.Int("--tokens", "tokens per pair", 3, 4096, 128);
+        var pairs = CliOptions.Int("--pairs", "pairs per batch", 1, 4096, 64);
+        var seconds = CliOptions.Int("--seconds", "seconds to time each engine (after one warm-up batch)", 1, 3600, 5);
+        var threads = CliOptions.Int("--threads", "ONNX Runtime intra-op threads; default: all cores", 1, 1024);
+        var json = CliOptions.Json();
+        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json };
+        CliHelp.SetExamples(command,
+            "crossencoder bench",
+            "crossencoder bench --tokens 256 --pairs 32 --seconds 10 --json");
+        command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
+            parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json)
+    {
+        var stdout = context.Out;
+        var cancellationToken = context.CancellationToken;
+        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnxPath, context.Error);
 
         var bert = BertModel.Load(modelDirectory);
         if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");
@@ -58,7 +71,7 @@ internal static class BenchCommand
         }
 
         string cpu = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}";
-        if (cl.Flag("json"))
+        if (json)
         {
             stdout.WriteLine(System.Text.Json.JsonSerializer.Serialize(new
             {

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Reranking;
@@ -7,26 +8,40 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>rerank</c>: the main job. Scores documents against a query and prints them best first.</summary>
 internal static class RerankCommand
 {
-    public const string Usage = "crossencoder rerank --query <text> [--docs <file, one per line> | --docs -] [doc ...] [--model <dir>] [--top N] [--max-length N] [--json]";
-
-    public static int Run(IReadOnlyList<string> args, TextReader stdin, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    public static Command Create(CliContext context)
     {
-        var cl = CommandLine.Parse(args, ["query", "docs", "model", "top", "max-length"], ["json"]);
-        string query = cl.Required("query");
-        int? top = cl.Int("top", 1, int.MaxValue);
-        int? maxLength = cl.Int("max-length", 3, 1 << 20);
+        var query = CliOptions.Text("--query", "text", "the query to rank the documents against", required: true);
+        var docs = CliOptions.Text("--docs", "file|-", "a text file with one document per line (blank lines skipped), or - for standard input");
+        var model = CliOptions.Model();
+        var token = CliOptions.Token();
+        var top = CliOptions.Int("--top", "print only the N best documents", 1, int.MaxValue);
+        var maxLength = CliOptions.Int("--max-length", "tokens per (query, document) pair, longer pairs are truncated; default: the model's limit", 3, 1 << 20);
+        var json = CliOptions.Json();
+        var documents = new Argument<string[]>("documents") { Description = "documents to rank, after those from --docs (use -- before documents that start with '-')", Arity = ArgumentArity.ZeroOrMore };
+        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, documents };
+        CliHelp.SetExamples(command,
+            "crossencoder rerank --query \"how do wings produce lift\" \"Lift is an upward force.\" \"Bananas are yellow.\"",
+            "crossencoder rerank --query \"what is lift\" --docs passages.txt --top 5 --model weights/ms-marco-MiniLM-L-6-v2",
+            "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json");
+        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
+            parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json)
+    {
         var documents = new List<string>();
-        if (cl.Value("docs") is { } docs) documents.AddRange(ReadDocuments(docs, stdin));
-        documents.AddRange(cl.Positionals);
+        if (docs is not null) documents.AddRange(ReadDocuments(docs, context.In));
+        documents.AddRange(arguments);
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
-        string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
+        string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         using var reranker = Reranker.Load(modelDirectory);
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
-        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, cancellationToken);
+        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);
 
-        if (cl.Flag("json")) WriteJson(stdout, modelDirectory, reranker.Kind, query, documents, results);
-        else WriteTable(stdout, reranker.Kind, documents, results);
+        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, query, documents, results);
+        else WriteTable(context.Out, reranker.Kind, documents, results);
         return 0;
     }
 

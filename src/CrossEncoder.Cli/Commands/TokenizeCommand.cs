@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using CrossEncoder.Native.Tokenization;
 
@@ -6,27 +7,34 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>tokenize</c>: shows exactly what the model reads for a (query, document) pair.</summary>
 internal static class TokenizeCommand
 {
-    public const string Usage = "crossencoder tokenize --query <text> [--doc <text>] [--model <dir>] [--max-length N] [--truncation longest_first|only_second] [--json]";
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    public static Command Create(CliContext context)
     {
-        var cl = CommandLine.Parse(args, ["model", "query", "doc", "max-length", "truncation"], ["json"]);
-        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
-        string query = cl.Required("query");
-        string? document = cl.Value("doc");
-        var strategy = cl.Value("truncation") switch
-        {
-            null or "longest_first" => TruncationStrategy.LongestFirst,
-            "only_second" => TruncationStrategy.OnlySecond,
-            var other => throw new UsageException($"--truncation must be longest_first or only_second, got '{other}'."),
-        };
-        string modelDirectory = cl.Value("model") ?? DefaultModel.Ensure(stderr);
+        var query = CliOptions.Text("--query", "text", "the query, or the single text to encode", required: true);
+        var doc = CliOptions.Text("--doc", "text", "the document; without it the query is encoded alone");
+        var model = CliOptions.Model();
+        var token = CliOptions.Token();
+        var maxLength = CliOptions.Int("--max-length", "tokens in total; default: the model's limit", 1, 1 << 20);
+        var truncation = CliOptions.Choice("--truncation", "which side loses tokens when the pair is too long (Hugging Face's strategies)", "longest_first", "only_second");
+        var json = CliOptions.Json();
+        var command = new Command("tokenize", "Show the token ids, type ids and word pieces the model reads.") { query, doc, model, token, maxLength, truncation, json };
+        CliHelp.SetExamples(command,
+            "crossencoder tokenize --query \"what is lift\" --doc \"Lift is the force that holds an aircraft up.\"",
+            "crossencoder tokenize --query \"what is lift\" --doc \"a long passage ...\" --max-length 16 --truncation only_second --json");
+        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(doc), parse.GetValue(model), parse.GetValue(token), parse.GetValue(maxLength),
+            parse.GetValue(truncation) == "only_second" ? TruncationStrategy.OnlySecond : TruncationStrategy.LongestFirst, parse.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string query, string? document, string? model, string? hubToken, int? maxLengthOption, TruncationStrategy strategy, bool asJson)
+    {
+        var stdout = context.Out;
+        string modelDirectory = model is not null ? HubModelOption.Resolve(model, hubToken, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
-        int maxLength = cl.Int("max-length", 1, 1 << 20) ?? tokenizer.ModelMaxLength;
+        int maxLength = maxLengthOption ?? tokenizer.ModelMaxLength;
         EncodedPair encoded = document is null ? tokenizer.EncodeSingle(query, maxLength) : tokenizer.EncodePair(query, document, maxLength, strategy);
 
-        if (cl.Flag("json"))
+        if (asJson)
         {
             using var stream = new MemoryStream();
             using (var json = new Utf8JsonWriter(stream))

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CrossEncoder.Tools.Verification;
@@ -7,19 +8,31 @@ namespace CrossEncoder.Cli.Commands;
 /// <summary><c>verify</c>: this engine against ONNX Runtime on the same real pairs, output by output.</summary>
 internal static class VerifyCommand
 {
-    public const string Usage = "crossencoder verify [--model <dir>] [--onnx <file>] [--pairs <file: query TAB document [TAB max_length] per line>] [--batch N] [--json]";
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    public static Command Create(CliContext context)
     {
-        var cl = CommandLine.Parse(args, ["model", "onnx", "pairs", "batch"], ["json"]);
-        if (cl.Positionals.Count > 0) throw new UsageException($"unexpected argument '{cl.Positionals[0]}'.");
-        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(cl.Value("model"), cl.Value("onnx"), stderr);
+        var model = CliOptions.Model("model folder to check; default: the offline all-MiniLM-L6-v2 (then --onnx defaults to the export it came from)");
+        var onnx = CliOptions.Text("--onnx", "file", "the ONNX export the folder was converted from (required with --model)");
+        var pairsOption = CliOptions.Text("--pairs", "file", "pairs to run, one per line: query TAB document [TAB max_length]; default: built-in real pairs of 8-512 tokens");
+        var batch = CliOptions.Int("--batch", "pairs per forward pass", 1, 1024, 16);
+        var json = CliOptions.Json();
+        var command = new Command("verify", "Compare this engine with ONNX Runtime on real text, output by output, against the error budgets.") { model, onnx, pairsOption, batch, json };
+        CliHelp.SetExamples(command,
+            "crossencoder verify",
+            "crossencoder verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json");
+        command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(pairsOption), parse.GetValue(batch), parse.GetValue(json)));
+        return command;
+    }
+
+    private static int Run(CliContext context, string? model, string? onnxPath, string? pairsFile, int batch, bool json)
+    {
+        var stdout = context.Out;
+        var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnxPath, context.Error);
         if (onnx is null) throw new UsageException("--onnx <file> is required with --model (the ONNX export the folder was converted from).");
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
-        var pairs = cl.Value("pairs") is { } file ? FidelityCheck.ReadPairs(file) : FidelityCheck.DefaultPairs();
-        var report = FidelityCheck.Run(modelDirectory, onnx, pairs, cl.Int("batch", 1, 1024) ?? 16);
+        var pairs = pairsFile is { } file ? FidelityCheck.ReadPairs(file) : FidelityCheck.DefaultPairs();
+        var report = FidelityCheck.Run(modelDirectory, onnx, pairs, batch);
 
-        if (cl.Flag("json"))
+        if (json)
         {
             stdout.WriteLine(JsonSerializer.Serialize(new
             {

@@ -73,7 +73,8 @@ public sealed class BertModel
         string weightsPath = Path.Combine(directory, "model.safetensors");
         if (!File.Exists(weightsPath))
         {
-            string hint = File.Exists(Path.Combine(directory, "pytorch_model.bin")) ? " Only safetensors weights are read; pytorch_model.bin is a pickle and is not loaded."
+            string hint = File.Exists(Path.Combine(directory, "model.safetensors.index.json")) ? " The folder has a sharded checkpoint (model.safetensors.index.json), which is not supported yet: merge the shards into one model.safetensors (in Python: load the model and save_pretrained(dir, max_shard_size=\"100GB\"))."
+                : File.Exists(Path.Combine(directory, "pytorch_model.bin")) ? " Only safetensors weights are read; pytorch_model.bin is a pickle and is not loaded."
                 : Directory.EnumerateFiles(directory, "*.onnx").Any() ? " The folder has an ONNX file: convert it with `crossencoder convert --onnx <file> --vocab <vocab.txt> --out <dir>`."
                 : "";
             throw new ModelFormatException(weightsPath, "model.safetensors not found." + hint);

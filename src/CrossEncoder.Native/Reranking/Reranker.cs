@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using CrossEncoder.Native.Hub;
 using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Tokenization;
@@ -48,18 +49,35 @@ public sealed partial class Reranker : IDisposable
     /// <summary>The longest input the model accepts, in tokens.</summary>
     public int ModelMaxLength => _modelMaxLength;
 
-    /// <summary>Loads a Hugging Face model folder: config.json, model.safetensors, tokenizer.json or vocab.txt.</summary>
-    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <summary>
+    /// Loads a Hugging Face model folder (config.json, model.safetensors, tokenizer.json or vocab.txt), or a Hub model by id,
+    /// <c>org/name</c> or <c>org/name@revision</c>, downloaded once into the shared huggingface_hub cache (see
+    /// <see cref="RerankerOptions.Hub"/>). A folder that exists on disk always wins over a Hub id of the same spelling.
+    /// </summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist (and the name is not a Hub id).</exception>
     /// <exception cref="FormatException">A file is missing, malformed or unsupported (the message names it).</exception>
-    public static Reranker Load(string modelDirectory, RerankerOptions? options = null)
+    /// <exception cref="HubException">The Hub download failed, or offline and not cached (one-line message).</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled during a download.</exception>
+    public static Reranker Load(string modelDirectory, RerankerOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(modelDirectory);
         options ??= new RerankerOptions();
+        if (!Directory.Exists(modelDirectory) && HubModelId.TryParse(modelDirectory, out var hubId))
+            modelDirectory = HubDownloader.DownloadModelAsync(hubId, options.Hub, cancellationToken).GetAwaiter().GetResult();
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
         var model = BertModel.Load(modelDirectory);
         var tokenizer = BertTokenizer.FromModelFolder(modelDirectory);
         return new Reranker(model, tokenizer, options);
+    }
+
+    /// <summary>Asynchronous <see cref="Load"/>: downloads without blocking a thread, then loads on the thread pool.</summary>
+    public static async Task<Reranker> LoadAsync(string modelDirectory, RerankerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(modelDirectory);
+        if (!Directory.Exists(modelDirectory) && HubModelId.TryParse(modelDirectory, out var hubId))
+            modelDirectory = await HubDownloader.DownloadModelAsync(hubId, options?.Hub, cancellationToken).ConfigureAwait(false);
+        return await Task.Run(() => Load(modelDirectory, options, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Scores every document against <paramref name="query"/> and returns the best <paramref name="topK"/> (all when null), best first.</summary>

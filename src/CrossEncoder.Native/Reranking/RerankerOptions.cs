@@ -15,6 +15,10 @@ public sealed record RerankerOptions
 
     /// <summary>Default <see cref="RerankOptions"/> for calls that pass none.</summary>
     public RerankOptions Defaults { get; init; } = new();
+
+    /// <summary>How a Hub model id (<c>org/name[@revision]</c>) is downloaded and cached; null reads the environment
+    /// (HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE, HF_HUB_CACHE, HF_HOME) as huggingface_hub does.</summary>
+    public Hub.HubOptions? Hub { get; init; }
 }
 
 /// <summary>Per-call settings of <see cref="Reranker.Rerank"/>.</summary>

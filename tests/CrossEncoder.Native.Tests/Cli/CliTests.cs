@@ -169,6 +169,9 @@ public class CliTests(MiniLmFixture minilm)
             Assert.True(code == 0, error + output);
             using var json = JsonDocument.Parse(output);
             Assert.True(json.RootElement.GetProperty("pass").GetBoolean());
+            Assert.Equal(["model", "onnx", "kind", "pairs", "min_tokens", "max_tokens", "outputs", "pass"], json.RootElement.EnumerateObject().Select(p => p.Name));
+            Assert.All(json.RootElement.GetProperty("outputs").EnumerateArray(), o =>
+                Assert.Equal(["name", "max_abs_diff", "mean_abs_diff", "tolerance", "values", "pass"], o.EnumerateObject().Select(p => p.Name)));
             Assert.Equal(2, json.RootElement.GetProperty("pairs").GetInt32());
             Assert.Equal(16, json.RootElement.GetProperty("min_tokens").GetInt32());   // the second pair, cut to 16
             Assert.Equal(18, json.RootElement.GetProperty("max_tokens").GetInt32());   // [CLS] 3 [SEP] 12 [SEP]

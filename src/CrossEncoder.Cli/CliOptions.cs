@@ -1,0 +1,73 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace CrossEncoder.Cli;
+
+/// <summary>
+/// The option kinds the commands share, so every command names, validates and documents them the same way. Validation
+/// happens while parsing: a bad value is a usage error (exit 2) whose message names the option and the accepted range.
+/// </summary>
+internal static class CliOptions
+{
+    /// <summary><c>--model &lt;dir&gt;</c>: a model folder; without it the offline default model is used.</summary>
+    public static Option<string?> Model(string description = "model folder (config.json, model.safetensors, tokenizer), or a Hugging Face Hub id org/name[@revision] downloaded once into the huggingface_hub cache; default: the offline all-MiniLM-L6-v2") =>
+        new("--model") { Description = description, HelpName = "dir|org/name" };
+
+    /// <summary><c>--token &lt;token&gt;</c>: a Hugging Face access token for gated or private Hub models (else HF_TOKEN).</summary>
+    public static Option<string?> Token() =>
+        new("--token") { Description = "Hugging Face access token for gated or private models; default: HF_TOKEN or $HF_HOME/token", HelpName = "token" };
+
+    /// <summary><c>--json</c>: machine-readable output with stable field names.</summary>
+    public static Option<bool> Json() => new("--json") { Description = "print JSON (stable field names) instead of a table" };
+
+    /// <summary>A flag (no value).</summary>
+    public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+
+    /// <summary>A text option; <paramref name="required"/> ones are checked before any other validation.</summary>
+    public static Option<string?> Text(string name, string helpName, string description, bool required = false) =>
+        new(name) { Description = description, HelpName = helpName, Required = required };
+
+    /// <summary>An optional integer in [<paramref name="min"/>, <paramref name="max"/>]; null when not given.</summary>
+    public static Option<int?> Int(string name, string description, int min, int max) =>
+        new(name) { Description = description + Range(min, max), HelpName = "N", CustomParser = result => ParseInt(result, name, min, max) };
+
+    /// <summary>An integer in [<paramref name="min"/>, <paramref name="max"/>] with a default shown in the help.</summary>
+    public static Option<int> Int(string name, string description, int min, int max, int defaultValue) =>
+        new(name)
+        {
+            Description = description + Range(min, max), HelpName = "N",
+            DefaultValueFactory = _ => defaultValue,
+            CustomParser = result => ParseInt(result, name, min, max) ?? defaultValue,
+        };
+
+    /// <summary>One of a fixed set of words (suggested by tab completion); the first is the default.</summary>
+    public static Option<string> Choice(string name, string description, params string[] choices)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = description, HelpName = string.Join('|', choices),
+            DefaultValueFactory = _ => choices[0],
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (choices.Contains(text, StringComparer.Ordinal)) return text;
+                result.AddError($"{name} must be {Or(choices)}, got '{text}'.");
+                return choices[0];
+            },
+        };
+        option.CompletionSources.Add(choices);
+        return option;
+    }
+
+    private static int? ParseInt(System.CommandLine.Parsing.ArgumentResult result, string name, int min, int max)
+    {
+        string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out int value) && value >= min && value <= max) return value;
+        result.AddError($"option {name} must be an integer from {min} to {max}, got '{text}'.");
+        return null;
+    }
+
+    private static string Range(int min, int max) => max == int.MaxValue ? $" (at least {min})" : $" ({min} to {max})";
+
+    private static string Or(string[] words) => words.Length == 1 ? words[0] : string.Join(", ", words[..^1]) + " or " + words[^1];
+}

@@ -1,0 +1,91 @@
+using System.Text.Json;
+
+namespace CrossEncoder.Native.Hub;
+
+/// <summary>
+/// Which files of a repository a model needs, so a download never pulls pickles, ONNX exports or other frameworks' weights:
+/// config.json, model.safetensors (or the index and its shards), the tokenizer files, and sentence-transformers' module files.
+/// </summary>
+internal static class ModelFiles
+{
+    public const string Config = "config.json", Weights = "model.safetensors", WeightsIndex = "model.safetensors.index.json", Modules = "modules.json";
+
+    private static readonly string[] TokenizerModels = ["tokenizer.json", "vocab.txt", "sentencepiece.bpe.model"];
+    private static readonly string[] Optional =
+        ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", Modules, "config_sentence_transformers.json", "sentence_bert_config.json"];
+    private static readonly string[] UnloadableWeights =
+        ["pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack", "model.onnx", "onnx/model.onnx"];
+
+    /// <summary>The files to fetch first, from the repository's file list; throws when the repository cannot load here.</summary>
+    public static List<string> Select(IReadOnlySet<string> repoFiles, HubModelId id)
+    {
+        if (!repoFiles.Contains(Config))
+            throw new HubException(HubErrorKind.Unsupported, $"{id} has no config.json: it is not a Transformers model this library can load.");
+        var files = new List<string> { Config };
+        if (repoFiles.Contains(Weights)) files.Add(Weights);
+        else if (repoFiles.Contains(WeightsIndex)) files.Add(WeightsIndex);
+        else
+        {
+            var present = UnloadableWeights.Where(repoFiles.Contains).ToList();
+            string only = present.Count > 0 ? $" (it has only {string.Join(", ", present)})" : "";
+            throw new HubException(HubErrorKind.Unsupported,
+                $"{id} has no model.safetensors{only}: pickled PyTorch weights are never loaded. Use a safetensors revision if the Hub has one " +
+                $"(the safetensors conversion bot opens a pull request: load {id.RepoId}@refs/pr/<N>), or convert once in Python with " +
+                $"AutoModelForSequenceClassification.from_pretrained(\"{id.RepoId}\").save_pretrained(\"<dir>\", safe_serialization=True) and load <dir>.");
+        }
+        if (!TokenizerModels.Any(repoFiles.Contains))
+            throw new HubException(HubErrorKind.Unsupported, $"{id} has no tokenizer (none of {string.Join(", ", TokenizerModels)}).");
+        files.AddRange(TokenizerModels.Where(repoFiles.Contains));
+        files.AddRange(Optional.Where(repoFiles.Contains));
+        return files;
+    }
+
+    /// <summary>Files named by files already fetched: the shards of model.safetensors.index.json and the config.json of each
+    /// sentence-transformers module folder (e.g. 1_Pooling/config.json).</summary>
+    public static List<string> Dependents(string snapshotFolder, IReadOnlySet<string> repoFiles, HubModelId id)
+    {
+        var files = new List<string>();
+        string index = Path.Combine(snapshotFolder, WeightsIndex);
+        if (File.Exists(index))
+        {
+            foreach (string shard in ReadJson(index, root =>
+                root.TryGetProperty("weight_map", out var map) && map.ValueKind == JsonValueKind.Object
+                    ? map.EnumerateObject().Select(p => p.Value.GetString() ?? "").Distinct(StringComparer.Ordinal).ToList()
+                    : throw new HubException(HubErrorKind.Unsupported, $"{WeightsIndex} of {id} has no weight_map object.")))
+            {
+                if (!IsSafeRelativePath(shard) || !repoFiles.Contains(shard))
+                    throw new HubException(HubErrorKind.NotFound, $"{WeightsIndex} of {id} names shard '{shard}', which the repository does not have.");
+                files.Add(shard);
+            }
+        }
+        string modules = Path.Combine(snapshotFolder, Modules);
+        if (File.Exists(modules))
+        {
+            foreach (string folder in ReadJson(modules, root => root.ValueKind == JsonValueKind.Array
+                ? root.EnumerateArray().Select(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("path", out var p) ? p.GetString() ?? "" : "").ToList()
+                : []))
+            {
+                string config = folder.TrimEnd('/') + "/config.json";
+                if (folder.Length > 0 && IsSafeRelativePath(config) && repoFiles.Contains(config)) files.Add(config);
+            }
+        }
+        return files;
+    }
+
+    /// <summary>A repository path that stays inside the snapshot folder: '/'-separated, no empty, '.' or '..' segment, no backslash.</summary>
+    public static bool IsSafeRelativePath(string path) =>
+        path.Length > 0 && !path.Contains('\\') && !path.Contains(':') && path.Split('/').All(s => s.Length > 0 && s != "." && s != "..");
+
+    private static List<string> ReadJson(string path, Func<JsonElement, List<string>> read)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            return read(document.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new HubException(HubErrorKind.Unsupported, $"'{Path.GetFileName(path)}' is not valid JSON ({e.Message}).", e);
+        }
+    }
+}
