@@ -19,6 +19,7 @@ public static class Cli
         ConvertCommand.Create,
         BenchCommand.Create,
         CompletionCommand.Create,
+        ServeCommand.Create,
     ];
 
     /// <summary>The root command with every subcommand; <paramref name="context"/> carries the streams the actions use.</summary>
