@@ -18,7 +18,7 @@ public sealed class ServersFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        Cross = await RunningServer.StartAsync(new ServerOptions { ModelDirectory = TestModels.CrossEncoder, MaxClientBatchSize = 8, MaxRequestBodyBytes = 16_000 });
+        Cross = await RunningServer.StartAsync(new ServerOptions { ModelDirectory = TestModels.CrossEncoder, CompareModelDirectory = TestModels.BiEncoder, MaxClientBatchSize = 8, MaxRequestBodyBytes = 16_000 });
         Bi = await RunningServer.StartAsync(new ServerOptions { ModelDirectory = TestModels.BiEncoder, ApiKey = Key });
         CrossReference = Reranker.Load(TestModels.CrossEncoder);
         BiReference = Reranker.Load(TestModels.BiEncoder);
@@ -142,6 +142,21 @@ public sealed class RouteTests(ServersFixture servers) : IClassFixture<ServersFi
         var (cross, error) = await PostAsync(servers.Cross.Client, "/embed", new { inputs = "x" });
         Assert.Equal(HttpStatusCode.FailedDependency, cross.StatusCode);
         Assert.Equal("backend", error.GetProperty("error_type").GetString());
+    }
+
+    [Fact]
+    public async Task TheCompareModelAnswersOnItsOwnRouteAndShowsInInfo()
+    {
+        var info = JsonDocument.Parse(await servers.Cross.Client.GetStringAsync("/info")).RootElement;
+        Assert.Equal("all-MiniLM-L6-v2", info.GetProperty("compare_model_id").GetString());
+        Assert.Equal("bi-encoder", info.GetProperty("compare_model_kind").GetString());
+        var expected = servers.BiReference.Rerank(Query, Texts);
+        var (response, body) = await PostAsync(servers.Cross.Client, "/compare/rerank", new { query = Query, texts = Texts });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected.Select(r => r.Index), body.EnumerateArray().Select(r => r.GetProperty("index").GetInt32()));
+        Assert.Equal(expected[0].Score, body[0].GetProperty("score").GetSingle(), 1e-5f);
+        // Without --compare-model the route does not exist.
+        Assert.Equal(HttpStatusCode.NotFound, (await servers.Bi.Client.PostAsJsonAsync("/compare/rerank", new { query = Query, texts = Texts })).StatusCode);
     }
 
     [Fact]
