@@ -22,6 +22,7 @@ public static class Cli
         QuantizeCommand.Create,
         EvalCommand.Create,
         ConvertCollectionCommand.Create,
+        ServeCommand.Create,
     ];
 
     /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking;
+using CrossEncoder.Native.Tokenization;
+
+namespace CrossEncoder.Server;
+
+/// <summary>One request's scores (in document order) and where its time went, for TEI's timing headers.</summary>
+internal sealed record RerankOutcome(RerankResult[] Results, int Tokens, int Characters, TimeSpan Tokenization, TimeSpan Queue, TimeSpan Inference, long StartedAt);
+
+/// <summary>One loaded model behind the routes: tokenizes on the request's thread, scores through the shared scheduler.</summary>
+internal sealed class RerankService : IAsyncDisposable
+{
+    private readonly BatchScheduler _scheduler;
+    private readonly ServerMetrics _metrics;
+
+    public RerankService(string directory, string name, ServerOptions options, ServerMetrics metrics)
+    {
+        Reranker = Reranker.Load(directory, new RerankerOptions { MaxBatchTokens = options.MaxBatchTokens });
+        Name = name;
+        _metrics = metrics;
+        _scheduler = new BatchScheduler(Reranker, metrics, options.MaxBatchTokens, options.MaxConcurrentRequests, options.ForwardPassesInFlight, options.BeforeBatch);
+    }
+
+    public Reranker Reranker { get; }
+    public string Name { get; }
+    public string KindName => Reranker.Kind == ModelKind.CrossEncoder ? "cross-encoder" : "bi-encoder";
+    public int PendingRequests => _scheduler.Pending;
+
+    /// <summary>Scores documents against the query. <paramref name="truncate"/> false refuses (422) an input past the limit,
+    /// as TEI does; <paramref name="maxDocumentTokens"/> (Cohere's max_tokens_per_doc) caps the pair length.</summary>
+    public async Task<RerankOutcome> RerankAsync(string query, IReadOnlyList<string> documents, bool truncate, int? maxDocumentTokens, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        int? maxLength = null;
+        if (maxDocumentTokens is { } perDocument)
+            maxLength = (int)Math.Clamp(Reranker.Tokenizer.EncodeToIds(query).Length + (long)perDocument + 3, 3, Reranker.ModelMaxLength);
+        var inputs = Reranker.Encode(query, documents, new RerankOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst }, cancellationToken);
+        var tokenization = Stopwatch.GetElapsedTime(started);
+        int truncated = inputs.Sequences.Count(s => s.Truncation.Truncated);
+        if (truncated > 0 && !truncate)
+            throw ApiError.Validation($"{truncated} input(s) longer than the model's maximum of {Reranker.ModelMaxLength} tokens; send \"truncate\": true to cut them");
+        _metrics.Truncated(truncated);
+
+        var scheduled = await _scheduler.ScheduleAsync(inputs, cancellationToken);
+        var results = Reranker.Score(inputs, scheduled.Outputs);
+        int characters = query.Length * Math.Max(1, documents.Count) + documents.Sum(d => d.Length);
+        return new RerankOutcome(results, inputs.TokenCount, characters, tokenization, scheduled.QueueTime, scheduled.InferenceTime, started);
+    }
+
+    /// <summary>Embeddings of each input (bi-encoder only), unit length when <paramref name="normalize"/>.</summary>
+    public async Task<(float[][] Vectors, RerankOutcome Outcome)> EmbedAsync(IReadOnlyList<string> texts, bool truncate, bool normalize, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        // A bi-encoder's Encode yields the "query" then each "document" as separate sequences: exactly the inputs in order.
+        var inputs = Reranker.Encode(texts[0], texts.Skip(1).ToArray(), null, cancellationToken);
+        var tokenization = Stopwatch.GetElapsedTime(started);
+        int truncated = inputs.Sequences.Count(s => s.Truncation.Truncated);
+        if (truncated > 0 && !truncate)
+            throw ApiError.Validation($"{truncated} input(s) longer than the model's maximum of {Reranker.ModelMaxLength} tokens; send \"truncate\": true to cut them");
+        _metrics.Truncated(truncated);
+        var scheduled = await _scheduler.ScheduleAsync(inputs, cancellationToken);
+        int h = Reranker.OutputSize;
+        var vectors = new float[texts.Count][];
+        for (int i = 0; i < vectors.Length; i++)
+        {
+            var vector = scheduled.Outputs.AsSpan(i * h, h).ToArray();   // [H]
+            if (normalize)
+            {
+                float norm = System.Numerics.Tensors.TensorPrimitives.Norm(vector);
+                if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(vector, norm, vector);
+            }
+            vectors[i] = vector;
+        }
+        return (vectors, new RerankOutcome([], inputs.TokenCount, texts.Sum(t => t.Length), tokenization, scheduled.QueueTime, scheduled.InferenceTime, started));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _scheduler.DisposeAsync();
+        Reranker.Dispose();
+    }
+}
