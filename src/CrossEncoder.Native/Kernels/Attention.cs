@@ -7,8 +7,11 @@ namespace CrossEncoder.Native.Kernels;
 //   pack K_h ([N=T, K=dH]) and V_h ([K=T, N=dH]) once into GEMM panels (Gemm.PackAll)
 //   for each block of up to 96 query rows:
 //     S[rows,T] = Q_blk K_h^T                  GEMM against the packed K_h
-//     S[i,:]    = softmax(S[i,:] * scale + keyBias)   one vector FMA pass, then Softmax.Row, in place
+//     S[i,:]    = exp(S[i,:] * scale - max)    unnormalised, in place (Softmax.ExpScaledInPlace); l[i] = sum of the row
 //     O_blk     = S V_h                        GEMM against the packed V_h
+//     O_blk[i]  = O_blk[i] / l[i]              the softmax's division, on dH values per row instead of T
+// A key bias that is not all zero (padding masks; the model packs sequences and has none) takes the plain route instead:
+// S = softmax(S * scale + keyBias) row by row (a scale-and-bias pass, then Softmax.Row), and no division after S V.
 // Blocking the query rows keeps S in L2 between the three steps (a whole [T, T] head at T = 512 is 1 MiB, which went to
 // memory and back twice). S lives in this head's share of the scratch, so heads are independent and run in parallel
 // (KernelParallelism claims whole heads); inside a head the GEMMs run on the calling thread with its own packing buffers
@@ -61,6 +64,7 @@ public static unsafe partial class Attention
                 Q = pq, K = pk, V = pv, KeyBias = pbias, Output = pout, Scratch = ps,
                 Ld = ld, Tokens = tokens, Queries = queries, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
             };
+            job.Unmasked = scale > 0 && keyBias[..tokens].IndexOfAnyExcept(0f) < 0;
             long flops = 4L * queries * tokens * headDim * heads;
             if (KernelParallelism.DegreeFor(flops, heads) == 1)
                 for (int h = 0; h < heads; h++) Head(&job, h);
@@ -75,6 +79,8 @@ public static unsafe partial class Attention
         public int Ld, Tokens, Queries, HeadDim, Hidden;
         public float Scale;
         public KernelIsa Isa;
+        /// <summary>The key bias is all zero: normalise after S V (see the notes at the top).</summary>
+        public bool Unmasked;
     }
 
     /// <summary>Query rows per block: the block's scores [rows, T] stay in L2 (96 x 512 floats = 192 KiB) from QK^T to PV.</summary>
@@ -85,6 +91,7 @@ public static unsafe partial class Attention
         var job = (Job*)state;
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
         float* scores = job->Scratch + (long)h * queries * t; // [min(Tq, BlockRows), T] of this head's [Tq, T] share
+        float* inverseSums = stackalloc float[BlockRows];     // [rows] 1 / l[i], unmasked route only
         // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
         var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
         var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
@@ -100,11 +107,18 @@ public static unsafe partial class Attention
             for (int i = 0; i < rows; i++)
             {
                 float* row = scores + (long)i * t;
-                ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
-                Softmax.Row(row, row, t, job->Isa);
+                if (job->Unmasked) inverseSums[i] = 1f / Softmax.ExpScaledInPlace(row, t, job->Scale, job->Isa);
+                else
+                {
+                    ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
+                    Softmax.Row(row, row, t, job->Isa);
+                }
             }
-            pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = job->Output + (long)i0 * job->Hidden + h * dh;
+            float* output = job->Output + (long)i0 * job->Hidden + h * dh;
+            pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = output;
             Gemm.Run(&pv);                                                   // O_blk[rows, dH] = S V_h
+            if (job->Unmasked)
+                for (int i = 0; i < rows; i++) ScaleRow(output + (long)i * job->Hidden, inverseSums[i], dh);   // O_blk[i] /= l[i]
         }
     }
 
@@ -121,6 +135,15 @@ public static unsafe partial class Attention
             t_packLength = floats;
         }
         return t_pack;
+    }
+
+    /// <summary>row[0..n) *= factor.</summary>
+    private static void ScaleRow(float* row, float factor, int n)
+    {
+        int i = 0;
+        var f = new Vector<float>(factor);
+        for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(Vector.Load(row + i) * f, row + i);
+        for (; i < n; i++) row[i] *= factor;
     }
 
     /// <summary>row = row * scale + bias.</summary>

@@ -321,24 +321,6 @@ public static unsafe partial class Gemm
         }
     }
 
-    /// <summary>
-    /// Packs A[0:rows, 0:kb] (row stride lda) into tiles of mr rows, k-major: dst[t*mr*kb + p*mr + r] = A[t*mr + r, p]. The
-    /// last tile repeats its last valid row, so the microkernel never reads uninitialised memory.
-    /// </summary>
-    private static void PackA(float* a, int lda, int rows, int kb, int mr, float* dst)
-    {
-        for (int t = 0; t < rows; t += mr)
-        {
-            float* tile = dst + (long)t * kb;
-            int valid = Math.Min(mr, rows - t);
-            for (int r = 0; r < mr; r++)
-            {
-                float* src = a + (long)(t + Math.Min(r, valid - 1)) * lda;
-                for (int p = 0; p < kb; p++) tile[p * mr + r] = src[p];
-            }
-        }
-    }
-
     /// <summary>Few rows (a GEMV): no packing, one dot product per output, B rows read in place.</summary>
     private static void DotRows(Job* job, int m0, int m1, int n0, int n1)
     {

@@ -37,6 +37,66 @@ public static unsafe partial class Softmax
         for (; i < n; i++) y[i] *= inv;
     }
 
+    /// <summary>
+    /// The unnormalised half of softmax(x * scale), for attention, which divides later (once per row of S V: dH values
+    /// instead of T): x = exp(scale * x - scale * max x) in place; returns the sum. scale &gt; 0, n &gt; 0. One pass for the
+    /// max, one for exp and sum (four exps interleaved, VectorExp.Exp4); Row's scale, bias and normalisation passes are not needed.
+    /// </summary>
+    internal static float ExpScaledInPlace(float* x, int n, float scale, KernelIsa isa)
+    {
+        float max = Max(x, n, isa);
+        if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
+        float shift = -max * scale;
+        if (isa != KernelIsa.Avx512)
+            return KernelIsas.UsesFma(isa) ? ExpScaled<FusedMultiplyAdd>(x, n, scale, shift) : ExpScaled<SeparateMultiplyAdd>(x, n, scale, shift);
+        int i = 0;
+        Vector512<float> s0 = default, s1 = default, vs = Vector512.Create(scale), vb = Vector512.Create(shift);
+        for (; i <= n - 64; i += 64)
+        {
+            var e0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vb);
+            var e1 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 16), vs, vb);
+            var e2 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 32), vs, vb);
+            var e3 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i + 48), vs, vb);
+            VectorExp.Exp4(ref e0, ref e1, ref e2, ref e3);
+            e0.Store(x + i); e1.Store(x + i + 16); e2.Store(x + i + 32); e3.Store(x + i + 48);
+            s0 += e0 + e2; s1 += e1 + e3;
+        }
+        for (; i <= n - 16; i += 16)
+        {
+            var e = VectorExp.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(x + i), vs, vb));
+            e.Store(x + i);
+            s0 += e;
+        }
+        float sum = Vector512.Sum(s0 + s1);
+        for (; i < n; i++) { x[i] = MathF.Exp(MathF.FusedMultiplyAdd(x[i], scale, shift)); sum += x[i]; }
+        return sum;
+    }
+
+    private static float ExpScaled<TMultiplyAdd>(float* x, int n, float scale, float shift) where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        int i = 0, w = Vector<float>.Count;
+        Vector<float> s0 = default, s1 = default, vs = new(scale), vb = new(shift);
+        for (; i <= n - 4 * w; i += 4 * w)
+        {
+            var e0 = TMultiplyAdd.Apply(Vector.Load(x + i), vs, vb);
+            var e1 = TMultiplyAdd.Apply(Vector.Load(x + i + w), vs, vb);
+            var e2 = TMultiplyAdd.Apply(Vector.Load(x + i + 2 * w), vs, vb);
+            var e3 = TMultiplyAdd.Apply(Vector.Load(x + i + 3 * w), vs, vb);
+            VectorExp.Exp4<TMultiplyAdd>(ref e0, ref e1, ref e2, ref e3);
+            Vector.Store(e0, x + i); Vector.Store(e1, x + i + w); Vector.Store(e2, x + i + 2 * w); Vector.Store(e3, x + i + 3 * w);
+            s0 += e0 + e2; s1 += e1 + e3;
+        }
+        for (; i <= n - w; i += w)
+        {
+            var e = VectorExp.Exp<TMultiplyAdd>(TMultiplyAdd.Apply(Vector.Load(x + i), vs, vb));
+            Vector.Store(e, x + i);
+            s0 += e;
+        }
+        float sum = Vector.Sum(s0 + s1);
+        for (; i < n; i++) { x[i] = MathF.Exp(TMultiplyAdd.Apply(x[i], scale, shift)); sum += x[i]; }
+        return sum;
+    }
+
     private static float Max(float* x, int n, KernelIsa isa)
     {
         int i = 0;

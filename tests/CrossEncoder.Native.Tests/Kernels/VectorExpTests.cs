@@ -88,4 +88,33 @@ public class VectorExpTests
             Assert.Equal(0.36787945f, got[7]);
         }
     }
+
+    /// <summary>The four-way interleaved form (Softmax's exp pass) is the same arithmetic: bit-identical to one-at-a-time, with
+    /// the FMA and without, and for Vector512.</summary>
+    [Property(MaxTest = 100)]
+    public Property Exp4IsBitIdenticalToExp() => Prop.ForAll(
+        Gen.Choose(-90_000, 1_000).Select(v => v / 1000f).ArrayOf().Where(a => a.Length > 0).ToArbitrary(), xs =>
+    {
+        int w = Vector<float>.Count;
+        var lanes = new float[64];
+        for (int i = 0; i < lanes.Length; i++) lanes[i] = xs[i % xs.Length];
+        var v = new Vector<float>[4];
+        for (int j = 0; j < 4; j++) v[j] = new Vector<float>(lanes, j * w);
+        var (a, b, c, d) = (v[0], v[1], v[2], v[3]);
+        VectorExp.Exp4<FusedMultiplyAdd>(ref a, ref b, ref c, ref d);
+        var (e, f, g, h) = (v[0], v[1], v[2], v[3]);
+        VectorExp.Exp4<SeparateMultiplyAdd>(ref e, ref f, ref g, ref h);
+        Vector<float>[] fused = [a, b, c, d], separate = [e, f, g, h];
+        for (int j = 0; j < 4; j++)
+        {
+            Assert.Equal(VectorExp.Exp<FusedMultiplyAdd>(v[j]), fused[j]);
+            Assert.Equal(VectorExp.Exp<SeparateMultiplyAdd>(v[j]), separate[j]);
+        }
+        var z = new Vector512<float>[4];
+        for (int j = 0; j < 4; j++) z[j] = Vector512.Create(lanes, j * 16);
+        var (p, q, r, s) = (z[0], z[1], z[2], z[3]);
+        VectorExp.Exp4(ref p, ref q, ref r, ref s);
+        Vector512<float>[] wide = [p, q, r, s];
+        for (int j = 0; j < 4; j++) Assert.Equal(VectorExp.Exp(z[j]), wide[j]);
+    });
 }
