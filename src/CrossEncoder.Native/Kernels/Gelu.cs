@@ -75,6 +75,28 @@ public static unsafe partial class Gelu
     }
 
     /// <summary>y = GELU(y) in place on n floats, on the calling thread (GEMM's fused epilogue: one row of a finished tile).</summary>
+    /// <summary>
+    /// GELU in place on a finished GEMM tile (rows x cols, row stride ldc): the GEMM epilogue. Two rows of two vectors at a
+    /// time go through the four-way interleaved lanes (a 16-wide AVX2 tile is exactly that); anything else row by row.
+    /// </summary>
+    internal static void Tile(float* c, int ldc, int rows, int cols, KernelIsa isa)
+    {
+        int w = Vector<float>.Count, r = 0;
+        if (isa != KernelIsa.Avx512 && cols == 2 * w)
+        {
+            bool fused = KernelIsas.UsesFma(isa);
+            for (; r + 1 < rows; r += 2)
+            {
+                float* c0 = c + (long)r * ldc, c1 = c0 + ldc;
+                var x0 = Vector.Load(c0); var x1 = Vector.Load(c0 + w); var x2 = Vector.Load(c1); var x3 = Vector.Load(c1 + w);
+                if (fused) Lanes4<FusedMultiplyAdd>(ref x0, ref x1, ref x2, ref x3);
+                else Lanes4<SeparateMultiplyAdd>(ref x0, ref x1, ref x2, ref x3);
+                Vector.Store(x0, c0); Vector.Store(x1, c0 + w); Vector.Store(x2, c1); Vector.Store(x3, c1 + w);
+            }
+        }
+        for (; r < rows; r++) Row(c + (long)r * ldc, cols, isa);
+    }
+
     internal static void Row(float* y, int n, KernelIsa isa)
     {
         var row = new Span<float>(y, n);
@@ -93,6 +115,14 @@ public static unsafe partial class Gelu
         int w = Vector<float>.Count, i = 0;
         ref float xr = ref MemoryMarshal.GetReference(x);
         ref float yr = ref MemoryMarshal.GetReference(y);
+        for (; i <= x.Length - 4 * w; i += 4 * w)
+        {
+            var x0 = Vector.LoadUnsafe(ref xr, (nuint)i); var x1 = Vector.LoadUnsafe(ref xr, (nuint)(i + w));
+            var x2 = Vector.LoadUnsafe(ref xr, (nuint)(i + 2 * w)); var x3 = Vector.LoadUnsafe(ref xr, (nuint)(i + 3 * w));
+            Lanes4<TMultiplyAdd>(ref x0, ref x1, ref x2, ref x3);
+            Vector.StoreUnsafe(x0, ref yr, (nuint)i); Vector.StoreUnsafe(x1, ref yr, (nuint)(i + w));
+            Vector.StoreUnsafe(x2, ref yr, (nuint)(i + 2 * w)); Vector.StoreUnsafe(x3, ref yr, (nuint)(i + 3 * w));
+        }
         for (; i <= x.Length - w; i += w) Vector.StoreUnsafe(Lanes<TMultiplyAdd>(Vector.LoadUnsafe(ref xr, (nuint)i)), ref yr, (nuint)i);
         if (i < x.Length)
         {
@@ -142,6 +172,56 @@ public static unsafe partial class Gelu
         // Clamping x keeps -inf * 0 from becoming NaN; NaN inputs are passed through explicitly.
         var y = Vector.MaxNative(x, new Vector<float>(float.MinValue)) * phi;
         return Vector.ConditionalSelect(Vector.Equals(x, x), y, x);
+    }
+
+    /// <summary>
+    /// <see cref="Lanes{TMultiplyAdd}(Vector{float})"/> of four vectors, step by step across the four (bit-identical per lane):
+    /// one GELU is a chain of a division, ten Horner FMAs and an exp (~110 cycles of latency), and the JIT emits statements
+    /// in order, so four interleaved chains keep the FMA units busy where one at a time left them waiting.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Lanes4<TMultiplyAdd>(ref Vector<float> x0, ref Vector<float> x1, ref Vector<float> x2, ref Vector<float> x3)
+        where TMultiplyAdd : struct, IMultiplyAdd
+    {
+        var s = new Vector<float>(InvSqrt2);
+        var a0 = Vector.Abs(x0) * s; var a1 = Vector.Abs(x1) * s; var a2 = Vector.Abs(x2) * s; var a3 = Vector.Abs(x3) * s;
+        var pp = new Vector<float>(P);
+        var t0 = Vector<float>.One / TMultiplyAdd.Apply(a0, pp, Vector<float>.One);
+        var t1 = Vector<float>.One / TMultiplyAdd.Apply(a1, pp, Vector<float>.One);
+        var t2 = Vector<float>.One / TMultiplyAdd.Apply(a2, pp, Vector<float>.One);
+        var t3 = Vector<float>.One / TMultiplyAdd.Apply(a3, pp, Vector<float>.One);
+        var c10 = new Vector<float>(Q10); var c = new Vector<float>(Q9);
+        var q0 = TMultiplyAdd.Apply(c10, t0, c); var q1 = TMultiplyAdd.Apply(c10, t1, c);
+        var q2 = TMultiplyAdd.Apply(c10, t2, c); var q3 = TMultiplyAdd.Apply(c10, t3, c);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q8);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q7);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q6);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q5);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q4);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q3);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q2);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q1);
+        Step(ref q0, ref q1, ref q2, ref q3, t0, t1, t2, t3, Q0);
+        var e0 = -(a0 * a0); var e1 = -(a1 * a1); var e2 = -(a2 * a2); var e3 = -(a3 * a3);
+        VectorExp.Exp4<TMultiplyAdd>(ref e0, ref e1, ref e2, ref e3);
+        x0 = Finish(x0, e0 * (t0 * q0)); x1 = Finish(x1, e1 * (t1 * q1));
+        x2 = Finish(x2, e2 * (t2 * q2)); x3 = Finish(x3, e3 * (t3 * q3));
+
+        static void Step(ref Vector<float> q0, ref Vector<float> q1, ref Vector<float> q2, ref Vector<float> q3,
+            Vector<float> t0, Vector<float> t1, Vector<float> t2, Vector<float> t3, float coefficient)
+        {
+            var k = new Vector<float>(coefficient);
+            q0 = TMultiplyAdd.Apply(q0, t0, k); q1 = TMultiplyAdd.Apply(q1, t1, k);
+            q2 = TMultiplyAdd.Apply(q2, t2, k); q3 = TMultiplyAdd.Apply(q3, t3, k);
+        }
+
+        // x * Phi(x) from h = erfc(|x|/sqrt 2)/2, as in Lanes.
+        static Vector<float> Finish(Vector<float> x, Vector<float> h)
+        {
+            var phi = Vector.ConditionalSelect(Vector.GreaterThan(x, Vector<float>.Zero), Vector<float>.One - h, h);
+            var y = Vector.MaxNative(x, new Vector<float>(float.MinValue)) * phi;
+            return Vector.ConditionalSelect(Vector.Equals(x, x), y, x);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -78,6 +78,28 @@ public class GeluTests
         Assert.Equal(-7.6198530241604696e-23, y[11], 1e-24);
     }
 
+    /// <summary>Long spans go four vectors at a time through the interleaved lanes: bit-identical to the one-vector lanes
+    /// (each element alone takes the one-vector tail path), special values included. Without the FMA: PortableWithoutFmaTests.</summary>
+    [Theory]
+    [InlineData(nameof(KernelIsa.Portable))]
+    [InlineData(nameof(KernelIsa.Avx2))]
+    public void InterleavedLanesAreBitIdentical(string isaName) => AssertInterleavedLanesBitIdentical(Enum.Parse<KernelIsa>(isaName));
+
+    internal static void AssertInterleavedLanesBitIdentical(KernelIsa isa)
+    {
+        float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1f, -1f, 3f, -3f, 1e20f, -1e20f, 10f, -10f, 1e-30f];
+        var x = KernelTestData.Uniform(157, 11, 12f);
+        for (int i = 0; i < specials.Length; i++) x[i * 11] = specials[i];
+        var whole = new float[x.Length];
+        Gelu.Apply(x, whole, isa);
+        for (int i = 0; i < x.Length; i++)
+        {
+            var one = new float[1];
+            Gelu.Apply(x.AsSpan(i, 1), one, isa);
+            Assert.True(one[0].Equals(whole[i]), $"{isa} x[{i}] = {x[i]}: four-way {whole[i]:R}, one-way {one[0]:R}");
+        }
+    }
+
     [Fact]
     public void LargeInputIsSplitAcrossThreadsAndStillMatches()
     {

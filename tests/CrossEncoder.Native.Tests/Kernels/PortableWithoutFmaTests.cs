@@ -46,6 +46,9 @@ public sealed class PortableWithoutFmaTests : IDisposable
         Assert.Equal(fused, c[0]);
     }
 
+    [Fact]
+    public void GeluInterleavedLanesAreBitIdentical() => GeluTests.AssertInterleavedLanesBitIdentical(KernelIsa.Portable);
+
     [Theory]
     [InlineData(1, 1, 1)]
     [InlineData(7, 9, 17)]

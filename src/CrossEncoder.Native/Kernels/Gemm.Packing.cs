@@ -14,6 +14,10 @@ namespace CrossEncoder.Native.Kernels;
 // head) are packed as the A of S V, a full extra pass over S. With AVX the block is transposed 8 x 8 in registers: load
 // 8 floats of k from each of the tile's rows (MR <= 8; missing rows repeat the last one), transpose with unpack /
 // shuffle / 128-bit permute (24 instructions), store MR floats per k step. The tail of k (kb mod 8) is copied one by one.
+//
+// Packing B given as [N, K] (weights at load, attention's K_h per head) is the same transpose with the roles swapped: a panel
+// holds NR columns of C k-major, panel[p*NR + c] = B[c, p], so each group of 8 of its columns is an 8 x 8 transpose per 8
+// steps of k. Columns past N are zero.
 
 public static unsafe partial class Gemm
 {
@@ -70,6 +74,54 @@ public static unsafe partial class Gemm
             for (; p < kb; p++)
                 for (int r = 0; r < mr; r++) tile[p * mr + r] = src[r][p];
         }
+    }
+
+    /// <summary>One panel of B [N, K]: panel[p*nr + c] = B[c, p] for c &lt; cols, 0 for cols &lt;= c &lt; nr; vectorised where AVX exists.</summary>
+    private static void PackPanelTransposed(float* b, int ldb, int cols, int kb, int nr, float* panel)
+    {
+        if (Avx.IsSupported && nr % 8 == 0) PackPanelTransposedAvx(b, ldb, cols, kb, nr, panel);
+        else PackPanelTransposedReference(b, ldb, cols, kb, nr, panel);
+    }
+
+    /// <summary>The readable twin of <see cref="PackPanelTransposed"/>, one float at a time.</summary>
+    internal static void PackPanelTransposedReference(float* b, int ldb, int cols, int kb, int nr, float* panel)
+    {
+        for (int cc = 0; cc < cols; cc++)
+        {
+            float* src = b + (long)cc * ldb;
+            for (int p = 0; p < kb; p++) panel[p * nr + cc] = src[p];
+        }
+        for (int cc = cols; cc < nr; cc++)
+            for (int p = 0; p < kb; p++) panel[p * nr + cc] = 0f;
+    }
+
+    /// <summary>AVX: each group of 8 whole columns transposed 8 x 8 in registers; a partial group and the k tail one by one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void PackPanelTransposedAvx(float* b, int ldb, int cols, int kb, int nr, float* panel)
+    {
+        int full = cols / 8 * 8, p8 = kb / 8 * 8;
+        for (int g = 0; g < full; g += 8)
+        {
+            float* s0 = b + (long)g * ldb;
+            for (int p = 0; p < p8; p += 8)
+            {
+                Transpose8x8(Vector256.Load(s0 + p), Vector256.Load(s0 + ldb + p), Vector256.Load(s0 + 2L * ldb + p), Vector256.Load(s0 + 3L * ldb + p),
+                    Vector256.Load(s0 + 4L * ldb + p), Vector256.Load(s0 + 5L * ldb + p), Vector256.Load(s0 + 6L * ldb + p), Vector256.Load(s0 + 7L * ldb + p),
+                    out var k0, out var k1, out var k2, out var k3, out var k4, out var k5, out var k6, out var k7);
+                float* d = panel + (long)p * nr + g;
+                k0.Store(d); k1.Store(d + nr); k2.Store(d + 2 * nr); k3.Store(d + 3 * nr);
+                k4.Store(d + 4 * nr); k5.Store(d + 5 * nr); k6.Store(d + 6 * nr); k7.Store(d + 7 * nr);
+            }
+            for (int cc = g; cc < g + 8; cc++)
+                for (int p = p8; p < kb; p++) panel[p * nr + cc] = b[(long)cc * ldb + p];
+        }
+        for (int cc = full; cc < cols; cc++)
+        {
+            float* src = b + (long)cc * ldb;
+            for (int p = 0; p < kb; p++) panel[p * nr + cc] = src[p];
+        }
+        for (int cc = cols; cc < nr; cc++)
+            for (int p = 0; p < kb; p++) panel[p * nr + cc] = 0f;
     }
 
     /// <summary>The first 6 lanes of v to d[0..5] (a 16-byte and an 8-byte store).</summary>
