@@ -10,6 +10,8 @@ namespace CrossEncoder.Native.Kernels;
 //     S[i,:]    = exp(S[i,:] * scale - max)    unnormalised, in place (Softmax.ExpScaledInPlace); l[i] = sum of the row
 //     O_blk     = S V_h                        GEMM against the packed V_h
 //     O_blk[i]  = O_blk[i] / l[i]              the softmax's division, on dH values per row instead of T
+// Where AVX is available the exp pass writes P straight into the GEMM's packed layout (Attention.Packed.cs), which saves
+// S V's packing pass over P.
 // A key bias that is not all zero (padding masks; the model packs sequences and has none) takes the plain route instead:
 // S = softmax(S * scale + keyBias) row by row (a scale-and-bias pass, then Softmax.Row), and no division after S V.
 // Blocking the query rows keeps S in L2 between the three steps (a whole [T, T] head at T = 512 is 1 MiB, which went to
@@ -91,19 +93,30 @@ public static unsafe partial class Attention
         var job = (Job*)state;
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
         float* scores = job->Scratch + (long)h * queries * t; // [min(Tq, BlockRows), T] of this head's [Tq, T] share
-        float* inverseSums = stackalloc float[BlockRows];     // [rows] 1 / l[i], unmasked route only
+        float* inverseSums = stackalloc float[BlockRows];     // [rows] 1 / l[i] (or l[i] on the packed route), unmasked only
         // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
         var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
         var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
-        long qkLength = Gemm.PackedLength(&qk);
-        float* packed = PackBuffer(qkLength + Gemm.PackedLength(&pv));
+        long qkLength = Gemm.PackedLength(&qk), pvLength = Gemm.PackedLength(&pv);
+        bool packProbabilities = job->Unmasked && CanPackProbabilities(job->Isa);
+        float* packed = PackBuffer(qkLength + pvLength + (packProbabilities ? (long)Gemm.Mc * t : 0));
         Gemm.PackAll(&qk, packed);
         Gemm.PackAll(&pv, packed + qkLength);
+        float* probabilities = packed + qkLength + pvLength;   // [MC, T] in Gemm's packed-A layout, when packProbabilities
         for (int i0 = 0; i0 < queries; i0 += BlockRows)
         {
             int rows = Math.Min(BlockRows, queries - i0);
             qk.A = job->Q + (long)i0 * job->Ld + h * dh; qk.Lda = job->Ld; qk.M = rows; qk.C = scores;
             Gemm.Run(&qk);                                                   // S[rows, T] = Q_blk K_h^T
+            float* output = job->Output + (long)i0 * job->Hidden + h * dh;
+            if (packProbabilities)
+            {
+                ExpScaledPacked(scores, t, rows, t, job->Scale, job->Isa, probabilities, inverseSums);   // P = exp(S*scale - max), packed
+                pv.A = null; pv.PackedA = probabilities; pv.APacked = true; pv.M = rows; pv.C = output;
+                Gemm.Run(&pv);                                               // O_blk[rows, dH] = P V_h
+                for (int i = 0; i < rows; i++) ScaleRow(output + (long)i * job->Hidden, 1f / inverseSums[i], dh);   // O_blk[i] /= l[i]
+                continue;
+            }
             for (int i = 0; i < rows; i++)
             {
                 float* row = scores + (long)i * t;
@@ -114,7 +127,6 @@ public static unsafe partial class Attention
                     Softmax.Row(row, row, t, job->Isa);
                 }
             }
-            float* output = job->Output + (long)i0 * job->Hidden + h * dh;
             pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = output;
             Gemm.Run(&pv);                                                   // O_blk[rows, dH] = S V_h
             if (job->Unmasked)

@@ -134,7 +134,7 @@ public static unsafe partial class Gemm
 
     /// <summary>Rows r0..r7 (8 floats each) in, columns k0..k7 out: kj[i] = ri[j].</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
+    internal static void Transpose8x8(Vector256<float> r0, Vector256<float> r1, Vector256<float> r2, Vector256<float> r3,
         Vector256<float> r4, Vector256<float> r5, Vector256<float> r6, Vector256<float> r7,
         out Vector256<float> k0, out Vector256<float> k1, out Vector256<float> k2, out Vector256<float> k3,
         out Vector256<float> k4, out Vector256<float> k5, out Vector256<float> k6, out Vector256<float> k7)

@@ -60,8 +60,8 @@ internal enum GemmEpilogue
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
 public static unsafe partial class Gemm
 {
-    private const int Kc = 256;
-    private const int Mc = 96; // a multiple of every MR
+    internal const int Kc = 256;
+    internal const int Mc = 96; // a multiple of every MR
     private const int Nc = 2048;
 
     /// <summary>C[M,N] = A[M,K] * B[N,K]^T + bias[N]. <paramref name="bias"/> may be empty (no bias).</summary>
@@ -112,6 +112,8 @@ public static unsafe partial class Gemm
         public int ColumnGroups, Panels, PanelStride, FirstPanel;
         /// <summary>All of A packed once (row block rb, k-slice pc at rb*MC*K + MC*pc) when several tiles share its rows, or null.</summary>
         public float* PackedA;
+        /// <summary>The caller packed A into <see cref="PackedA"/> itself (attention's probabilities, written packed by the exp pass).</summary>
+        public bool APacked;
         /// <summary>What happens to each finished tile while it is in L1 (packed-B path only).</summary>
         public GemmEpilogue Epilogue;
     }
@@ -135,8 +137,8 @@ public static unsafe partial class Gemm
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
         job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, panels - first);
-        job->PackedA = null;
-        if (job->ColumnGroups > 1)
+        if (!job->APacked) job->PackedA = null;
+        if (job->ColumnGroups > 1 && !job->APacked)
         {
             // Every row block is shared by ColumnGroups tiles: pack A once here rather than once per tile. This happens only
             // for short batches (fewer than 4 row blocks per thread). The packing is split over the same threads by (row block,
@@ -229,7 +231,7 @@ public static unsafe partial class Gemm
         }
     }
 
-    private static int Mr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 8, KernelIsa.Avx2 => 6, _ => 4 };
+    internal static int Mr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 8, KernelIsa.Avx2 => 6, _ => 4 };
     private static int Nr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 32, KernelIsa.Avx2 => 16, _ => PortableNr };
 
     /// <summary>C[m0:m1, n0:n1] on the calling thread: the blocked loop nest of the file header.</summary>

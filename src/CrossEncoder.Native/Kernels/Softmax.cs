@@ -97,7 +97,7 @@ public static unsafe partial class Softmax
         return sum;
     }
 
-    private static float Max(float* x, int n, KernelIsa isa)
+    internal static float Max(float* x, int n, KernelIsa isa)
     {
         int i = 0;
         float max = float.NegativeInfinity;

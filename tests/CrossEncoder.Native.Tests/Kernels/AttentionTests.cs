@@ -87,6 +87,15 @@ public class AttentionTests
     public void ThreadedShapesMatchReference(string isa, int tokens, int heads, int headDim)
         => Check(new Case(tokens, heads, headDim, 3, tokens / 4, tokens + heads, Enum.Parse<KernelIsa>(isa)));
 
+    // Unmasked and long: the exp pass writes P in the GEMM's packed layout (Attention.Packed.cs) across several KC = 256
+    // k-slices, T not a multiple of 8 (scalar tail), query blocks of 96 with a partial last MR tile (6 rows AVX2, 8 AVX-512).
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 523, 2, 32)]
+    [InlineData(nameof(KernelIsa.Avx512), 300, 2, 16)]
+    [InlineData(nameof(KernelIsa.Portable), 261, 1, 8)]
+    public void LongUnmaskedShapesMatchReference(string isa, int tokens, int heads, int headDim)
+        => Check(new Case(tokens, heads, headDim, 1, 0, tokens * 7 + heads, Enum.Parse<KernelIsa>(isa)), zeroBias: true);
+
     [Fact]
     public void SingleTokenReturnsItsValue()
     {
