@@ -207,13 +207,20 @@ public static unsafe partial class Gemm
             if (job->PackedA != null) packA = job->PackedA + (long)rb * Mc * k + (long)Mc * pc;
             else PackA(job->A + (long)i0 * lda + pc, lda, i1 - i0, kb, mr, packA);
             float* slice = job->Packed + (long)job->PanelStride * nr * pc;
+            int rowTiles = (i1 - i0 + mr - 1) / mr;
             for (int jr = p0; jr < p1; jr++)
             {
                 float* panel = slice + (long)jr * nr * kb;
                 int cols = Math.Min(nr, job->N - jr * nr);
                 float* bias = pc == 0 ? job->PackedBias + jr * nr : null;
-                for (int ir = i0; ir < i1; ir += mr)
+                // The next panel of this tile (a weight panel is usually cold: a model's weights do not fit in L3), fetched a
+                // share per microkernel call so that it is in cache when its first call starts.
+                float* next = jr + 1 < p1 ? panel + nr * kb : pc + kb < k ? job->Packed + (long)job->PanelStride * nr * (pc + kb) + (long)p0 * nr * Math.Min(Kc, k - pc - kb) : null;
+                int nextBytes = next == null ? 0 : nr * (jr + 1 < p1 ? kb : Math.Min(Kc, k - pc - kb)) * sizeof(float);
+                int share = (nextBytes / rowTiles + 63) & ~63;
+                for (int ir = i0, tile = 0; ir < i1; ir += mr, tile++)
                 {
+                    if (next != null) Prefetch((byte*)next + (long)tile * share, Math.Min(share, nextBytes - tile * share));
                     float* at = packA + (long)(ir - i0) * kb;
                     float* ct = job->C + (long)ir * ldc + jr * nr;
                     int rows = Math.Min(mr, i1 - ir);
@@ -229,6 +236,15 @@ public static unsafe partial class Gemm
                 }
             }
         }
+    }
+
+    /// <summary>Hints the cache to load [p, p + bytes) (x86; a no-op elsewhere). Prefetches never fault, so a range past the
+    /// end of a buffer is harmless.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Prefetch(byte* p, int bytes)
+    {
+        if (!System.Runtime.Intrinsics.X86.Sse.IsSupported) return;
+        for (int offset = 0; offset < bytes; offset += 64) System.Runtime.Intrinsics.X86.Sse.Prefetch0(p + offset);
     }
 
     internal static int Mr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 8, KernelIsa.Avx2 => 6, _ => 4 };
