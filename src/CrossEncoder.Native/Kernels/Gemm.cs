@@ -214,8 +214,9 @@ public static unsafe partial class Gemm
                 int cols = Math.Min(nr, job->N - jr * nr);
                 float* bias = pc == 0 ? job->PackedBias + jr * nr : null;
                 // The next panel of this tile (a weight panel is usually cold: a model's weights do not fit in L3), fetched a
-                // share per microkernel call so that it is in cache when its first call starts.
-                float* next = jr + 1 < p1 ? panel + nr * kb : pc + kb < k ? job->Packed + (long)job->PanelStride * nr * (pc + kb) + (long)p0 * nr * Math.Min(Kc, k - pc - kb) : null;
+                // share per microkernel call so that it is in cache when its first call starts. Only the first row block
+                // does it: later blocks find the panels in L3, where the hardware prefetcher keeps up.
+                float* next = rb != 0 ? null : jr + 1 < p1 ? panel + nr * kb : pc + kb < k ? job->Packed + (long)job->PanelStride * nr * (pc + kb) + (long)p0 * nr * Math.Min(Kc, k - pc - kb) : null;
                 int nextBytes = next == null ? 0 : nr * (jr + 1 < p1 ? kb : Math.Min(Kc, k - pc - kb)) * sizeof(float);
                 int share = (nextBytes / rowTiles + 63) & ~63;
                 for (int ir = i0, tile = 0; ir < i1; ir += mr, tile++)
