@@ -79,7 +79,28 @@ public static unsafe partial class Gemm
         MultiplyTransposedColumns(a, b, bias, c, m, b.N, 0, b.N, epilogue);
     }
 
+    /// <summary>
+    /// residual[M,N] = LayerNorm(A[M,K] * B[N,K]^T + bias[N] + residual) with B packed, the product left in
+    /// <paramref name="c"/> [M, N] (scratch); rows are normalised while cache-hot (see <see cref="GemmEpilogue.AddLayerNorm"/>).
+    /// </summary>
+    internal static void MultiplyTransposedAddLayerNorm(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m,
+        Span<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
+    {
+        ArgumentNullException.ThrowIfNull(b);
+        KernelGuard.Positive(m, nameof(m));
+        KernelGuard.Length(c, (long)m * b.N, nameof(c));
+        KernelGuard.Length(residual, (long)m * b.N, nameof(residual));
+        KernelGuard.Length(gamma, b.N, nameof(gamma));
+        KernelGuard.Length(beta, b.N, nameof(beta));
+        fixed (float* pr = residual, pg = gamma, pbeta = beta)
+            MultiplyTransposedColumns(a, b, bias, c, m, b.N, 0, b.N, GemmEpilogue.AddLayerNorm, pr, pg, pbeta, eps);
+    }
+
     private static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns, GemmEpilogue epilogue)
+        => MultiplyTransposedColumns(a, b, bias, c, m, ldc, firstColumn, columns, epilogue, null, null, null, 0f);
+
+    private static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns, GemmEpilogue epilogue,
+        float* residual, float* gamma, float* beta, float eps)
     {
         ArgumentNullException.ThrowIfNull(b);
         KernelGuard.Positive(m, nameof(m));
@@ -101,6 +122,8 @@ public static unsafe partial class Gemm
                 if (bias.IsEmpty) row.Clear(); else bias.Slice(firstColumn, columns).CopyTo(row);
                 if (epilogue == GemmEpilogue.Gelu) Gelu.Apply(row, row, b.Isa);
             }
+            if (epilogue == GemmEpilogue.AddLayerNorm)
+                fixed (float* pc = c) LayerNorm.AddAndNormalizeRows(pc, residual, gamma, beta, residual, m, n, eps, b.Isa);
             return;
         }
         fixed (float* pa = a, pb = b.Data, pbias = bias, pc = c)
@@ -111,7 +134,7 @@ public static unsafe partial class Gemm
             {
                 A = pa, Lda = k, Bias = bias.IsEmpty ? null : pbias, C = pc, Ldc = ldc, M = m, N = end, K = k, Isa = b.Isa,
                 Packed = pb, PackedBias = bias.IsEmpty ? pb + b.ZerosOffset : pbias, PanelStride = b.Panels, FirstPanel = firstColumn / b.Nr,
-                Epilogue = epilogue,
+                Epilogue = epilogue, Residual = residual, Gamma = gamma, Beta = beta, Eps = eps,
             };
             Run(&job);
         }

@@ -55,6 +55,12 @@ internal enum GemmEpilogue
     None,
     /// <summary>C = GELU(C), exact GELU as <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>, bit for bit.</summary>
     Gelu,
+    /// <summary>
+    /// residual = LayerNorm(C + residual) (BERT's post-LN "add &amp; norm"), as <see cref="LayerNorm.AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>
+    /// bit for bit; C keeps the product. Rows are normalised as soon as a tile has finished all their columns (one row block
+    /// across every panel), while they are in L2; when a short batch splits rows across column groups, after the product.
+    /// </summary>
+    AddLayerNorm,
 }
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
@@ -116,6 +122,9 @@ public static unsafe partial class Gemm
         public bool APacked;
         /// <summary>What happens to each finished tile while it is in L1 (packed-B path only).</summary>
         public GemmEpilogue Epilogue;
+        /// <summary>AddLayerNorm: the residual stream [M, N] (row stride N, updated in place), gamma and beta [N], epsilon.</summary>
+        public float* Residual, Gamma, Beta;
+        public float Eps;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
@@ -150,6 +159,14 @@ public static unsafe partial class Gemm
             else for (int part = 0; part < rowBlocks * slices; part++) PackAPart(job, part);
         }
         KernelParallelism.For(rowBlocks * job->ColumnGroups, job, &RunTile, threads);
+        if (job->Epilogue == GemmEpilogue.AddLayerNorm && job->ColumnGroups > 1)
+        {
+            // Rows were split across column groups: normalise once every tile is done.
+            long length = (long)job->M * job->N;
+            LayerNorm.AddAndNormalize(new ReadOnlySpan<float>(job->C, (int)length), new ReadOnlySpan<float>(job->Residual, (int)length),
+                new ReadOnlySpan<float>(job->Gamma, job->N), new ReadOnlySpan<float>(job->Beta, job->N), new Span<float>(job->Residual, (int)length),
+                job->M, job->N, job->Eps, job->Isa);
+        }
     }
 
     /// <summary>Packs one (row block, k-slice) of A into the job's shared packed A (layout: block rb, slice pc at rb*MC*K + MC*pc).</summary>
@@ -236,6 +253,12 @@ public static unsafe partial class Gemm
                         Gelu.Tile(ct, ldc, rows, cols, isa);
                 }
             }
+        }
+        // This tile covered every column of its rows (one column group): they are final and still in L2.
+        if (job->Epilogue == GemmEpilogue.AddLayerNorm && groups == 1)
+        {
+            float* residual = job->Residual + (long)i0 * job->N;
+            LayerNorm.AddAndNormalizeRows(job->C + (long)i0 * ldc, residual, job->Gamma, job->Beta, residual, i1 - i0, job->N, job->Eps, isa);
         }
     }
 

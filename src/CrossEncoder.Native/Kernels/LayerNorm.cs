@@ -55,6 +55,14 @@ public static unsafe partial class LayerNorm
         public KernelIsa Isa;
     }
 
+    /// <summary>output[R,N] = LN(x[R,N] + residual[R,N]) on the calling thread (a GEMM epilogue on its finished rows); the
+    /// same arithmetic as <see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>.</summary>
+    internal static void AddAndNormalizeRows(float* x, float* residual, float* gamma, float* beta, float* output, int rows, int n, float eps, KernelIsa isa)
+    {
+        var job = new Job { X = x, Residual = residual, Gamma = gamma, Beta = beta, Output = output, Rows = rows, N = n, Eps = eps, Isa = isa, Parts = 1 };
+        RunRows(&job, 0, rows);
+    }
+
     private static void RunPart(void* state, int part)
     {
         var job = (Job*)state;

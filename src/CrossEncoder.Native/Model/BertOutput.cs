@@ -9,7 +9,6 @@ internal sealed class BertOutput(WeightSource weights, WeightNames.Layer names, 
     /// <summary>hidden[N, H] = LayerNorm(intermediate W^T + b + hidden).</summary>
     public void Forward(ReadOnlySpan<float> intermediate, Span<float> hidden, Span<float> scratch, int tokens)
     {
-        _dense.Forward(intermediate, scratch, tokens);
-        _layerNorm.AddAndForward(scratch, hidden, tokens);
+        _dense.ForwardAddLayerNorm(intermediate, hidden, scratch, tokens, _layerNorm);   // dense [N, H] in scratch, then residual + LayerNorm per cache-hot row block
     }
 }

@@ -9,7 +9,6 @@ internal sealed class BertSelfOutput(WeightSource weights, WeightNames.Layer nam
     /// <summary>hidden[N, H] = LayerNorm(context W^T + b + hidden).</summary>
     public void Forward(ReadOnlySpan<float> context, Span<float> hidden, Span<float> scratch, int tokens)
     {
-        _dense.Forward(context, scratch, tokens);         // [N, H]
-        _layerNorm.AddAndForward(scratch, hidden, tokens); // residual + LayerNorm
+        _dense.ForwardAddLayerNorm(context, hidden, scratch, tokens, _layerNorm);   // dense [N, H] in scratch, then residual + LayerNorm per cache-hot row block
     }
 }

@@ -96,6 +96,20 @@ internal sealed class Linear
         Gelu.Apply(active, active);
     }
 
+    /// <summary>residual[R, out] = LayerNorm(x[R, in] W^T + b + residual), the product kept in scratch[R, out]: BERT's dense +
+    /// "add &amp; norm", fused into the GEMM in fp32 (each row block normalised while cache-hot), two passes in int8.</summary>
+    public void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm)
+    {
+        int n = rows * OutFeatures;
+        if (_quantized is null)
+            Gemm.MultiplyTransposedAddLayerNorm(x[..(rows * InFeatures)], _weight!, _bias, scratch[..n], rows, residual[..n], layerNorm.Gamma, layerNorm.Beta, layerNorm.Eps);
+        else
+        {
+            ForwardInt8(x, scratch, rows, OutFeatures, 0, OutFeatures);
+            layerNorm.AddAndForward(scratch, residual, rows);
+        }
+    }
+
     /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
     public void Forward(ReadOnlySpan<float> x, Span<float> y, int rows)
     {

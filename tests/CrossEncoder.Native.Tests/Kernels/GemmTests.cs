@@ -262,6 +262,56 @@ public class GemmTests
     public void GeluEpilogueThreadedMatches(string isa, int m, int n, int k)
         => AssertGeluEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
 
+    // Residual + LayerNorm fused into the GEMM (each row block normalised when its tile finishes; after the product when a
+    // short batch splits rows across column groups): the residual stream must equal GEMM, then LayerNorm.AddAndNormalize,
+    // bit for bit, and the scratch must hold the product. Checked against the double references too.
+    internal static void AssertAddLayerNormEpilogueMatches(Shape s, KernelIsa isa)
+    {
+        if (s.M == 0 || s.N == 0) return;
+        var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
+        var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
+        var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
+        var residual = KernelTestData.Uniform(s.M * s.N, s.Seed + 3, 4f);
+        var gamma = KernelTestData.Uniform(s.N, s.Seed + 4, 1.5f);
+        var beta = KernelTestData.Uniform(s.N, s.Seed + 5, 0.5f);
+        const float eps = 1e-12f;
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        var product = new float[s.M * s.N];
+        Gemm.MultiplyTransposed(a, packed, bias, product, s.M);
+        var separate = (float[])residual.Clone();
+        LayerNorm.AddAndNormalize(product, separate, gamma, beta, separate, s.M, s.N, eps, isa);
+        var scratch = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
+        var fused = (float[])residual.Clone();
+        Gemm.MultiplyTransposedAddLayerNorm(a, packed, bias, scratch, s.M, fused, gamma, beta, eps);
+        var expectedProduct = new float[s.M * s.N];
+        Gemm.MultiplyTransposedReference(a, b, bias, expectedProduct, s.M, s.N, s.K);
+        var expected = new float[s.M * s.N];
+        LayerNorm.AddAndNormalizeReference(expectedProduct, residual, gamma, beta, expected, s.M, s.N, eps);
+        for (int i = 0; i < fused.Length; i++)
+        {
+            Assert.True(product[i].Equals(scratch[i]), $"{isa} {s}: product[{i / s.N},{i % s.N}] fused {scratch[i]} vs GEMM {product[i]}");
+            Assert.True(fused[i].Equals(separate[i]), $"{isa} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then LayerNorm {separate[i]}");
+            // LayerNorm divides by the row's spread: relative GEMM error ~1e-5 * sqrt(k) of max|C| becomes that over the spread.
+            Assert.True(Math.Abs(fused[i] - expected[i]) <= 1e-3 * KernelTestData.MaxAbs(gamma) + 1e-4, $"{isa} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
+        }
+    }
+
+    [Property(MaxTest = 40)]
+    public Property AddLayerNormEpilogueMatchesGemmThenLayerNorm() => Prop.ForAll(Shapes(), s =>
+    {
+        foreach (var isa in KernelIsas.All) AssertAddLayerNormEpilogueMatches(s, isa);
+    });
+
+    // Threaded: 300 rows (several row blocks: normalised in each tile) and 40 rows (a short batch split into column groups:
+    // normalised after the product), every path.
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), 300, 384, 384)]
+    [InlineData(nameof(KernelIsa.Avx2), 40, 384, 1536)]
+    [InlineData(nameof(KernelIsa.Avx512), 130, 96, 300)]
+    [InlineData(nameof(KernelIsa.Portable), 97, 80, 330)]
+    public void AddLayerNormEpilogueThreadedMatches(string isa, int m, int n, int k)
+        => AssertAddLayerNormEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
+
     [Property(MaxTest = 60)]
     public Property PackedColumnRangeMatchesFullProduct() => Prop.ForAll(Shapes(), s =>
     {
