@@ -25,7 +25,7 @@ internal static class BenchCommand
         var suite = CliOptions.Flag("--suite", "run the whole suite: FMA peak, GEMM % of peak, padded batches, a 100-abstract rerank workload and 20 x 128 latency, ours / ORT interleaved in one process (see benchmarks/README.md)");
         var docs = CliOptions.Text("--docs", "file", "with --suite: the workload's documents, one per line (default: 100 committed MEDLINE abstracts); needs --query");
         var query = CliOptions.Text("--query", "text", "with --suite: the workload's query; needs --docs");
-        var precision = CliOptions.Text("--precision", "fp32|int8", "with --suite: int8 adds int8 rows (ours int8 / ORT fp32, ours int8 / ours fp32) and integer GEMM rows");
+        var precision = CliOptions.Text("--precision", "fp32|int8", "with --suite: int8 adds int8 rows (ours int8 / ORT fp32, ours int8 / ours fp32, ours int8 / ORT's own dynamic int8) and integer GEMM rows");
         precision.CompletionSources.Add("fp32", "int8");
         var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision };
         CliHelp.SetExamples(command,
