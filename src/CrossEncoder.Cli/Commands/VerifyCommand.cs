@@ -32,8 +32,15 @@ internal static class VerifyCommand
     /// <summary>ONNX Runtime's own dynamic int8 (quantize_dynamic's model, written in memory) against ORT fp32 on the gate's queries.</summary>
     private static (Int8GateReport? Report, string Note) OrtInt8Neighbour(string onnx, IReadOnlyList<RankingQuery> queries, ITextPairTokenizer tokenizer, int maxLength)
     {
-        var report = OrtInt8Comparison.Run(onnx, tokenizer, queries, maxLength, Environment.ProcessorCount, out string note);
-        return (report, note);
+        try
+        {
+            var report = OrtInt8Comparison.Run(onnx, tokenizer, queries, maxLength, Environment.ProcessorCount, out string note);
+            return (report, note);
+        }
+        catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or FormatException)   // the neighbour never sinks the gate
+        {
+            return (null, "not measured: " + e.Message.Split('\n')[0]);
+        }
     }
 
     private static int Run(CliContext context, string? model, string? onnxPath, string? pairsFile, int batch, bool json)
