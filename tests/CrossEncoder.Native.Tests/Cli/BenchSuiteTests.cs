@@ -94,5 +94,11 @@ public class BenchSuiteTests(MiniLmFixture minilm)
         error = new StringWriter();
         Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--query", "q"], new StringReader(""), new StringWriter(), error));
         Assert.Contains("--docs and --query go together", error.ToString());
+        error = new StringWriter();
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--cases", "padded"], new StringReader(""), new StringWriter(), error));
+        Assert.Contains("--cases belongs to --suite", error.ToString());
+        error = new StringWriter();
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--cases", "int8-vs-ort-int8"], new StringReader(""), new StringWriter(), error));
+        Assert.Contains("--cases 'int8-vs-ort-int8' matches no case (cases: padded 1x128,", error.ToString());   // needs --precision int8
     }
 }
