@@ -51,16 +51,19 @@ public class OrtInt8ComparisonTests(MiniLmFixture minilm)
         var root = document.RootElement;
         Assert.True(root.GetProperty("pass").GetBoolean());   // the gate is ours; the neighbour does not gate
         var neighbour = root.GetProperty("ort_int8");
-        foreach (string field in new[] { "spearman_mean", "spearman_min", "top10_overlap", "max_abs_score_diff", "min_cosine", "ndcg10_fp32", "ndcg10_int8", "pairs", "note" })
+        foreach (string field in new[] { "spearman_mean", "spearman_min", "top10_overlap", "max_abs_score_diff", "min_cosine", "ndcg10_fp32", "ndcg10_int8", "pairs", "note", "meets_gate" })
             Assert.True(neighbour.TryGetProperty(field, out _), field);
         Assert.Equal(0.9901, neighbour.GetProperty("spearman_mean").GetDouble());
         Assert.Equal(0.7301, neighbour.GetProperty("ndcg10_int8").GetDouble());
+        Assert.False(neighbour.GetProperty("meets_gate").GetBoolean());   // Spearman 0.9901 < 0.995, nDCG drop 0.0073 > 0.005
 
         var text = new StringWriter();
         VerifyInt8Command.Print(gate, "m", "d", json: false, text, (ort, "36 MatMuls in int8"));
         Assert.Contains("ONNX Runtime's own dynamic int8 vs ONNX Runtime fp32", text.ToString());
         Assert.Contains("spearman mean 0.9901, worst 0.9500; top-10 overlap 0.9700", text.ToString());
         Assert.Contains("nDCG@10 fp32 0.7374, int8 0.7301, drop 0.0073", text.ToString());
+        Assert.Contains("ONNX Runtime's int8 does not meet the gate's thresholds", text.ToString());
+        Assert.EndsWith("pass", text.ToString().Split('\n').First(l => l.StartsWith("pass") || l.StartsWith("FAIL")).TrimEnd());
 
         json = new StringWriter();
         VerifyInt8Command.Print(gate, "m", "d", json: true, json, (null, "not measured: give --onnx"));
