@@ -1,6 +1,6 @@
 using CrossEncoder.Cli;
 
-// crossencoder-onnx: verify | bench (ONNX Runtime side by side). Exit 1 failure, 2 usage, 130 cancelled.
+// crossencoder-onnx: verify | bench | quantize-onnx (ONNX Runtime side by side). Exit 1 failure, 2 usage, 130 cancelled.
 using var cancellation = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) => { e.Cancel = true; cancellation.Cancel(); };
 Console.OutputEncoding = System.Text.Encoding.UTF8;

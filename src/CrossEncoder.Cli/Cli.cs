@@ -26,7 +26,7 @@ public static class Cli
     ];
 
     /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>
-    private static readonly string[] CompanionCommands = ["verify", "bench"];
+    private static readonly string[] CompanionCommands = ["verify", "bench", "quantize-onnx"];
 
     /// <summary>The root command of the crossencoder tool; <paramref name="context"/> carries the streams the actions use.</summary>
     internal static RootCommand CreateRoot(CliContext context) =>

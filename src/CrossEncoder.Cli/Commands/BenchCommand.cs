@@ -25,21 +25,24 @@ internal static class BenchCommand
         var suite = CliOptions.Flag("--suite", "run the whole suite: FMA peak, GEMM % of peak, padded batches, a 100-abstract rerank workload and 20 x 128 latency, ours / ORT interleaved in one process (see benchmarks/README.md)");
         var docs = CliOptions.Text("--docs", "file", "with --suite: the workload's documents, one per line (default: 100 committed MEDLINE abstracts); needs --query");
         var query = CliOptions.Text("--query", "text", "with --suite: the workload's query; needs --docs");
-        var precision = CliOptions.Text("--precision", "fp32|int8", "with --suite: int8 adds int8 rows (ours int8 / ORT fp32, ours int8 / ours fp32) and integer GEMM rows");
+        var precision = CliOptions.Text("--precision", "fp32|int8", "with --suite: int8 adds int8 rows (ours int8 / ORT fp32, ours int8 / ours fp32, ours int8 / ORT's own dynamic int8) and integer GEMM rows");
         precision.CompletionSources.Add("fp32", "int8");
-        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision };
+        var cases = CliOptions.Text("--cases", "text", "with --suite: only the cases whose name contains this text, e.g. int8-vs-ort-int8 (peak and GEMM rows still run)");
+        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision, cases };
         CliHelp.SetExamples(command,
             "crossencoder-onnx bench",
             "crossencoder-onnx bench --tokens 256 --pairs 32 --seconds 10 --json",
             "crossencoder-onnx bench --suite --seconds 8 --json",
-            "crossencoder-onnx bench --suite --precision int8 --json");
+            "crossencoder-onnx bench --suite --precision int8 --json",
+            "crossencoder-onnx bench --suite --precision int8 --cases int8-vs-ort-int8 --seconds 2");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
-            parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query), parse.GetValue(precision)));
+            parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query), parse.GetValue(precision),
+            parse.GetValue(cases)));
         return command;
     }
 
     private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json,
-        bool suite, string? docs, string? query, string? precision)
+        bool suite, string? docs, string? query, string? precision, string? cases = null)
     {
         var stdout = context.Out;
         var cancellationToken = context.CancellationToken;
@@ -47,7 +50,8 @@ internal static class BenchCommand
         if ((docs is null) != (query is null)) throw new UsageException("--docs and --query go together.");
         var (modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnxPath, context.Error);
         if (precision is not null && (precision is not ("int8" or "fp32") || !suite)) throw new UsageException("--precision takes fp32 or int8, with --suite.");
-        if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error, int8: precision == "int8");
+        if (cases is not null && !suite) throw new UsageException("--cases belongs to --suite.");
+        if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error, int8: precision == "int8", cases);
 
         var bert = BertModel.Load(modelDirectory);
         if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");

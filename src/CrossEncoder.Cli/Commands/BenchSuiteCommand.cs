@@ -10,9 +10,17 @@ namespace CrossEncoder.Cli.Commands;
 internal static class BenchSuiteCommand
 {
 
-    public static int Run(string modelDirectory, string? onnx, int threads, int seconds, string? docs, string? query, bool json, TextWriter stdout, TextWriter stderr, bool int8 = false)
+    public static int Run(string modelDirectory, string? onnx, int threads, int seconds, string? docs, string? query, bool json, TextWriter stdout, TextWriter stderr, bool int8 = false,
+        string? only = null)
     {
         if (onnx is null) throw new UsageException("--suite compares with ONNX Runtime: give --onnx <file> (or use the default model).");
+        List<BenchCase>? cases = null;
+        if (only is not null)
+        {
+            var all = int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All();
+            cases = [.. all.Where(c => c.Name.Contains(only, StringComparison.Ordinal))];
+            if (cases.Count == 0) throw new UsageException($"--cases '{only}' matches no case (cases: {string.Join(", ", all.Select(c => c.Name))}).");
+        }
         string[] documents;
         if (docs is null) (query, documents) = BenchContext.DefaultWorkload();
         else
@@ -22,7 +30,7 @@ internal static class BenchSuiteCommand
             if (documents.Length == 0) throw new CliException($"documents file '{docs}' has no documents (one per line).");
             if (string.IsNullOrWhiteSpace(query)) throw new UsageException("--query is empty.");
         }
-        var report = BenchSuite.Run(modelDirectory, onnx, new BenchSettings(threads, seconds, query!, documents, int8), line => stderr.WriteLine(line));
+        var report = BenchSuite.Run(modelDirectory, onnx, new BenchSettings(threads, seconds, query!, documents, int8), line => stderr.WriteLine(line), cases);
         stdout.WriteLine(json ? report.ToJson() : report.ToTable());
         return 0;
     }

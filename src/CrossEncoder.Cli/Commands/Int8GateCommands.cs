@@ -44,20 +44,28 @@ internal sealed class Int8GateOptions
 /// <summary><c>verify --precision int8</c>: the int8 accuracy gate, int8 against fp32 on real reranking sets.</summary>
 internal static class VerifyInt8Command
 {
-    public static int Run(CliContext context, string precision, string? model, string? onnx, (string? Data, int Queries, int MaxLength) gate, bool json)
+    /// <param name="ortInt8">Given by crossencoder-onnx: ONNX Runtime's own int8 against its fp32 on the same queries (onnx path,
+    /// queries, tokenizer, max length) -> figures or null, and a note; reported next to the gate, never gated.</param>
+    public static int Run(CliContext context, string precision, string? model, string? onnx, (string? Data, int Queries, int MaxLength) gate, bool json,
+        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8 = null)
     {
         if (precision is not ("int8" or "fp32")) throw new UsageException($"--precision must be fp32 or int8, not '{precision}'.");
-        string modelDirectory = DefaultModel.ResolveWithOnnx(model, onnx, context.Error).ModelDirectory;
+        (string modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnx, context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var (queries, source) = GateData.Load(gate.Data, gate.Queries);
         var fp32 = BertModel.Load(modelDirectory, Precision.Fp32);
         var int8 = BertModel.Load(modelDirectory, Precision.Int8);
-        var report = Int8Gate.Run(fp32, int8, TokenizerLoader.FromModelFolder(modelDirectory), queries, gate.MaxLength);
-        Print(report, modelDirectory, source, json, context.Out);
+        var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
+        var report = Int8Gate.Run(fp32, int8, tokenizer, queries, gate.MaxLength);
+        (Int8GateReport? Report, string Note)? neighbour = ortInt8 is null ? null
+            : fp32.Kind == ModelKind.CrossEncoder ? (null, "not measured: ONNX Runtime's int8 is compared on bi-encoder exports (last_hidden_state); this folder is a cross-encoder")
+            : onnx is null ? (null, "not measured: give --onnx <the folder's ONNX export> for ONNX Runtime's int8 next to the gate")
+            : ortInt8(onnx, queries, tokenizer, gate.MaxLength);
+        Print(report, modelDirectory, source, json, context.Out, neighbour);
         return report.Pass ? 0 : 1;
     }
 
-    internal static void Print(Int8GateReport report, string model, string source, bool json, TextWriter stdout)
+    internal static void Print(Int8GateReport report, string model, string source, bool json, TextWriter stdout, (Int8GateReport? Report, string Note)? ortInt8 = null)
     {
         if (json)
         {
@@ -67,6 +75,13 @@ internal static class VerifyInt8Command
                 spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,
                 max_abs_score_diff = report.MaxAbsScoreDiff, min_cosine = report.MinCosine,
                 ndcg10_fp32 = report.Ndcg10Fp32, ndcg10_int8 = report.Ndcg10Int8, pass = report.Pass,
+                ort_int8 = ortInt8 is not { } n ? null : n.Report is not { } o ? (object)new { note = n.Note } : new
+                {
+                    note = n.Note, queries = o.Queries, pairs = o.Pairs,
+                    spearman_mean = o.SpearmanMean, spearman_min = o.SpearmanMin, top10_overlap = o.Top10Overlap,
+                    max_abs_score_diff = o.MaxAbsScoreDiff, min_cosine = o.MinCosine, ndcg10_fp32 = o.Ndcg10Fp32, ndcg10_int8 = o.Ndcg10Int8,
+                    meets_gate = o.Pass,
+                },
             }, new JsonSerializerOptions { WriteIndented = true }));
             return;
         }
@@ -78,6 +93,13 @@ internal static class VerifyInt8Command
         if (report.Ndcg10Fp32 is { } a && report.Ndcg10Int8 is { } b)
             stdout.WriteLine(string.Create(inv, $"nDCG@10 fp32 {a:F4}, int8 {b:F4}, drop {a - b:F4} (gate <= {Int8Gate.MaxNdcgDrop})"));
         stdout.WriteLine(report.Pass ? "pass" : "FAIL");
+        if (ortInt8 is not { } neighbour) return;
+        stdout.WriteLine($"neighbour, not gated: ONNX Runtime's own dynamic int8 vs ONNX Runtime fp32 on the same pairs ({neighbour.Note})");
+        if (neighbour.Report is not { } ort) return;
+        stdout.WriteLine(string.Create(inv, $"  spearman mean {ort.SpearmanMean:F4}, worst {ort.SpearmanMin:F4}; top-10 overlap {ort.Top10Overlap:F4}; max |score diff| {ort.MaxAbsScoreDiff:E3}; min cosine {ort.MinCosine:F5}"));
+        if (ort.Ndcg10Fp32 is { } c && ort.Ndcg10Int8 is { } d)
+            stdout.WriteLine(string.Create(inv, $"  nDCG@10 fp32 {c:F4}, int8 {d:F4}, drop {c - d:F4}"));
+        stdout.WriteLine($"  ONNX Runtime's int8 {(ort.Pass ? "meets" : "does not meet")} the gate's thresholds");
     }
 }
 

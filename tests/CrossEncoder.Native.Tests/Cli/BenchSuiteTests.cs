@@ -45,6 +45,27 @@ public class BenchSuiteTests(MiniLmFixture minilm)
     }
 
     [Fact]
+    public void Int8RowsCoverEveryCaseAgainstOursFp32OrtFp32AndOrtInt8()
+    {
+        var names = BenchCases.All().Select(c => c.Name).ToList();
+        Assert.Equal(names.SelectMany(n => new[] { "int8 " + n, "int8-vs-fp32 " + n, "int8-vs-ort-int8 " + n }), BenchCases.Int8().Select(c => c.Name));
+    }
+
+    [Fact]
+    public void AnInt8VersusOrtInt8RowTimesOursInt8OrtInt8AndOrtFp32()
+    {
+        var (query, documents) = BenchContext.DefaultWorkload();
+        using var context = BenchContext.Open(minilm.ModelDirectory, minilm.OnnxPath, new BenchSettings(1, 0.05, query, documents, Int8: true));
+        Assert.NotNull(context.OrtInt8);
+        Assert.Contains("36 MatMuls", context.OrtInt8Note);
+        var padded = new BenchCase("padded 2x16", c => BenchCases.PreparePadded(c, 2, 16), c => BenchCases.Padded(c, 2, 16));
+        var result = BenchCases.VersusOrtInt8(context, padded);
+        Assert.Equal("int8-vs-ort-int8 padded 2x16", result.Case);
+        Assert.True(result.OursPerSecond > 0 && result.OrtPerSecond > 0 && result.Extra["ort_fp32_per_s"] > 0);
+        Assert.Equal(result.OrtPerSecond / result.Extra["ort_fp32_per_s"], result.Extra["ort_int8_vs_fp32"], 12);
+    }
+
+    [Fact]
     public void TheWorkloadFixtureHasAHundredRealAbstracts()
     {
         var (query, documents) = BenchContext.DefaultWorkload();
@@ -73,5 +94,11 @@ public class BenchSuiteTests(MiniLmFixture minilm)
         error = new StringWriter();
         Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--query", "q"], new StringReader(""), new StringWriter(), error));
         Assert.Contains("--docs and --query go together", error.ToString());
+        error = new StringWriter();
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--cases", "padded"], new StringReader(""), new StringWriter(), error));
+        Assert.Contains("--cases belongs to --suite", error.ToString());
+        error = new StringWriter();
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--cases", "int8-vs-ort-int8"], new StringReader(""), new StringWriter(), error));
+        Assert.Contains("--cases 'int8-vs-ort-int8' matches no case (cases: padded 1x128,", error.ToString());   // needs --precision int8
     }
 }

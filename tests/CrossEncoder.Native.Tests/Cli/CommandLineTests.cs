@@ -17,7 +17,7 @@ public class CommandLineTests(MiniLmFixture minilm)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = args is ["verify" or "bench", ..]   // the companion tool crossencoder-onnx
+        int code = args is ["verify" or "bench" or "quantize-onnx", ..]   // the companion tool crossencoder-onnx
             ? OnnxCli.Run(args, new StringReader(""), output, error, cancellationToken)
             : CrossEncoder.Cli.Cli.Run(args, new StringReader(""), output, error, cancellationToken);
         return (code, output.ToString(), error.ToString());
@@ -38,7 +38,7 @@ public class CommandLineTests(MiniLmFixture minilm)
         Assert.Equal(0, code);
         Assert.Equal("", error);
         Assert.Equal(["rerank", "tokenize", "convert", "completion"], Root().Subcommands.Take(4).Select(c => c.Name));
-        Assert.Equal(["verify", "bench"], CompanionRoot().Subcommands.Select(c => c.Name));
+        Assert.Equal(["verify", "bench", "quantize-onnx"], CompanionRoot().Subcommands.Select(c => c.Name));
         foreach (var command in Root().Subcommands) Assert.Matches($@"(?m)^  {command.Name}\b.*\S", output);
         Assert.Contains("Examples:", output);
 
@@ -51,6 +51,7 @@ public class CommandLineTests(MiniLmFixture minilm)
     [Theory]
     [InlineData("verify")]
     [InlineData("bench")]
+    [InlineData("quantize-onnx")]
     public void TheMainToolPointsToTheCompanionForOnnxRuntimeCommands(string command)
     {
         var output = new StringWriter();
@@ -126,6 +127,7 @@ public class CommandLineTests(MiniLmFixture minilm)
     [InlineData("unexpected argument 'extra'", "tokenize", "--query", "q", "extra")]
     [InlineData("option --onnx is required", "convert", "--vocab", "v.txt", "--out", "o")]
     [InlineData("missing <shell>", "completion")]
+    [InlineData("option --out is required", "quantize-onnx", "--onnx", "model.onnx")]
     [InlineData("shell must be bash, zsh or pwsh, got 'fish'", "completion", "fish")]
     public void UsageErrorsNameTheOptionAndShowTheUsageLine(string message, params string[] args)
     {
@@ -136,6 +138,30 @@ public class CommandLineTests(MiniLmFixture minilm)
         Assert.Equal(2, lines.Length);
         Assert.Equal($"error: {message}.", lines[0].TrimEnd());
         Assert.Matches($"^usage: crossencoder(-onnx)? {args[0]} ", lines[1]);
+    }
+
+    [Fact]
+    public void QuantizeOnnxNamesAMissingOrBrokenInputInOneLine()
+    {
+        string directory = Directory.CreateTempSubdirectory("crossencoder-quantize-onnx-cli-").FullName;
+        try
+        {
+            var (code, output, error) = Run(["quantize-onnx", "--onnx", Path.Combine(directory, "missing.onnx"), "--out", Path.Combine(directory, "out.onnx")]);
+            Assert.Equal((1, ""), (code, output));
+            Assert.Equal($"error: ONNX file '{Path.Combine(directory, "missing.onnx")}' not found.", error.TrimEnd());
+
+            string text = Path.Combine(directory, "notes.onnx");
+            File.WriteAllText(text, "this is not a model\n");
+            (code, output, error) = Run(["quantize-onnx", "--onnx", text, "--out", Path.Combine(directory, "out.onnx")]);
+            Assert.Equal((1, ""), (code, output));
+            Assert.Single(error.TrimEnd().Split('\n'));
+            Assert.Contains("notes.onnx", error);
+            Assert.False(File.Exists(Path.Combine(directory, "out.onnx")));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Fact]

@@ -50,8 +50,10 @@ public static class BenchCases
 
     /// <summary>
     /// The int8 rows for every case of <see cref="All"/>: <c>int8 {case}</c> (ours int8 against ORT fp32, the case's own
-    /// measurement on the int8 engine) and <c>int8-vs-fp32 {case}</c> (ours int8 against ours fp32, interleaved throughput
-    /// rounds; the ort_per_s column then holds ours fp32). ORT's own int8 rows are not measured yet.
+    /// measurement on the int8 engine), <c>int8-vs-fp32 {case}</c> (ours int8 against ours fp32, interleaved throughput
+    /// rounds; the ort_per_s column then holds ours fp32) and <c>int8-vs-ort-int8 {case}</c> (ours int8 against ONNX Runtime's
+    /// own dynamic int8, with ORT fp32 interleaved in the same rounds: extras <c>ort_fp32_per_s</c> and
+    /// <c>ort_int8_vs_fp32</c>, ORT's own int8 gain).
     /// </summary>
     public static List<BenchCase> Int8()
     {
@@ -66,8 +68,25 @@ public static class BenchCases
                 var (a, b) = Interleave(ctx.Settings.Seconds, int8.PairsPerCall, int8.Ours, fp32.Ours);
                 return new BenchCaseResult("int8-vs-fp32 " + c.Name, a, b, new Dictionary<string, double>());
             }));
+            cases.Add(new BenchCase("int8-vs-ort-int8 " + c.Name, ctx => c.Prepare(ctx.OrtInt8View()), ctx => VersusOrtInt8(ctx, c)));
         }
         return cases;
+    }
+
+    /// <summary>
+    /// One <c>int8-vs-ort-int8</c> row: ours int8, ORT int8 and ORT fp32 on the case's calls, in interleaved throughput rounds
+    /// (the latency case too, so its row is pairs per second over rounds rather than a median call).
+    /// </summary>
+    public static BenchCaseResult VersusOrtInt8(BenchContext context, BenchCase c)
+    {
+        var int8 = c.Prepare(context.OrtInt8View());    // ours int8, ORT int8
+        var fp32 = c.Prepare(context.Int8View());       // its Ort is ORT fp32 on the same ids
+        var rates = Interleave(context.Settings.Seconds, int8.PairsPerCall, int8.Ours, int8.Ort, fp32.Ort);
+        return new BenchCaseResult("int8-vs-ort-int8 " + c.Name, rates[0], rates[1], new Dictionary<string, double>
+        {
+            ["ort_fp32_per_s"] = rates[2],
+            ["ort_int8_vs_fp32"] = rates[1] / rates[2],
+        });
     }
 
     /// <summary>
@@ -185,17 +204,19 @@ public static class BenchCases
     /// </summary>
     public static (double Ours, double Ort) Interleave(double seconds, int unitsPerCall, Action ours, Action ort)
     {
-        ours();
-        ort();
-        var oursRates = new List<double>();
-        var ortRates = new List<double>();
+        var rates = Interleave(seconds, unitsPerCall, [ours, ort]);
+        return (rates[0], rates[1]);
+    }
+
+    /// <summary>As the two-engine <see cref="Interleave(double, int, Action, Action)"/>, for any number of engines taking turns.</summary>
+    public static double[] Interleave(double seconds, int unitsPerCall, params Action[] engines)
+    {
+        foreach (var run in engines) run();
+        var rates = engines.Select(_ => new List<double>()).ToArray();
         var total = Stopwatch.StartNew();
-        while (oursRates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
-        {
-            oursRates.Add(Round(ours, unitsPerCall));
-            ortRates.Add(Round(ort, unitsPerCall));
-        }
-        return (BenchStatistics.Median(oursRates), BenchStatistics.Median(ortRates));
+        while (rates[0].Count < 3 || total.Elapsed.TotalSeconds < seconds)
+            for (int e = 0; e < engines.Length; e++) rates[e].Add(Round(engines[e], unitsPerCall));
+        return [.. rates.Select(BenchStatistics.Median)];
     }
 
     private static double Round(Action run, int unitsPerCall)

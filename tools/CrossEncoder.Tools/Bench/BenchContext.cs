@@ -29,6 +29,16 @@ public sealed class BenchContext : IDisposable
     /// <summary>This context with <see cref="Int8Reranker"/> as the engine (shares ORT; never dispose the view).</summary>
     public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8");
 
+    /// <summary>ONNX Runtime on its own dynamic int8 model of the same export (when <see cref="BenchSettings.Int8"/>), else null.</summary>
+    public OrtEncoder? OrtInt8 { get; private init; }
+
+    /// <summary>What the ORT int8 model is (MatMuls quantized, weight type), for the report.</summary>
+    public string? OrtInt8Note { get; private init; }
+
+    /// <summary>This context with <see cref="Int8Reranker"/> and <see cref="OrtInt8"/> as the engines (never dispose the view).</summary>
+    public BenchContext OrtInt8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."),
+        OrtInt8 ?? throw new InvalidOperationException("The suite was opened without int8."), null, Settings, HeadNote + "; int8 vs ORT int8");
+
     /// <summary>ONNX Runtime on the same encoder.</summary>
     public OrtEncoder Ort { get; }
 
@@ -75,9 +85,21 @@ public sealed class BenchContext : IDisposable
         }
         var reranker = Reranker.Load(directory, new RerankerOptions());
         var ort = new OrtEncoder(onnxPath, settings.Threads);
+        OrtEncoder? ortInt8 = null;
+        string? ortInt8Note = null;
+        if (settings.Int8)
+        {
+            // ONNX Runtime's own int8: the model quantize_dynamic(per_channel=True, QInt8, MatMul) writes, built in memory.
+            var int8Model = Onnx.OnnxGraph.LoadModel(onnxPath);
+            var quantization = Onnx.OnnxDynamicQuantizer.Quantize(int8Model);
+            ortInt8 = new OrtEncoder(Google.Protobuf.MessageExtensions.ToByteArray(int8Model), settings.Threads);
+            ortInt8Note = $"ORT int8: quantize_dynamic-equivalent model, {quantization.QuantizedMatMuls} MatMuls per-column QInt8 x dynamic u8, {quantization.SkippedMatMuls} fp32";
+        }
         return new BenchContext(reranker, ort, temporary, settings, note)
         {
             Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8 }) : null,
+            OrtInt8 = ortInt8,
+            OrtInt8Note = ortInt8Note,
         };
     }
 
@@ -101,6 +123,7 @@ public sealed class BenchContext : IDisposable
     public void Dispose()
     {
         Ort.Dispose();
+        OrtInt8?.Dispose();
         Reranker.Dispose();
         Int8Reranker?.Dispose();
         if (_temporaryFolder is not null)
@@ -115,5 +138,5 @@ public sealed class BenchContext : IDisposable
 /// <param name="Seconds">Time per case (both engines together), at least three interleaved rounds.</param>
 /// <param name="Query">The workload query.</param>
 /// <param name="Documents">The workload passages.</param>
-/// <param name="Int8">Also load our engine in int8 and add the int8 rows (<see cref="BenchCases.Int8"/>).</param>
+/// <param name="Int8">Also load our engine in int8, ONNX Runtime on its own dynamic int8 model, and add the int8 rows (<see cref="BenchCases.Int8"/>).</param>
 public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents, bool Int8 = false);

@@ -109,6 +109,7 @@ public static class BenchSuite
                     r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} G int-ops/s ({r.PercentOfPeak:F0} % of the integer peak)")))];
             using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
             progress?.Invoke("model: " + context.HeadNote);
+            if (context.OrtInt8Note is { } ortInt8) progress?.Invoke(ortInt8);
             var results = new List<BenchCaseResult>();
             foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
             {
@@ -116,7 +117,9 @@ public static class BenchSuite
                 results.Add(r);
                 progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, ORT {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}"));
             }
-            return new BenchReport { Machine = Machine(threads, context.HeadNote), PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
+            var machine = Machine(threads, context.HeadNote);
+            if (context.OrtInt8Note is { } note) machine["onnxruntime_int8"] = note;
+            return new BenchReport { Machine = machine, PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
         }
         finally
         {

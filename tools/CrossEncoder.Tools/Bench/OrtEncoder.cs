@@ -14,9 +14,19 @@ public sealed class OrtEncoder : IDisposable
     /// <summary>Opens a session on <paramref name="onnxPath"/>.</summary>
     public OrtEncoder(string onnxPath, int threads)
     {
-        using var options = new SessionOptions { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
+        using var options = Options(threads);
         _session = new InferenceSession(onnxPath, options);
     }
+
+    /// <summary>Opens a session on an in-memory ONNX model (e.g. the dynamically quantized one).</summary>
+    public OrtEncoder(byte[] model, int threads)
+    {
+        using var options = Options(threads);
+        _session = new InferenceSession(model, options);
+    }
+
+    private static SessionOptions Options(int threads) =>
+        new() { IntraOpNumThreads = threads, InterOpNumThreads = 1, GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL };
 
     /// <summary>The ONNX Runtime version string.</summary>
     public static string Version => OrtEnv.Instance().GetVersionString();
