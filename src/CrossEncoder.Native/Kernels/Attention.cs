@@ -91,8 +91,13 @@ public static unsafe partial class Attention
     private static void Head(void* state, int h)
     {
         var job = (Job*)state;
+        HeadCore(job, h, job->Scratch + (long)h * job->Queries * job->Tokens);   // this head's [Tq, T] share of the scratch
+    }
+
+    /// <summary>One head of one sequence; <paramref name="scores"/> holds at least min(Tq, BlockRows) x T floats.</summary>
+    private static void HeadCore(Job* job, int h, float* scores)
+    {
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
-        float* scores = job->Scratch + (long)h * queries * t; // [min(Tq, BlockRows), T] of this head's [Tq, T] share
         float* inverseSums = stackalloc float[BlockRows];     // [rows] 1 / l[i] (or l[i] on the packed route), unmasked only
         // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
         var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
@@ -132,6 +137,100 @@ public static unsafe partial class Attention
             if (job->Unmasked)
                 for (int i = 0; i < rows; i++) ScaleRow(output + (long)i * job->Hidden, inverseSums[i], dh);   // O_blk[i] /= l[i]
         }
+    }
+
+    /// <summary>
+    /// Every sequence of a packed batch (no padding, so no mask): sequence s is rows [starts[s], starts[s+1]) of the fused
+    /// QKV buffer (row stride ld: Q at column 0, K at hidden, V at 2 hidden). Output row starts[s] + i gets token i of
+    /// sequence s, or, with <paramref name="firstTokenOnly"/>, output row s gets the first token only (a cross-encoder's last
+    /// layer). The parts are (sequence, head) pairs, claimed dynamically, so a batch of short sequences fills every core
+    /// (one call per sequence was too small to split: 16 x 32 tokens ran its attention on one thread); each thread keeps
+    /// its scores in its own buffer.
+    /// </summary>
+    internal static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
+        int heads, int headDim, float scale, KernelIsa isa)
+    {
+        KernelGuard.Positive(heads, nameof(heads));
+        KernelGuard.Positive(headDim, nameof(headDim));
+        if (!(scale > 0)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "The attention scale must be positive (the unmasked route takes the max before scaling).");
+        if (starts.Length < sequences + 1) throw new ArgumentException($"starts needs {sequences + 1} entries.", nameof(starts));
+        int hidden = heads * headDim;
+        if (ld < 3 * hidden) throw new ArgumentOutOfRangeException(nameof(ld), ld, $"The row stride must hold Q, K and V ({3 * hidden}).");
+        int n = starts[sequences];
+        if (starts[0] != 0) throw new ArgumentException("starts[0] must be 0.", nameof(starts));
+        for (int s = 0; s < sequences; s++)
+            if (starts[s + 1] < starts[s]) throw new ArgumentException($"starts must not decrease (sequence {s}).", nameof(starts));
+        if (n > 0) KernelGuard.Length(qkv, (long)(n - 1) * ld + 3 * hidden, nameof(qkv));
+        KernelGuard.Length(output, (long)(firstTokenOnly ? sequences : n) * hidden, nameof(output));
+        fixed (float* pq = qkv, po = output)
+        fixed (int* ps = starts)
+            MultiHeadBatch(pq, ld, ps, sequences, po, firstTokenOnly, heads, headDim, scale, isa);
+    }
+
+    private static void MultiHeadBatch(float* qkv, int ld, int* starts, int sequences, float* output, bool firstTokenOnly,
+        int heads, int headDim, float scale, KernelIsa isa)
+    {
+        if (sequences == 0) return;
+        var batch = new BatchJob
+        {
+            Qkv = qkv, Ld = ld, Starts = starts, Output = output, FirstTokenOnly = firstTokenOnly,
+            Heads = heads, HeadDim = headDim, Scale = scale, Isa = isa,
+        };
+        long flops = 0;
+        for (int s = 0; s < sequences; s++)
+        {
+            long t = starts[s + 1] - starts[s];
+            flops += 4L * (firstTokenOnly ? 1 : t) * t * headDim * heads;
+        }
+        int parts = sequences * heads;
+        int threads = KernelParallelism.DegreeFor(flops, parts);
+        if (threads == 1)
+            for (int part = 0; part < parts; part++) BatchPart(&batch, part);
+        else
+            KernelParallelism.For(parts, &batch, &BatchPart, threads);
+    }
+
+    private struct BatchJob
+    {
+        public float* Qkv, Output;
+        public int* Starts;
+        public int Ld, Heads, HeadDim;
+        public float Scale;
+        public KernelIsa Isa;
+        public bool FirstTokenOnly;
+    }
+
+    private static void BatchPart(void* state, int part)
+    {
+        var batch = (BatchJob*)state;
+        int s = part / batch->Heads, h = part % batch->Heads;
+        int start = batch->Starts[s], t = batch->Starts[s + 1] - start;
+        if (t == 0) return;
+        int hidden = batch->Heads * batch->HeadDim, queries = batch->FirstTokenOnly ? 1 : t;
+        float* rows = batch->Qkv + (long)start * batch->Ld;
+        var job = new Job
+        {
+            Q = rows, K = rows + hidden, V = rows + 2 * hidden, KeyBias = null,
+            Output = batch->Output + (long)(batch->FirstTokenOnly ? s : start) * hidden,
+            Ld = batch->Ld, Tokens = t, Queries = queries, HeadDim = batch->HeadDim, Hidden = hidden, Scale = batch->Scale,
+            Isa = batch->Isa, Unmasked = true,
+        };
+        HeadCore(&job, h, ScoresBuffer((long)Math.Min(queries, BlockRows) * t));
+    }
+
+    [ThreadStatic] private static float* t_scores;
+    [ThreadStatic] private static long t_scoresLength;
+
+    /// <summary>This thread's buffer for a block of scores (64-byte aligned, grown on demand, kept for the thread).</summary>
+    private static float* ScoresBuffer(long floats)
+    {
+        if (t_scoresLength < floats)
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(t_scores);
+            t_scores = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            t_scoresLength = floats;
+        }
+        return t_scores;
     }
 
     [ThreadStatic] private static float* t_pack;

@@ -117,8 +117,8 @@ public sealed class BertModel
     /// <summary>Creates buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/> sequences.</summary>
     public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences) => new(Config, maxTokens, maxSequences, OutputSize);
 
-    /// <summary>The same, for sequences of at most <paramref name="maxSequenceLength"/> tokens: attention scratch grows with
-    /// the square of that length (nH x T^2 floats), which matters for long-position models (8,192 positions).</summary>
+    /// <summary>The same, for sequences of at most <paramref name="maxSequenceLength"/> tokens (the batch rejects longer ones).
+    /// Attention needs no per-workspace scratch: each thread scores blocks of 96 query rows in its own buffer (96 x T floats).</summary>
     public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength)
     {
         if (maxSequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "The sequence length must be positive.");

@@ -28,14 +28,8 @@ internal sealed class BertSelfAttention
         int h = _heads * _headDim;
         Span<float> qkv = workspace.QueryKeyValue;                 // [N, 3H]
         _queryKeyValue.Forward(hidden, qkv, batch.TotalTokens);
-        float scale = 1f / MathF.Sqrt(_headDim);
-        for (int s = 0; s < batch.Count; s++)
-        {
-            int start = batch.Starts[s], length = batch.Starts[s + 1] - start;
-            Span<float> rows = qkv.Slice(start * 3 * h, length * 3 * h);   // [T, 3H] for this sequence
-            Attention.MultiHead(rows, rows[h..], rows[(2 * h)..], 3 * h, workspace.ZeroKeyBias.AsSpan(0, length),
-                context.Slice(start * h, length * h), length, _heads, _headDim, scale, workspace.AttentionScratch);
-        }
+        // Sequence s is rows [start_s, start_s+1) of qkv: each attends to its own tokens only (no padding, so no mask).
+        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: false, _heads, _headDim, 1f / MathF.Sqrt(_headDim), KernelIsas.Best);
     }
 
     /// <summary>
@@ -55,13 +49,6 @@ internal sealed class BertSelfAttention
             for (int s = 0; s < b; s++) queries.Slice(s * h, h).CopyTo(qkv.Slice(batch.Starts[s] * 3 * h, h));
         }
         else _queryKeyValue.Forward(hidden, qkv, n);                                    // Q | K | V for every token
-        float scale = 1f / MathF.Sqrt(_headDim);
-        for (int s = 0; s < b; s++)
-        {
-            int start = batch.Starts[s], length = batch.Starts[s + 1] - start;
-            Span<float> rows = qkv.Slice(start * 3 * h, length * 3 * h);   // [T, 3H] for this sequence
-            Attention.MultiHead(rows, rows[h..], rows[(2 * h)..], 3 * h, workspace.ZeroKeyBias.AsSpan(0, length),
-                context.Slice(s * h, h), length, _heads, _headDim, scale, workspace.AttentionScratch, queries: 1, KernelIsas.Best);
-        }
+        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, b, context, firstTokenOnly: true, _heads, _headDim, 1f / MathF.Sqrt(_headDim), KernelIsas.Best);
     }
 }

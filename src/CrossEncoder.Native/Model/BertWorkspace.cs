@@ -22,8 +22,6 @@ public sealed class BertWorkspace
         Intermediate = new float[(long)maxTokens * config.IntermediateSize > int.MaxValue
             ? throw new ArgumentOutOfRangeException(nameof(maxTokens), maxTokens, "The token capacity is too large for one workspace.")
             : maxTokens * config.IntermediateSize];               // [N, I]
-        AttentionScratch = new float[Kernels.Attention.ScratchLength(longest, config.NumAttentionHeads)];
-        ZeroKeyBias = new float[longest];                         // [T] packed sequences need no padding mask
         ClsRows = new float[maxSequences * h];                    // [B, H]  first-token rows gathered for the pooler
         Pooled = new float[maxSequences * h];                     // [B, H]  pooler output / sentence embedding
         Output = new float[maxSequences * outputSize];            // [B, out] logits or embeddings
@@ -42,8 +40,6 @@ public sealed class BertWorkspace
     internal float[] Context { get; }
     internal float[] Projection { get; }
     internal float[] Intermediate { get; }
-    internal float[] AttentionScratch { get; }
-    internal float[] ZeroKeyBias { get; }
     internal float[] ClsRows { get; }
     internal float[] Pooled { get; }
     internal float[] Output { get; }

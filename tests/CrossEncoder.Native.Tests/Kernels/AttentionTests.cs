@@ -96,6 +96,51 @@ public class AttentionTests
     public void LongUnmaskedShapesMatchReference(string isa, int tokens, int heads, int headDim)
         => Check(new Case(tokens, heads, headDim, 1, 0, tokens * 7 + heads, Enum.Parse<KernelIsa>(isa)), zeroBias: true);
 
+    // A packed batch through MultiHeadBatch ((sequence, head) parts, per-thread scores): each sequence equals the reference
+    // on its own rows, all queries or only the first token; sizes mix tiny and long sequences (one over 256 keys), so
+    // some parts run in parallel and the exp pass crosses k-slices.
+    [Theory]
+    [InlineData(nameof(KernelIsa.Avx2), false)]
+    [InlineData(nameof(KernelIsa.Avx2), true)]
+    [InlineData(nameof(KernelIsa.Avx512), false)]
+    [InlineData(nameof(KernelIsa.Portable), true)]
+    public void PackedBatchMatchesReferencePerSequence(string isaName, bool firstTokenOnly)
+    {
+        var isa = Enum.Parse<KernelIsa>(isaName);
+        int heads = 4, headDim = 16, hidden = heads * headDim, ld = 3 * hidden + 2;
+        int[] lengths = [1, 7, 33, 300, 2, 64, 17];
+        var starts = new int[lengths.Length + 1];
+        for (int s = 0; s < lengths.Length; s++) starts[s + 1] = starts[s] + lengths[s];
+        int n = starts[^1];
+        var qkv = KernelTestData.Uniform(n * ld, 4242, 2f);
+        var actual = Enumerable.Repeat(float.NaN, (firstTokenOnly ? lengths.Length : n) * hidden).ToArray();
+        float scale = 1f / MathF.Sqrt(headDim);
+        Attention.MultiHeadBatch(qkv, ld, starts, lengths.Length, actual, firstTokenOnly, heads, headDim, scale, isa);
+        double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv) * 2;   // T up to 300: twice the T <= 200 budget
+        for (int s = 0; s < lengths.Length; s++)
+        {
+            int t = lengths[s];
+            var rows = qkv.AsSpan(starts[s] * ld, t * ld);
+            var expected = new float[t * hidden];
+            Attention.MultiHeadReference(rows, rows[hidden..], rows[(2 * hidden)..], ld, new float[t], expected, t, heads, headDim, scale);
+            int outRow = firstTokenOnly ? s : starts[s], count = firstTokenOnly ? 1 : t;
+            for (int i = 0; i < count * hidden; i++)
+                Assert.True(Math.Abs(actual[outRow * hidden + i] - expected[i]) <= tol,
+                    $"{isa} sequence {s} (T {t}): out[{i / hidden},{i % hidden}] batch {actual[outRow * hidden + i]} reference {expected[i]}");
+        }
+    }
+
+    [Fact]
+    public void PackedBatchRejectsBadArguments()
+    {
+        var qkv = new float[10 * 12];
+        var output = new float[10 * 4];
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.MultiHeadBatch(qkv, 12, [0, 10], 1, output, false, 2, 2, 0f, KernelIsa.Avx2));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHeadBatch(qkv, 12, [0, 6, 5], 2, output, false, 2, 2, 0.5f, KernelIsa.Avx2));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.MultiHeadBatch(qkv, 11, [0, 10], 1, output, false, 2, 2, 0.5f, KernelIsa.Avx2));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHeadBatch(qkv, 12, [0, 11], 1, output, false, 2, 2, 0.5f, KernelIsa.Avx2));
+    }
+
     [Fact]
     public void SingleTokenReturnsItsValue()
     {
