@@ -32,7 +32,7 @@ public static unsafe partial class Attention
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void ExpScaledPacked(float* s, int ld, int rows, int t, float scale, KernelIsa isa, float* dst, float* sums)
     {
-        int mr = Gemm.Mr(isa);
+        int mr = Gemm.Mr(isa), sliceLength = Gemm.Kc(isa);
         float* shift = stackalloc float[Gemm.Mc];
         for (int i = 0; i < rows; i++)
         {
@@ -52,9 +52,9 @@ public static unsafe partial class Attention
             var b2 = new Vector<float>(shift[r0 + Math.Min(2, valid - 1)]); var b3 = new Vector<float>(shift[r0 + Math.Min(3, valid - 1)]);
             var b4 = new Vector<float>(shift[r0 + Math.Min(4, valid - 1)]); var b5 = new Vector<float>(shift[r0 + Math.Min(5, valid - 1)]);
             var b6 = new Vector<float>(shift[r0 + Math.Min(6, valid - 1)]); var b7 = new Vector<float>(shift[r0 + Math.Min(7, valid - 1)]);
-            for (int pc = 0; pc < t; pc += Gemm.Kc)
+            for (int pc = 0; pc < t; pc += sliceLength)
             {
-                int kb = Math.Min(Gemm.Kc, t - pc);
+                int kb = Math.Min(sliceLength, t - pc);
                 float* tile = dst + (long)Gemm.Mc * pc + (long)r0 * kb;
                 int p = 0;
                 for (; p <= kb - 8; p += 8)

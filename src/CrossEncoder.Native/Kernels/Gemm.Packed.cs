@@ -33,8 +33,9 @@ public static unsafe partial class Gemm
         fixed (float* pb = b, dst = packed.Data)
         {
             var job = new Job { B = pb, Ldb = k, BIsKByN = false, N = n, K = k, Isa = isa };
-            for (int pc = 0; pc < k; pc += Kc)
-                Pack(&job, 0, n, pc, Math.Min(Kc, k - pc), nr, dst + sliceStride * pc, null);
+            int kc = Kc(isa);
+            for (int pc = 0; pc < k; pc += kc)
+                Pack(&job, 0, n, pc, Math.Min(kc, k - pc), nr, dst + sliceStride * pc, null);
         }
         return packed;
     }

@@ -4,7 +4,7 @@ namespace CrossEncoder.Native.Kernels;
 // Gemm.MultiplyTransposed(a, packed, bias, c, m) skips the per-call packing of B.
 //
 // Layout (NR = the register-tile width of the ISA chosen at creation: 32 for Avx512, 16 for Avx2, 2W for Portable;
-// panels = ceil(N / NR); KC = Gemm's reduction block, 256). The reduction is cut into slices of KC steps (the last one
+// panels = ceil(N / NR); KC = Gemm's reduction block: 384, 256 on AVX-512). The reduction is cut into slices of KC steps (the last one
 // shorter); slice pc (a multiple of KC) starts at panels * NR * pc, and holds the panels one after another, each k-major:
 //
 //   data[panels*NR*pc + j*NR*kb + p*NR + c] = B[j*NR + c, pc + p]     (kb = min(KC, K - pc); zero where j*NR + c >= N)

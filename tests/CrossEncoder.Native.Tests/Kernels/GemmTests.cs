@@ -19,7 +19,7 @@ public class GemmTests
 
     private static readonly int[] Ms = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 13, 17, 31, 33, 95, 96, 97, 129];
     private static readonly int[] Ns = [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 65];
-    private static readonly int[] Ks = [0, 1, 2, 7, 8, 9, 16, 17, 31, 33, 255, 256, 257, 385];
+    private static readonly int[] Ks = [0, 1, 2, 7, 8, 9, 16, 17, 31, 33, 255, 256, 257, 383, 384, 385, 800];
 
     public record Shape(int M, int N, int K, bool Bias, int Seed);
 
@@ -60,7 +60,7 @@ public class GemmTests
 
     // Large enough (2*m*n*k >= 2 * KernelParallelism.MinWorkPerPart) to be split across threads: B is packed once and shared,
     // C is cut into tiles of MC rows x a group of panels (several groups when there are few row blocks, as in 97 x 300).
-    // Sizes cross KC (256) and MC (96) and leave edge tiles in both directions.
+    // Sizes cross KC (384; 256 on AVX-512) and MC (96) and leave edge tiles in both directions.
     [Theory]
     [InlineData(nameof(KernelIsa.Portable), 301, 263, 385)]
     [InlineData(nameof(KernelIsa.Avx2), 301, 263, 385)]
@@ -366,15 +366,16 @@ public class GemmTests
     [Fact]
     public void PackedLayoutIsKMajorPanelsPerSlice()
     {
-        // N = 19, K = 300 on Avx2 (NR = 16): 2 panels, slices of 256 and 44 steps, then 32 zeros.
-        const int n = 19, k = 300, nr = 16, panels = 2;
+        // N = 19, K = 500 on Avx2 (NR = 16): 2 panels, slices of KC = 384 and 116 steps, then 32 zeros.
+        const int n = 19, k = 500, nr = 16, panels = 2;
+        Assert.Equal(384, Gemm.Kc(KernelIsa.Avx2));
         var b = KernelTestData.Uniform(n * k, 7);
         PackedMatrix packed = Gemm.Pack(b, n, k, KernelIsa.Avx2);
         var data = packed.Data;
         Assert.Equal(panels * nr * (k + 1), data.Length);
-        for (int pc = 0; pc < k; pc += 256)
+        for (int pc = 0; pc < k; pc += Gemm.Kc(KernelIsa.Avx2))
         {
-            int kb = Math.Min(256, k - pc);
+            int kb = Math.Min(Gemm.Kc(KernelIsa.Avx2), k - pc);
             for (int j = 0; j < panels; j++)
                 for (int p = 0; p < kb; p++)
                     for (int c = 0; c < nr; c++)
