@@ -14,6 +14,10 @@ internal sealed class Int8GateOptions
     public Option<string?> Data { get; } = CliOptions.Text("--data", "dir", "IR root with cranfield/ and medline/ for the int8 gate; default: ../shared/ir when present, else the bundled real sample");
     public Option<int> Queries { get; } = CliOptions.Int("--queries", "queries per collection in the int8 gate", 1, 1000, 25);
     public Option<int> MaxLength { get; } = CliOptions.Int("--max-length", "tokens per pair in the int8 gate", 8, 512, 256);
+    public Option<bool> ProbeHead { get; } = new("--probe-head")
+    {
+        Description = "gate a cross-encoder built from this bi-encoder: its encoder and pooler with a one-label head trained (logistic regression) on held-out queries of the same data",
+    };
 
     public static Int8GateOptions Create() => new();
 
@@ -36,6 +40,7 @@ internal sealed class Int8GateOptions
     {
         command.Add(Precision);
         AddDataOptions(command);
+        command.Add(ProbeHead);
     }
 
     public (string? Data, int Queries, int MaxLength) Read(ParseResult parse) => (parse.GetValue(Data), parse.GetValue(Queries), parse.GetValue(MaxLength));
@@ -47,20 +52,47 @@ internal static class VerifyInt8Command
     /// <param name="ortInt8">Given by crossencoder-onnx: ONNX Runtime's own int8 against its fp32 on the same queries (onnx path,
     /// queries, tokenizer, max length) -> figures or null, and a note; reported next to the gate, never gated.</param>
     public static int Run(CliContext context, string precision, string? model, string? onnx, (string? Data, int Queries, int MaxLength) gate, bool json,
-        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8 = null)
+        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8 = null, bool probeHead = false)
     {
         if (precision is not ("int8" or "fp32")) throw new UsageException($"--precision must be fp32 or int8, not '{precision}'.");
         (string modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnx, context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         var (queries, source) = GateData.Load(gate.Data, gate.Queries);
+        string? probeFolder = null;
+        if (probeHead)
+        {
+            if (precision != "int8") throw new UsageException("--probe-head goes with --precision int8.");
+            var training = GateData.LoadHeldOut(gate.Data, gate.Queries);
+            probeFolder = Path.Combine(Path.GetTempPath(), "crossencoder-probe-" + Guid.NewGuid().ToString("N"));
+            ProbeHeadReport probe;
+            try { probe = Tools.Verification.ProbeHead.Build(modelDirectory, probeFolder, training, gate.MaxLength); }
+            catch (ArgumentException e) { throw new CliException(e.Message); }
+            context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"probe head: trained on {probe.TrainingQueries} held-out queries ({probe.TrainingPairs} pairs, {probe.Positives} relevant), balanced accuracy {probe.TrainingAccuracy:F3}; gating the cross-encoder {probeFolder}"));
+            modelDirectory = probeFolder;
+            onnx = null;
+        }
+        try
+        {
+            return RunGate(context, modelDirectory, onnx, queries, source, gate.MaxLength, json, ortInt8);
+        }
+        finally
+        {
+            if (probeFolder is not null) try { Directory.Delete(probeFolder, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    private static int RunGate(CliContext context, string modelDirectory, string? onnx, IReadOnlyList<RankingQuery> queries, string source, int maxLength, bool json,
+        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8)
+    {
         var fp32 = BertModel.Load(modelDirectory, Precision.Fp32);
         var int8 = BertModel.Load(modelDirectory, Precision.Int8);
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
-        var report = Int8Gate.Run(fp32, int8, tokenizer, queries, gate.MaxLength);
+        var report = Int8Gate.Run(fp32, int8, tokenizer, queries, maxLength);
         (Int8GateReport? Report, string Note)? neighbour = ortInt8 is null ? null
             : fp32.Kind == ModelKind.CrossEncoder ? (null, "not measured: ONNX Runtime's int8 is compared on bi-encoder exports (last_hidden_state); this folder is a cross-encoder")
             : onnx is null ? (null, "not measured: give --onnx <the folder's ONNX export> for ONNX Runtime's int8 next to the gate")
-            : ortInt8(onnx, queries, tokenizer, gate.MaxLength);
+            : ortInt8(onnx, queries, tokenizer, maxLength);
         Print(report, modelDirectory, source, json, context.Out, neighbour);
         return report.Pass ? 0 : 1;
     }
@@ -117,6 +149,15 @@ internal static class GateData
             if (Directory.Exists(Path.Combine(candidate, "cranfield")) && Directory.Exists(Path.Combine(candidate, "medline")))
                 return (IrCollections.Load(candidate, queriesPerCollection), Path.GetFullPath(candidate));
         return (IrCollections.FromSample(), "bundled IR sample (16 queries x 64 documents)");
+    }
+
+    /// <summary>Queries the gate does not use, to train a probe head: the next <paramref name="queriesPerCollection"/> usable
+    /// queries of each IR collection. The bundled sample has none to spare (the gate uses all 16), so it needs --data.</summary>
+    public static IReadOnlyList<RankingQuery> LoadHeldOut(string? root, int queriesPerCollection)
+    {
+        root ??= ((string[])["../shared/ir", "/work/shared/ir"]).FirstOrDefault(c => Directory.Exists(Path.Combine(c, "cranfield")) && Directory.Exists(Path.Combine(c, "medline")));
+        if (root is not null) return IrCollections.Load(root, queriesPerCollection, skip: queriesPerCollection);
+        throw new CliException("--probe-head needs held-out queries: give --data <IR root with cranfield/ and medline/> (the bundled sample is all used by the gate).");
     }
 }
 

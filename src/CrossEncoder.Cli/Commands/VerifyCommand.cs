@@ -22,9 +22,10 @@ internal static class VerifyCommand
         CliHelp.SetExamples(command,
             "crossencoder-onnx verify",
             "crossencoder-onnx verify --model weights/my-model --onnx my-model.onnx --pairs pairs.tsv --json",
-            "crossencoder-onnx verify --precision int8 --data ../shared/ir --json");
+            "crossencoder-onnx verify --precision int8 --data ../shared/ir --json",
+            "crossencoder-onnx verify --precision int8 --probe-head --data ../shared/ir");
         command.SetAction(parse => parse.GetValue(gate.Precision) is { } precision
-            ? VerifyInt8Command.Run(context, precision, parse.GetValue(model), parse.GetValue(onnx), gate.Read(parse), parse.GetValue(json), OrtInt8Neighbour)
+            ? VerifyInt8Command.Run(context, precision, parse.GetValue(model), parse.GetValue(onnx), gate.Read(parse), parse.GetValue(json), OrtInt8Neighbour, parse.GetValue(gate.ProbeHead))
             : Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(pairsOption), parse.GetValue(batch), parse.GetValue(json)));
         return command;
     }

@@ -18,8 +18,9 @@ public sealed record RankingQuery(string Query, IReadOnlyList<string> Documents,
 public static partial class IrCollections
 {
     /// <summary>Reads Cranfield and MEDLINE under <paramref name="root"/> and builds <paramref name="queriesPerCollection"/> queries
-    /// of <paramref name="candidates"/> documents from each (queries in file order).</summary>
-    public static IReadOnlyList<RankingQuery> Load(string root, int queriesPerCollection = 25, int candidates = 20)
+    /// of <paramref name="candidates"/> documents from each (queries in file order, after the first <paramref name="skip"/>
+    /// usable ones of each collection: a held-out set, e.g. to train a probe head on queries the gate does not use).</summary>
+    public static IReadOnlyList<RankingQuery> Load(string root, int queriesPerCollection = 25, int candidates = 20, int skip = 0)
     {
         var result = new List<RankingQuery>();
         string cran = Path.Combine(root, "cranfield"), med = Path.Combine(root, "medline");
@@ -37,7 +38,7 @@ public static partial class IrCollections
             int q = int.Parse(f[0]), d = int.Parse(f[1]), grade = int.Parse(f[2]);
             if (grade is >= 1 and <= 4) (cranJudged.TryGetValue(q, out var m) ? m : cranJudged[q] = [])[d] = 5 - grade;
         }
-        result.AddRange(Build(cranDocs, cranQueries.Select((text, i) => (text, cranJudged.GetValueOrDefault(i + 1) ?? [])), queriesPerCollection, candidates));
+        result.AddRange(Build(cranDocs, cranQueries.Select((text, i) => (text, cranJudged.GetValueOrDefault(i + 1) ?? [])), queriesPerCollection, candidates, skip));
         // MEDLINE: MED.REL lines are "query 0 doc 1".
         var medDocs = ReadSmart(Path.Combine(med, "MED.ALL"));
         var medQueries = ReadSmart(Path.Combine(med, "MED.QRY"));
@@ -48,13 +49,13 @@ public static partial class IrCollections
             if (f.Length < 4) continue;
             (medJudged.TryGetValue(int.Parse(f[0]), out var m) ? m : medJudged[int.Parse(f[0])] = [])[int.Parse(f[2])] = 1;
         }
-        result.AddRange(Build(medDocs, medQueries.Select(q => (q.Value, medJudged.GetValueOrDefault(q.Key) ?? [])), queriesPerCollection, candidates));
+        result.AddRange(Build(medDocs, medQueries.Select(q => (q.Value, medJudged.GetValueOrDefault(q.Key) ?? [])), queriesPerCollection, candidates, skip));
         return result;
     }
 
     /// <summary>The committed IR sample (16 queries, 64 judged documents): each query against <paramref name="candidates"/> of
-    /// the sample's documents, its own judged ones first, then the others by tf-idf match.</summary>
-    public static IReadOnlyList<RankingQuery> FromSample(int queries = 16, int candidates = 64)
+    /// the sample's documents, its own judged ones first, then the others by tf-idf match (after the first <paramref name="skip"/> queries).</summary>
+    public static IReadOnlyList<RankingQuery> FromSample(int queries = 16, int candidates = 64, int skip = 0)
     {
         using var stream = typeof(IrCollections).Assembly.GetManifestResourceStream("ir-sample.jsonl")
             ?? throw new InvalidOperationException("The bundled IR sample is missing from the tools assembly.");
@@ -75,18 +76,20 @@ public static partial class IrCollections
             if (r.TryGetProperty("relevant", out var rel) && (rel.ValueKind == JsonValueKind.True || rel.ValueKind == JsonValueKind.Number && rel.GetInt32() > 0))
                 judged[qi][doc] = 1;
         }
-        return Build(docs, queryText.Select((q, i) => (q, judged[i])), queries, candidates);
+        return Build(docs, queryText.Select((q, i) => (q, judged[i])), queries, candidates, skip);
     }
 
-    private static List<RankingQuery> Build(Dictionary<int, string> docs, IEnumerable<(string Text, Dictionary<int, int> Judged)> queries, int count, int candidates)
+    private static List<RankingQuery> Build(Dictionary<int, string> docs, IEnumerable<(string Text, Dictionary<int, int> Judged)> queries, int count, int candidates, int skip)
     {
         var index = new TfIdf(docs);
         var result = new List<RankingQuery>();
+        int usable = 0;
         foreach (var (text, judged) in queries)
         {
             if (result.Count == count) break;
             var relevant = judged.Where(j => docs.ContainsKey(j.Key)).OrderByDescending(j => j.Value).ThenBy(j => j.Key).Take(candidates / 2).ToList();
             if (relevant.Count == 0) continue;
+            if (usable++ < skip) continue;
             var picked = relevant.Select(j => j.Key).ToHashSet();
             var list = relevant.Select(j => (Doc: j.Key, Gain: j.Value)).ToList();
             foreach (int d in index.Rank(text))
