@@ -12,7 +12,10 @@ namespace CrossEncoder.Server.Tests;
 /// from the bundled IR sample) to the cross-encoder server, against the same requests scored one after another by a
 /// single caller of <see cref="Reranker"/> in the same process. Rounds are interleaved (single, server, single, server) and the
 /// best round of each is compared, so a noisy neighbour on the shared machine hurts both sides alike.
+/// It runs alone (its own collection, not in parallel with the other test classes): the heap bound is read process-wide,
+/// and a concurrent test's models and workspaces showed up as growth (+123 MB in one CI run; +1 MB when run alone).
 /// </summary>
+[Collection(LoadCollection.Name)]
 public sealed class LoadTests(ITestOutputHelper output)
 {
     private const int Clients = 64, Requests = 128, Rounds = 2;
@@ -87,4 +90,11 @@ public sealed class LoadTests(ITestOutputHelper output)
         GC.WaitForPendingFinalizers();
         return GC.GetTotalMemory(forceFullCollection: true);
     }
+}
+
+/// <summary>Test classes that measure the whole process (heap, throughput) and must not share it with other tests.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class LoadCollection
+{
+    public const string Name = "Load, alone";
 }
