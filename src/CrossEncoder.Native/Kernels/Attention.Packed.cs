@@ -72,17 +72,7 @@ public static unsafe partial class Attention
                     Gemm.Transpose8x8(e0.AsVector256(), e1.AsVector256(), e2.AsVector256(), e3.AsVector256(),
                         e4.AsVector256(), e5.AsVector256(), e6.AsVector256(), e7.AsVector256(),
                         out var k0, out var k1, out var k2, out var k3, out var k4, out var k5, out var k6, out var k7);
-                    float* d = tile + p * mr;
-                    if (mr == 8)
-                    {
-                        k0.Store(d); k1.Store(d + 8); k2.Store(d + 16); k3.Store(d + 24);
-                        k4.Store(d + 32); k5.Store(d + 40); k6.Store(d + 48); k7.Store(d + 56);
-                    }
-                    else
-                    {
-                        Store6(k0, d); Store6(k1, d + 6); Store6(k2, d + 12); Store6(k3, d + 18);
-                        Store6(k4, d + 24); Store6(k5, d + 30); Store6(k6, d + 36); Store6(k7, d + 42);
-                    }
+                    Gemm.StoreSteps(tile + p * mr, mr, k0, k1, k2, k3, k4, k5, k6, k7);
                 }
                 for (; p < kb; p++)
                     for (int r = 0; r < mr; r++)
@@ -94,13 +84,5 @@ public static unsafe partial class Attention
             }
             for (int r = 0; r < valid; r++) sums[r0 + r] += Vector.Sum(sum[r]);
         }
-    }
-
-    /// <summary>The first 6 lanes of v to d[0..5].</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store6(Vector256<float> v, float* d)
-    {
-        v.GetLower().Store(d);
-        Sse2.StoreLow((double*)(d + 4), v.GetUpper().AsDouble());
     }
 }

@@ -94,7 +94,8 @@ public static unsafe partial class Attention
         HeadCore(job, h, job->Scratch + (long)h * job->Queries * job->Tokens);   // this head's [Tq, T] share of the scratch
     }
 
-    /// <summary>One head of one sequence; <paramref name="scores"/> holds at least min(Tq, BlockRows) x T floats.</summary>
+    /// <summary>One head of one sequence; <paramref name="scores"/> holds at least min(Tq, BlockRows) x T floats, or is null
+    /// to take them from this thread's buffer (after the packed K, V and P).</summary>
     private static void HeadCore(Job* job, int h, float* scores)
     {
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
@@ -104,7 +105,9 @@ public static unsafe partial class Attention
         var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
         long qkLength = Gemm.PackedLength(&qk), pvLength = Gemm.PackedLength(&pv);
         bool packProbabilities = job->Unmasked && CanPackProbabilities(job->Isa);
-        float* packed = PackBuffer(qkLength + pvLength + (packProbabilities ? (long)Gemm.Mc * t : 0));
+        long probabilitiesLength = packProbabilities ? (long)Gemm.Mc * t : 0;
+        float* packed = PackBuffer(qkLength + pvLength + probabilitiesLength + (scores == null ? (long)Math.Min(queries, BlockRows) * t : 0));
+        if (scores == null) scores = packed + qkLength + pvLength + probabilitiesLength;
         Gemm.PackAll(&qk, packed);
         Gemm.PackAll(&pv, packed + qkLength);
         float* probabilities = packed + qkLength + pvLength;   // [MC, T] in Gemm's packed-A layout, when packProbabilities
@@ -215,28 +218,14 @@ public static unsafe partial class Attention
             Ld = batch->Ld, Tokens = t, Queries = queries, HeadDim = batch->HeadDim, Hidden = hidden, Scale = batch->Scale,
             Isa = batch->Isa, Unmasked = true,
         };
-        HeadCore(&job, h, ScoresBuffer((long)Math.Min(queries, BlockRows) * t));
-    }
-
-    [ThreadStatic] private static float* t_scores;
-    [ThreadStatic] private static long t_scoresLength;
-
-    /// <summary>This thread's buffer for a block of scores (64-byte aligned, grown on demand, kept for the thread).</summary>
-    private static float* ScoresBuffer(long floats)
-    {
-        if (t_scoresLength < floats)
-        {
-            System.Runtime.InteropServices.NativeMemory.AlignedFree(t_scores);
-            t_scores = (float*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
-            t_scoresLength = floats;
-        }
-        return t_scores;
+        HeadCore(&job, h, null);   // scores in this thread's buffer
     }
 
     [ThreadStatic] private static float* t_pack;
     [ThreadStatic] private static long t_packLength;
 
-    /// <summary>This thread's buffer for a head's packed K and V (64-byte aligned, grown on demand, kept for the thread).</summary>
+    /// <summary>This thread's buffer for a head's packed K, V (and P, and scores for a batch part): 64-byte aligned, grown on
+    /// demand, kept for the thread.</summary>
     private static float* PackBuffer(long floats)
     {
         if (t_packLength < floats)

@@ -59,17 +59,7 @@ public static unsafe partial class Gemm
                 Transpose8x8(Vector256.Load(src[0] + p), Vector256.Load(src[1] + p), Vector256.Load(src[2] + p), Vector256.Load(src[3] + p),
                     Vector256.Load(src[4] + p), Vector256.Load(src[5] + p), Vector256.Load(src[6] + p), Vector256.Load(src[7] + p),
                     out var k0, out var k1, out var k2, out var k3, out var k4, out var k5, out var k6, out var k7);
-                float* d = tile + p * mr;
-                if (mr == 8)
-                {
-                    k0.Store(d); k1.Store(d + 8); k2.Store(d + 16); k3.Store(d + 24);
-                    k4.Store(d + 32); k5.Store(d + 40); k6.Store(d + 48); k7.Store(d + 56);
-                }
-                else
-                {
-                    Store6(k0, d); Store6(k1, d + 6); Store6(k2, d + 12); Store6(k3, d + 18);
-                    Store6(k4, d + 24); Store6(k5, d + 30); Store6(k6, d + 36); Store6(k7, d + 42);
-                }
+                StoreSteps(tile + p * mr, mr, k0, k1, k2, k3, k4, k5, k6, k7);
             }
             for (; p < kb; p++)
                 for (int r = 0; r < mr; r++) tile[p * mr + r] = src[r][p];
@@ -122,6 +112,23 @@ public static unsafe partial class Gemm
         }
         for (int cc = cols; cc < nr; cc++)
             for (int p = 0; p < kb; p++) panel[p * nr + cc] = 0f;
+    }
+
+    /// <summary>Eight k steps of an MR-row packed tile (MR = 6 or 8): the first MR lanes of kj to d[j*MR ..], in order.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static void StoreSteps(float* d, int mr, Vector256<float> k0, Vector256<float> k1, Vector256<float> k2, Vector256<float> k3,
+        Vector256<float> k4, Vector256<float> k5, Vector256<float> k6, Vector256<float> k7)
+    {
+        if (mr == 8)
+        {
+            k0.Store(d); k1.Store(d + 8); k2.Store(d + 16); k3.Store(d + 24);
+            k4.Store(d + 32); k5.Store(d + 40); k6.Store(d + 48); k7.Store(d + 56);
+        }
+        else
+        {
+            Store6(k0, d); Store6(k1, d + 6); Store6(k2, d + 12); Store6(k3, d + 18);
+            Store6(k4, d + 24); Store6(k5, d + 30); Store6(k6, d + 36); Store6(k7, d + 42);
+        }
     }
 
     /// <summary>The first 6 lanes of v to d[0..5] (a 16-byte and an 8-byte store).</summary>
