@@ -66,7 +66,11 @@ internal static class VerifyInt8Command
             probeFolder = Path.Combine(Path.GetTempPath(), "crossencoder-probe-" + Guid.NewGuid().ToString("N"));
             ProbeHeadReport probe;
             try { probe = Tools.Verification.ProbeHead.Build(modelDirectory, probeFolder, training, gate.MaxLength); }
-            catch (ArgumentException e) { throw new CliException(e.Message); }
+            catch (InvalidOperationException e)
+            {
+                if (Directory.Exists(probeFolder)) Directory.Delete(probeFolder, recursive: true);
+                throw new CliException(e.Message);
+            }
             context.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"probe head: trained on {probe.TrainingQueries} held-out queries ({probe.TrainingPairs} pairs, {probe.Positives} relevant), balanced accuracy {probe.TrainingAccuracy:F3}; gating the cross-encoder {probeFolder}"));
             modelDirectory = probeFolder;

@@ -82,7 +82,7 @@ public class ProbeHeadTests(MiniLmFixture minilm)
         try
         {
             ProbeHead.Build(minilm.ModelDirectory, first, IrCollections.FromSample(queries: 2, candidates: 8, skip: 8), maxLength: 64);
-            var error = Assert.Throws<ArgumentException>(() => ProbeHead.Build(first, second, IrCollections.FromSample(queries: 2, candidates: 8), maxLength: 64));
+            var error = Assert.Throws<InvalidOperationException>(() => ProbeHead.Build(first, second, IrCollections.FromSample(queries: 2, candidates: 8), maxLength: 64));
             Assert.Contains("already a cross-encoder", error.Message);
         }
         finally

@@ -25,13 +25,13 @@ public static class ProbeHead
 {
     /// <summary>Writes <paramref name="outDirectory"/>: the encoder of <paramref name="biEncoderDirectory"/> with a head
     /// trained on <paramref name="training"/> (pairs cut to <paramref name="maxLength"/> tokens).</summary>
-    /// <exception cref="ArgumentException">The folder is already a cross-encoder, has no pooler, or the training set has no
-    /// relevant or no irrelevant pair.</exception>
+    /// <exception cref="InvalidOperationException">The folder is already a cross-encoder, has no pooler, or the training set
+    /// has no relevant or no irrelevant pair.</exception>
     public static ProbeHeadReport Build(string biEncoderDirectory, string outDirectory, IReadOnlyList<RankingQuery> training, int maxLength = 256)
     {
         var source = BertModel.Load(biEncoderDirectory);
-        if (source.Kind == ModelKind.CrossEncoder) throw new ArgumentException($"'{biEncoderDirectory}' is already a cross-encoder.", nameof(biEncoderDirectory));
-        if (!source.HasPooler) throw new ArgumentException($"'{biEncoderDirectory}' has no BERT pooler to put a classification head on.", nameof(biEncoderDirectory));
+        if (source.Kind == ModelKind.CrossEncoder) throw new InvalidOperationException($"'{biEncoderDirectory}' is already a cross-encoder: --probe-head builds one from a bi-encoder folder.");
+        if (!source.HasPooler) throw new InvalidOperationException($"'{biEncoderDirectory}' has no BERT pooler to put a classification head on.");
         int h = source.Config.HiddenSize;
         WriteFolder(biEncoderDirectory, outDirectory, new float[h], 0f);   // zero head: the pooled features do not depend on it
 
@@ -57,7 +57,7 @@ public static class ProbeHead
             }
         }
         int positives = labels.Count(l => l);
-        if (positives == 0 || positives == labels.Count) throw new ArgumentException("The training queries need both relevant and irrelevant candidates.", nameof(training));
+        if (positives == 0 || positives == labels.Count) throw new InvalidOperationException("The training queries need both relevant and irrelevant candidates.");
         var (weight, bias) = Fit(features, labels, h);
         WriteFolder(biEncoderDirectory, outDirectory, weight, bias);
         return new ProbeHeadReport(outDirectory, training.Count, labels.Count, positives, BalancedAccuracy(features, labels, weight, bias));
