@@ -82,26 +82,35 @@ public class GemmTests
             Gen.Choose(0, 9).Select(extra => (mr, rows, kb, lda: kb + extra))))).ToArbitrary(),
         c => AssertPackAMatches(c.mr, c.rows, c.kb, c.lda));
 
-    private static unsafe void AssertPackAMatches(int mr, int rows, int kb, int lda)
+    private static unsafe void AssertPackAMatches(int mr, int rows, int kb, int lda) =>
+        AssertPackingTwinsAgree(KernelTestData.Uniform(rows * lda, rows * 1000 + kb), (rows + mr - 1) / mr * mr * kb,
+            (src, dst) => Gemm.PackAReference(src, lda, rows, kb, mr, dst), (src, dst) => Gemm.PackAAvx(src, lda, rows, kb, mr, dst),
+            $"mr {mr} rows {rows} kb {kb} lda {lda}");
+
+    private unsafe delegate void Packing(float* source, float* destination);
+
+    /// <summary>
+    /// A packing routine's AVX form against its element-by-element twin, bit for bit (a pure copy). Both destinations start as
+    /// NaN and are compared over 16 floats past the packed length, so a missing or a stray store fails. Without AVX the
+    /// dispatcher never takes the vector form, and calling it must throw, not pack garbage.
+    /// </summary>
+    private static unsafe void AssertPackingTwinsAgree(float[] source, int length, Packing reference, Packing vector, string label)
     {
-        var a = KernelTestData.Uniform(rows * lda, rows * 1000 + kb);
-        int tiles = (rows + mr - 1) / mr, length = tiles * mr * kb;
         var expected = Enumerable.Repeat(float.NaN, length + 16).ToArray();
         var actual = Enumerable.Repeat(float.NaN, length + 16).ToArray();
-        fixed (float* pa = a, pe = expected, pv = actual)
+        fixed (float* ps = source, pe = expected, pv = actual)
         {
-            Gemm.PackAReference(pa, lda, rows, kb, mr, pe);
+            reference(ps, pe);
             if (!System.Runtime.Intrinsics.X86.Avx.IsSupported)
             {
-                // Without AVX the dispatcher never takes this path, and calling it must fail loudly, not pack garbage.
-                float* src = pa, dst = pv;
-                Assert.Throws<PlatformNotSupportedException>(() => Gemm.PackAAvx(src, lda, rows, kb, mr, dst));
+                float* src = ps, dst = pv;
+                Assert.Throws<PlatformNotSupportedException>(() => vector(src, dst));
                 return;
             }
-            Gemm.PackAAvx(pa, lda, rows, kb, mr, pv);
+            vector(ps, pv);
         }
         for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].Equals(actual[i]), $"mr {mr} rows {rows} kb {kb} lda {lda}: dst[{i}] vector {actual[i]} reference {expected[i]}");
+            Assert.True(expected[i].Equals(actual[i]), $"{label}: dst[{i}] vector {actual[i]} reference {expected[i]}");
     }
 
     // Packing B [N, K] into a panel (weights at load, attention's keys per head): the AVX transpose against its twin, bit for
@@ -112,25 +121,10 @@ public class GemmTests
             Gen.Choose(0, 9).Select(extra => (nr, cols, kb, ldb: kb + extra))))).ToArbitrary(),
         c => AssertPackPanelMatches(c.nr, c.cols, c.kb, c.ldb));
 
-    private static unsafe void AssertPackPanelMatches(int nr, int cols, int kb, int ldb)
-    {
-        var b = KernelTestData.Uniform(cols * ldb, cols * 1000 + kb);
-        var expected = Enumerable.Repeat(float.NaN, nr * kb + 16).ToArray();
-        var actual = Enumerable.Repeat(float.NaN, nr * kb + 16).ToArray();
-        fixed (float* pb = b, pe = expected, pv = actual)
-        {
-            Gemm.PackPanelTransposedReference(pb, ldb, cols, kb, nr, pe);
-            if (!System.Runtime.Intrinsics.X86.Avx.IsSupported)
-            {
-                float* src = pb, dst = pv;
-                Assert.Throws<PlatformNotSupportedException>(() => Gemm.PackPanelTransposedAvx(src, ldb, cols, kb, nr, dst));
-                return;
-            }
-            Gemm.PackPanelTransposedAvx(pb, ldb, cols, kb, nr, pv);
-        }
-        for (int i = 0; i < expected.Length; i++)
-            Assert.True(expected[i].Equals(actual[i]), $"nr {nr} cols {cols} kb {kb} ldb {ldb}: panel[{i}] vector {actual[i]} reference {expected[i]}");
-    }
+    private static unsafe void AssertPackPanelMatches(int nr, int cols, int kb, int ldb) =>
+        AssertPackingTwinsAgree(KernelTestData.Uniform(cols * ldb, cols * 1000 + kb), nr * kb,
+            (src, dst) => Gemm.PackPanelTransposedReference(src, ldb, cols, kb, nr, dst), (src, dst) => Gemm.PackPanelTransposedAvx(src, ldb, cols, kb, nr, dst),
+            $"nr {nr} cols {cols} kb {kb} ldb {ldb}");
 
     [Fact]
     public void HandExample()
