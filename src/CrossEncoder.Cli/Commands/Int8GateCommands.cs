@@ -196,7 +196,7 @@ internal static class QuantizeCommand
             queries, gate.MaxLength);
         File.WriteAllText(Path.Combine(output, "quantization.json"), JsonSerializer.Serialize(new
         {
-            scheme = "weights: symmetric per output channel, 7-bit ([-63, 63]); activations: per token asymmetric u8; word embeddings: per row 8-bit",
+            scheme = "weights: symmetric per output channel, int8 ([-127, 127]); activations: per token asymmetric 12-bit (16-bit lanes); word embeddings: per row 8-bit",
             source_model = Path.GetFullPath(model), fp32_bytes = fp32Size, int8_bytes = int8Size, size_ratio = (double)int8Size / fp32Size,
             data = source, queries = report.Queries, pairs = report.Pairs,
             spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,

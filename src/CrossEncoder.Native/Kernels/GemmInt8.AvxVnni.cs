@@ -7,40 +7,34 @@ namespace CrossEncoder.Native.Kernels;
 internal static unsafe partial class GemmInt8
 {
     /// <summary>
-    /// AVX-VNNI 6 x 16 microkernel. Per group of 4 reduction steps: two 32-byte weight loads, and per row a 4-byte broadcast
-    /// and two vpdpbusd (u8 x s8, the 4 products of each lane summed into its s32 accumulator without saturation).
-    /// 12 accumulators + 2 weights + broadcast = 15 of 16 ymm.
+    /// AVX-VNNI 2 x 16 microkernel: the AVX2 kernel's structure with vpdpwssd, which multiplies the 16-bit pairs and adds
+    /// them to the 32-bit accumulator in one instruction (no saturation; vpdpwssds would saturate).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KernelVnni6x16(byte* a, int lda, int rows, sbyte* panel, int* tile)
+    private static void KernelVnni2x16(ushort* a, int lda, int rows, short* panel, int* tile)
     {
-        byte* a0 = Row(a, lda, rows, 0), a1 = Row(a, lda, rows, 1), a2 = Row(a, lda, rows, 2);
-        byte* a3 = Row(a, lda, rows, 3), a4 = Row(a, lda, rows, 4), a5 = Row(a, lda, rows, 5);
-        Vector256<int> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<int> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        sbyte* end = panel + (long)lda * QuantizedMatrix.Nr;
-        for (sbyte* w = panel; w < end; w += 64, a0 += 4, a1 += 4, a2 += 4, a3 += 4, a4 += 4, a5 += 4)
+        ushort* a0 = Row(a, lda, rows, 0), a1 = Row(a, lda, rows, 1);
+        Vector256<int> c00 = default, c01 = default, c02 = default, c03 = default;
+        Vector256<int> c10 = default, c11 = default, c12 = default, c13 = default;
+        short* end = panel + (long)lda * QuantizedMatrix.Nr;
+        for (short* w = panel; w < end; w += 64, a0 += 4, a1 += 4)
         {
+            var x0 = Vector256.Create(*(long*)a0).AsInt16();
+            var x1 = Vector256.Create(*(long*)a1).AsInt16();
             var w0 = Vector256.Load(w);
-            var w1 = Vector256.Load(w + 32);
-            var x = Vector256.Create(*(int*)a0).AsByte();
-            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x, w0); c01 = AvxVnni.MultiplyWideningAndAdd(c01, x, w1);
-            x = Vector256.Create(*(int*)a1).AsByte();
-            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x, w0); c11 = AvxVnni.MultiplyWideningAndAdd(c11, x, w1);
-            x = Vector256.Create(*(int*)a2).AsByte();
-            c20 = AvxVnni.MultiplyWideningAndAdd(c20, x, w0); c21 = AvxVnni.MultiplyWideningAndAdd(c21, x, w1);
-            x = Vector256.Create(*(int*)a3).AsByte();
-            c30 = AvxVnni.MultiplyWideningAndAdd(c30, x, w0); c31 = AvxVnni.MultiplyWideningAndAdd(c31, x, w1);
-            x = Vector256.Create(*(int*)a4).AsByte();
-            c40 = AvxVnni.MultiplyWideningAndAdd(c40, x, w0); c41 = AvxVnni.MultiplyWideningAndAdd(c41, x, w1);
-            x = Vector256.Create(*(int*)a5).AsByte();
-            c50 = AvxVnni.MultiplyWideningAndAdd(c50, x, w0); c51 = AvxVnni.MultiplyWideningAndAdd(c51, x, w1);
+            c00 = AvxVnni.MultiplyWideningAndAdd(c00, x0, w0);
+            c10 = AvxVnni.MultiplyWideningAndAdd(c10, x1, w0);
+            var w1 = Vector256.Load(w + 16);
+            c01 = AvxVnni.MultiplyWideningAndAdd(c01, x0, w1);
+            c11 = AvxVnni.MultiplyWideningAndAdd(c11, x1, w1);
+            var w2 = Vector256.Load(w + 32);
+            c02 = AvxVnni.MultiplyWideningAndAdd(c02, x0, w2);
+            c12 = AvxVnni.MultiplyWideningAndAdd(c12, x1, w2);
+            var w3 = Vector256.Load(w + 48);
+            c03 = AvxVnni.MultiplyWideningAndAdd(c03, x0, w3);
+            c13 = AvxVnni.MultiplyWideningAndAdd(c13, x1, w3);
         }
-        c00.Store(tile); c01.Store(tile + 8);
-        c10.Store(tile + 16); c11.Store(tile + 24);
-        c20.Store(tile + 32); c21.Store(tile + 40);
-        c30.Store(tile + 48); c31.Store(tile + 56);
-        c40.Store(tile + 64); c41.Store(tile + 72);
-        c50.Store(tile + 80); c51.Store(tile + 88);
+        c00.Store(tile); c01.Store(tile + 8); c02.Store(tile + 16); c03.Store(tile + 24);
+        c10.Store(tile + 32); c11.Store(tile + 40); c12.Store(tile + 48); c13.Store(tile + 56);
     }
 }

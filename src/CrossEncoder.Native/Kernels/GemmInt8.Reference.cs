@@ -6,7 +6,7 @@ internal static partial class GemmInt8
     /// Reference twin: C[M,N] = (float)(sum_p qa[m,p] qw[n,p] - za[m] sum_p qw[n,p]) * (sa[m] sw[n]) + bias[n], with exact
     /// integer sums over the unpacked weights q[N,K] (activations at stride Kp = K rounded up to 4).
     /// </summary>
-    public static void MultiplyReference(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za,
+    public static void MultiplyReference(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za,
         ReadOnlySpan<sbyte> qw, ReadOnlySpan<float> sw, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k)
     {
         int kp = Quantize.PadK(k);

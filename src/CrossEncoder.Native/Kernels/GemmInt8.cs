@@ -6,35 +6,38 @@ namespace CrossEncoder.Native.Kernels;
 
 // C[M,N] = ((qa[M,Kp] - za[M]) . qw[N,Kp]^T) * (sa[M] * sw[N]) + bias[N]
 //
-// The int8 Linear product. qa: activations quantized per row to u8 with zero point za and scale sa (Quantize.Rows);
-// qw: weights quantized per output channel to 7-bit s8 with scale sw, packed in QuantizedMatrix's layout (panels of 16
-// columns, 4 reduction steps per 32-bit lane). Accumulation is exact in int32 (|qa qw| <= 255 * 63, so K up to ~130,000);
-// the zero point is removed once per element with the column sums: sum (qa - za) qw = sum qa qw - za * colsum.
+// The int8 Linear product. qa: activations quantized per row to 12 bits (u16 lanes) with zero point za and scale sa
+// (Quantize.Rows); qw: weights quantized per output channel to int8 with scale sw, packed widened to 16 bits in
+// QuantizedMatrix's layout (panels of 16 columns, groups of 4 reduction steps). Every path multiplies 16-bit x 16-bit and
+// sums each pair of products into a 32-bit lane (vpmaddwd, or vpdpwssd on AVX-VNNI), which is exact; accumulation is exact
+// in int32 because Quantize.ActivationMax bounds L * 127 * Kp by int.MaxValue. The zero point is removed once per element
+// with the column sums: sum (qa - za) qw = sum qa qw - za * colsum (int32, wrapping is harmless: the true value fits).
 //
 // Epilogue (dequantize + bias), per element, in this order so that every path and the reference agree bit for bit:
 //   c = (float)(acc - za * colsum) * (sa * sw) + bias        (float multiply then add; never fused)
 //
-// Microkernels (each computes an MR x 16 int32 tile over the whole of Kp; A is read in place, one 4-byte broadcast per row
-// per group of 4 reduction steps):
-//   AvxVnni   6 x 16: vpdpbusd (u8 x s8, 4 products summed into each s32 lane, no saturation); 12 ymm accumulators
-//   Avx512BW  8 x 16: vpmaddubsw (u8 x s8 pairs -> saturating s16) + vpmaddwd with ones (-> s32) + add; one zmm per row
-//   Avx2      4 x 16: the same chain on ymm; 8 accumulators
-//   Portable  4 x 16: scalar, emulating the maddubs chain step by step (s16 saturation included, so the 7-bit weight bound
-//             that keeps the chain exact is exercised on any machine)
-// Weights limited to 7 bits make the maddubs route exact (2 * 255 * 63 = 32130 < 32767), so all four give the same integers.
+// Microkernels (each computes an MR x 16 tile over the whole of Kp; A is read in place, one 8-byte broadcast of 4 u16
+// activations per row per group; the tile holds 2 lanes per column, even and odd step pairs, added in the epilogue):
+//   Avx512BW  8 x 16: vpmaddwd + vpaddd on zmm (8 columns per register): 16 accumulators
+//   AvxVnni   2 x 16: vpdpwssd (multiply pairs and accumulate in one instruction) on ymm: 8 accumulators
+//   Avx2      2 x 16: vpmaddwd + vpaddd on ymm: 8 accumulators
+//   Portable  4 x 16: scalar, the same pair lanes
+// Why 16-bit products rather than vpmaddubsw (u8 x s8): vpmaddubsw saturates a pair sum at 32767 (255 x 127 x 2 = 64770),
+// and without VNNI it needs a vpmaddwd after it anyway, so per product it costs the multiplier the same as vpmaddwd alone
+// while forcing 7-bit operands. The 16-bit route is exact for int8 weights and 12-bit activations (Quantize.cs).
 //
 // Threading: C is cut into tiles of 48 rows x 4 panels (64 columns), claimed dynamically through KernelParallelism.
 
 /// <summary>The SIMD path of the int8 GEMM.</summary>
 internal enum Int8Isa
 {
-    /// <summary>Scalar, emulating the maddubs chain.</summary>
+    /// <summary>Scalar, the same pair lanes as the SIMD paths.</summary>
     Portable,
-    /// <summary>AVX2 vpmaddubsw + vpmaddwd on 256-bit registers.</summary>
+    /// <summary>AVX2 vpmaddwd + vpaddd on 256-bit registers.</summary>
     Avx2,
-    /// <summary>AVX-512BW vpmaddubsw + vpmaddwd on 512-bit registers.</summary>
+    /// <summary>AVX-512BW vpmaddwd + vpaddd on 512-bit registers.</summary>
     Avx512BW,
-    /// <summary>AVX-VNNI vpdpbusd on 256-bit registers.</summary>
+    /// <summary>AVX-VNNI vpdpwssd on 256-bit registers.</summary>
     AvxVnni,
 }
 
@@ -53,33 +56,35 @@ internal static unsafe partial class GemmInt8
         _ => true,
     };
 
-    /// <summary>The fastest path the hardware runs: AVX-VNNI, then AVX-512BW, then AVX2, then portable.</summary>
+    /// <summary>The fastest path the hardware runs: AVX-512BW (32 products per instruction), then AVX-VNNI (16, fused with
+    /// the add), then AVX2, then portable.</summary>
     public static readonly Int8Isa Best = Select(AvxVnni.IsSupported, Avx512BW.IsSupported, Avx2.IsSupported);
 
     /// <summary>The dispatch rule, separated from the hardware query so tests can check it for every machine.</summary>
     internal static Int8Isa Select(bool avxVnni, bool avx512BW, bool avx2) =>
-        avxVnni ? Int8Isa.AvxVnni : avx512BW ? Int8Isa.Avx512BW : avx2 ? Int8Isa.Avx2 : Int8Isa.Portable;
+        avx512BW ? Int8Isa.Avx512BW : avxVnni ? Int8Isa.AvxVnni : avx2 ? Int8Isa.Avx2 : Int8Isa.Portable;
 
     /// <summary>C[M,N] = ((qa - za) qw^T) * (sa sw) + bias on the best path.</summary>
-    /// <param name="qa">[M, Kp] u8 activations (Kp = w.KPadded), zero padded.</param>
+    /// <param name="qa">[M, Kp] activations in [0, Quantize.ActivationMax(Kp)] (Kp = w.KPadded), zero padded.</param>
     /// <param name="sa">[M] activation scales.</param>
     /// <param name="za">[M] activation zero points.</param>
     /// <param name="w">The packed quantized weight [N, K].</param>
     /// <param name="bias">[N] or empty.</param>
     /// <param name="c">[M, N], overwritten.</param>
     /// <param name="m">Rows.</param>
-    public static void Multiply(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m)
+    public static void Multiply(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m)
         => Multiply(qa, sa, za, w, bias, c, m, Best);
 
-    internal static void Multiply(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m, Int8Isa isa)
+    internal static void Multiply(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m, Int8Isa isa)
     {
         ArgumentNullException.ThrowIfNull(w);
         MultiplyColumns(qa, sa, za, w, bias, c, m, w.N, 0, w.N, isa);
     }
 
     /// <summary>Columns [first, first + count) of the product only, into c[r * ldc + (j - first)]; first is a multiple of 16.</summary>
-    internal static void MultiplyColumns(ReadOnlySpan<byte> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
-        Span<float> c, int m, int ldc, int first, int count, Int8Isa isa)
+    // gelu: apply GELU to each finished tile (BERT's FFN up) while it is in L1.
+    internal static void MultiplyColumns(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
+        Span<float> c, int m, int ldc, int first, int count, Int8Isa isa, bool gelu = false)
     {
         ArgumentNullException.ThrowIfNull(w);
         KernelGuard.Positive(m, nameof(m));
@@ -92,16 +97,16 @@ internal static unsafe partial class GemmInt8
         if (!bias.IsEmpty) KernelGuard.Length(bias, w.N, nameof(bias));
         if (!IsSupported(isa)) throw new PlatformNotSupportedException($"The {isa} int8 path needs hardware this machine lacks.");
         if (m == 0 || count == 0) return;
-        fixed (byte* pa = qa)
+        fixed (ushort* pa = qa)
         fixed (float* psa = sa, pbias = bias, pc = c, psw = w.Scale)
         fixed (int* pza = za, psum = w.ColumnSum)
-        fixed (sbyte* pw = w.Packed)
+        fixed (short* pw = w.Packed)
         {
             var job = new Job
             {
                 A = pa, Sa = psa, Za = pza, W = pw, Sw = psw, ColumnSum = psum, Bias = bias.IsEmpty ? null : pbias, C = pc,
                 M = m, N = first + count, Kp = w.KPadded, Ldc = ldc, First = first, FirstPanel = first / QuantizedMatrix.Nr,
-                Panels = (first + count + QuantizedMatrix.Nr - 1) / QuantizedMatrix.Nr, Isa = isa, RowTiles = (m + Mc - 1) / Mc,
+                Panels = (first + count + QuantizedMatrix.Nr - 1) / QuantizedMatrix.Nr, Isa = isa, RowTiles = (m + Mc - 1) / Mc, Gelu = gelu,
             };
             job.PanelGroups = (job.Panels - job.FirstPanel + PanelsPerTile - 1) / PanelsPerTile;
             int parts = job.RowTiles * job.PanelGroups;
@@ -113,17 +118,21 @@ internal static unsafe partial class GemmInt8
 
     private struct Job
     {
-        public byte* A;
+        public ushort* A;
         public float* Sa;
         public int* Za;
-        public sbyte* W;
+        public short* W;
         public float* Sw;
         public int* ColumnSum;
         public float* Bias;
         public float* C;
         public int M, N, Kp, Ldc, First, FirstPanel, Panels, RowTiles, PanelGroups;   // N: end column; Panels: end panel
         public Int8Isa Isa;
+        public bool Gelu;
     }
+
+    /// <summary>Ints per tile row: two 32-bit lanes per column (the even and the odd pair of each group of 4 steps).</summary>
+    private const int TileStride = 2 * QuantizedMatrix.Nr;
 
     private static void RunTile(void* state, int index)
     {
@@ -131,31 +140,32 @@ internal static unsafe partial class GemmInt8
         int rowTile = index / job->PanelGroups, group = index % job->PanelGroups;
         int r0 = rowTile * Mc, r1 = Math.Min(job->M, r0 + Mc);
         int j0 = job->FirstPanel + group * PanelsPerTile, j1 = Math.Min(job->Panels, j0 + PanelsPerTile);
-        int mr = job->Isa switch { Int8Isa.AvxVnni => 6, Int8Isa.Avx512BW => 8, _ => 4 };
-        int* tile = stackalloc int[8 * QuantizedMatrix.Nr];
+        int mr = job->Isa switch { Int8Isa.Avx512BW => 8, Int8Isa.Portable => 4, _ => 2 };
+        int* tile = stackalloc int[8 * TileStride];
         int kp = job->Kp;
         for (int j = j0; j < j1; j++)
         {
-            sbyte* panel = job->W + (long)j * kp * QuantizedMatrix.Nr;
+            short* panel = job->W + (long)j * kp * QuantizedMatrix.Nr;
             int col0 = j * QuantizedMatrix.Nr, cols = Math.Min(QuantizedMatrix.Nr, job->N - col0);
             for (int r = r0; r < r1; r += mr)
             {
                 int rows = Math.Min(mr, r1 - r);
-                byte* a = job->A + (long)r * kp;
+                ushort* a = job->A + (long)r * kp;
                 switch (job->Isa)
                 {
-                    case Int8Isa.AvxVnni: KernelVnni6x16(a, kp, rows, panel, tile); break;
+                    case Int8Isa.AvxVnni: KernelVnni2x16(a, kp, rows, panel, tile); break;
                     case Int8Isa.Avx512BW: Kernel512x8x16(a, kp, rows, panel, tile); break;
-                    case Int8Isa.Avx2: KernelAvx2x4x16(a, kp, rows, panel, tile); break;
+                    case Int8Isa.Avx2: KernelAvx2x2x16(a, kp, rows, panel, tile); break;
                     default: KernelPortable4x16(a, kp, rows, panel, tile); break;
                 }
-                Epilogue(job, tile, r, rows, col0, cols);
+                if (cols == QuantizedMatrix.Nr && job->Isa != Int8Isa.Portable && Avx2.IsSupported) EpilogueAvx2(job, tile, r, rows, col0);
+                else Epilogue(job, tile, r, rows, col0, cols);
+                if (job->Gelu) Kernels.Gelu.Tile(job->C + (long)r * job->Ldc + (col0 - job->First), job->Ldc, rows, cols, KernelIsas.Best);
             }
         }
     }
 
-    /// <summary>c = (float)(acc - za * colsum) * (sa * sw) + bias for one tile (tile stride 16).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    /// <summary>c = (float)(acc - za * colsum) * (sa * sw) + bias for one tile, acc = the sum of a column's two lanes.</summary>
     private static void Epilogue(Job* job, int* tile, int r0, int rows, int col0, int cols)
     {
         for (int i = 0; i < rows; i++)
@@ -163,16 +173,40 @@ internal static unsafe partial class GemmInt8
             int za = job->Za[r0 + i];
             float sa = job->Sa[r0 + i];
             float* c = job->C + (long)(r0 + i) * job->Ldc + (col0 - job->First);
-            int* acc = tile + i * QuantizedMatrix.Nr;
+            int* lanes = tile + i * TileStride;
             for (int j = 0; j < cols; j++)
             {
-                float v = (float)(acc[j] - za * job->ColumnSum[col0 + j]) * (sa * job->Sw[col0 + j]);
+                int acc = lanes[2 * j] + lanes[2 * j + 1];
+                float v = (float)(acc - za * job->ColumnSum[col0 + j]) * (sa * job->Sw[col0 + j]);
                 c[j] = job->Bias is null ? v : v + job->Bias[col0 + j];
+            }
+        }
+    }
+
+    /// <summary>The same epilogue 8 columns at a time (a full 16-column panel): the same integer and float operations in
+    /// the same order, so it is bit-identical to <see cref="Epilogue"/>.</summary>
+    private static void EpilogueAvx2(Job* job, int* tile, int r0, int rows, int col0)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            var za = Vector256.Create(job->Za[r0 + i]);
+            var sa = Vector256.Create(job->Sa[r0 + i]);
+            float* c = job->C + (long)(r0 + i) * job->Ldc + (col0 - job->First);
+            int* lanes = tile + i * TileStride;
+            for (int j = 0; j < QuantizedMatrix.Nr; j += 8)
+            {
+                // lanes (c0 even, c0 odd, c1 even, ...): hadd gives c0 c1 c4 c5 | c2 c3 c6 c7, the permute restores the order
+                var pairs = Avx2.HorizontalAdd(Vector256.Load(lanes + 2 * j), Vector256.Load(lanes + 2 * j + 8));
+                var acc = Avx2.Permute4x64(pairs.AsInt64(), 0b11_01_10_00).AsInt32();
+                var centred = acc - za * Vector256.Load(job->ColumnSum + col0 + j);
+                var v = Vector256.ConvertToSingle(centred) * (sa * Vector256.Load(job->Sw + col0 + j));
+                if (job->Bias is not null) v += Vector256.Load(job->Bias + col0 + j);
+                v.Store(c + j);
             }
         }
     }
 
     /// <summary>Row pointer i of an MR-row tile; rows past the valid ones repeat the last (their results are not stored).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static byte* Row(byte* a, int lda, int rows, int i) => a + (long)Math.Min(i, rows - 1) * lda;
+    private static ushort* Row(ushort* a, int lda, int rows, int i) => a + (long)Math.Min(i, rows - 1) * lda;
 }

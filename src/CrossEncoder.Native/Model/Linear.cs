@@ -11,7 +11,7 @@ namespace CrossEncoder.Native.Model;
 internal sealed class Linear
 {
     private readonly PackedMatrix? _weight;        // [out, in], packed (fp32)
-    private readonly QuantizedMatrix? _quantized;  // [out, in], 7-bit per channel, packed (int8)
+    private readonly QuantizedMatrix? _quantized;  // [out, in], int8 per channel, packed (int8)
     private readonly float[] _bias;                // [out]
 
     private Linear(float[] weight, float[] bias, int inFeatures, int outFeatures)
@@ -91,9 +91,7 @@ internal sealed class Linear
             Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight!, _bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
             return;
         }
-        ForwardInt8(x, y, rows, OutFeatures, 0, OutFeatures);   // int8: GELU as a separate pass (not yet fused into the int8 epilogue)
-        var active = y[..(rows * OutFeatures)];
-        Gelu.Apply(active, active);
+        ForwardInt8(x, y, rows, OutFeatures, 0, OutFeatures, gelu: true);
     }
 
     /// <summary>residual[R, out] = LayerNorm(x[R, in] W^T + b + residual), the product kept in scratch[R, out]: BERT's dense +
@@ -118,22 +116,22 @@ internal sealed class Linear
     }
 
     /// <summary>Output features [first, first + count) of the int8 product into y (row stride ldy).</summary>
-    private void ForwardInt8(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count)
+    private void ForwardInt8(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count, bool gelu = false)
     {
         var quantized = _quantized!;
-        // int8: quantize x per row (u8 + zero point), integer product, dequantize + bias. Pooled buffers: no steady-state allocation.
+        // int8: quantize x per row (12 bits + zero point), integer product, dequantize + bias. Pooled buffers: no steady-state allocation.
         int kp = quantized.KPadded;
-        byte[] qx = ArrayPool<byte>.Shared.Rent(rows * kp);        // [R, Kp]
+        ushort[] qx = ArrayPool<ushort>.Shared.Rent(rows * kp);    // [R, Kp]
         float[] scale = ArrayPool<float>.Shared.Rent(rows);        // [R]
         int[] zeroPoint = ArrayPool<int>.Shared.Rent(rows);        // [R]
         try
         {
             Quantize.Rows(x[..(rows * InFeatures)], qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), rows, InFeatures);
-            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), quantized, _bias, y, rows, ldy, first, count, GemmInt8.Best);
+            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), quantized, _bias, y, rows, ldy, first, count, GemmInt8.Best, gelu);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(qx);
+            ArrayPool<ushort>.Shared.Return(qx);
             ArrayPool<float>.Shared.Return(scale);
             ArrayPool<int>.Shared.Return(zeroPoint);
         }

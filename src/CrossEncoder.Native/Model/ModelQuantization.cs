@@ -8,7 +8,7 @@ namespace CrossEncoder.Native.Model;
 /// tensor name of the fp32 one; the quantized ones change dtype and gain a scale tensor:
 /// <list type="bullet">
 /// <item>encoder linear weights <c>encoder.layer.{i}.(attention.self.query|key|value, attention.output.dense, intermediate.dense,
-/// output.dense).weight</c>: I8 [out, in] in [-63, 63] plus <c>...weight_scale</c> F32 [out] (w = scale[o] * q[o, i]);</item>
+/// output.dense).weight</c>: I8 [out, in] in [-127, 127] plus <c>...weight_scale</c> F32 [out] (w = scale[o] * q[o, i]);</item>
 /// <item><c>embeddings.word_embeddings.weight</c>: I8 [V, H] in [-127, 127] plus <c>..._scale</c> F32 [V] (one scale per token).</item>
 /// </list>
 /// Biases, LayerNorms, position/type embeddings, pooler and head stay F32. Loading such a folder with <see cref="Precision.Int8"/>

@@ -6,8 +6,8 @@ public enum Precision
     /// <summary>Every layer in 32-bit float.</summary>
     Fp32,
     /// <summary>
-    /// Encoder linear layers (Q, K, V, attention output, FFN up, FFN down) as int8 products: weights 7-bit per output channel,
-    /// activations 8-bit per token, int32 accumulation; the word-embedding table stored as 8-bit per row. Attention, softmax,
+    /// Encoder linear layers (Q, K, V, attention output, FFN up, FFN down) as integer products: weights int8 per output channel,
+    /// activations 12-bit per token, exact int32 accumulation; the word-embedding table stored as 8-bit per row. Attention, softmax,
     /// LayerNorm, GELU, pooler and head stay fp32.
     /// </summary>
     Int8,

@@ -48,7 +48,7 @@ internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = We
     /// <summary>True when <paramref name="name"/> (a linear weight) is to be loaded as int8.</summary>
     public bool WantsInt8(string name) => Int8Linears?.Contains(name) == true;
 
-    /// <summary>A linear weight [out, in] as 7-bit integers and per-row scales: read from an int8 file, or quantized from fp32.
+    /// <summary>A linear weight [out, in] as int8 values and per-row scales: read from an int8 file, or quantized from fp32.
     /// Returns empty arrays (and records the name) when missing, like <see cref="Take"/>.</summary>
     public (sbyte[] Q, float[] Scale) TakeQuantized(string name, long[] shape, bool underModelPrefix = true)
     {

@@ -19,19 +19,19 @@ public class GemmInt8Tests
             Gen.Elements(true, false).SelectMany(bias => Gen.Choose(0, int.MaxValue).Select(seed => new Shape(m, n, k, bias, seed))))))
         .ToArbitrary();
 
-    /// <summary>Quantized operands with extreme values mixed in: activation bytes 0 and 255, weights -63 and 63.</summary>
-    private static (byte[] Qa, float[] Sa, int[] Za, sbyte[] Qw, float[] Sw, float[] Bias) Operands(Shape s)
+    /// <summary>Quantized operands with extreme values mixed in: activations 0 and the top level L, weights -127 and 127.</summary>
+    private static (ushort[] Qa, float[] Sa, int[] Za, sbyte[] Qw, float[] Sw, float[] Bias) Operands(Shape s)
     {
         var rng = new Random(s.Seed);
-        int kp = Quantize.PadK(s.K);
-        var qa = new byte[s.M * kp];
+        int kp = Quantize.PadK(s.K), top = Quantize.ActivationMax(kp);
+        var qa = new ushort[s.M * kp];
         for (int i = 0; i < s.M; i++)
             for (int p = 0; p < s.K; p++)
-                qa[i * kp + p] = (byte)(rng.Next(4) == 0 ? 255 * rng.Next(2) : rng.Next(256));
+                qa[i * kp + p] = (ushort)(rng.Next(4) == 0 ? top * rng.Next(2) : rng.Next(top + 1));
         var qw = new sbyte[s.N * s.K];
-        for (int i = 0; i < qw.Length; i++) qw[i] = (sbyte)(rng.Next(4) == 0 ? (rng.Next(2) * 2 - 1) * 63 : rng.Next(-63, 64));
+        for (int i = 0; i < qw.Length; i++) qw[i] = (sbyte)(rng.Next(4) == 0 ? (rng.Next(2) * 2 - 1) * 127 : rng.Next(-127, 128));
         var sa = Enumerable.Range(0, s.M).Select(_ => (float)rng.NextDouble() * 0.1f + 1e-3f).ToArray();
-        var za = Enumerable.Range(0, s.M).Select(_ => rng.Next(256)).ToArray();
+        var za = Enumerable.Range(0, s.M).Select(_ => rng.Next(top + 1)).ToArray();
         var sw = Enumerable.Range(0, s.N).Select(_ => (float)rng.NextDouble() * 0.01f + 1e-4f).ToArray();
         var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 1, 3f) : [];
         return (qa, sa, za, qw, sw, bias);
@@ -49,8 +49,7 @@ public class GemmInt8Tests
                 $"{isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]}");
     }
 
-    // The portable kernel is the maddubs chain in scalar form (saturating s16 pair sums): it runs everywhere, so the
-    // arithmetic of the AVX2 and AVX-512BW paths (and the claim that 7-bit weights never saturate) is checked on any machine.
+    // The portable kernel forms the same pair lanes as the SIMD paths in scalar code: it runs everywhere.
     [Property(MaxTest = 60)]
     public Property PortableMatchesReferenceBitForBit() => Prop.ForAll(Shapes(), s => AssertBitIdentical(s, Int8Isa.Portable));
 
@@ -73,22 +72,45 @@ public class GemmInt8Tests
     }
 
     [Fact]
-    public void DispatchPrefersVnniThenAvx512BWThenAvx2()
+    public void DispatchPrefersAvx512BWThenVnniThenAvx2()
     {
-        Assert.Equal(Int8Isa.AvxVnni, GemmInt8.Select(true, true, true));
-        Assert.Equal(Int8Isa.Avx512BW, GemmInt8.Select(false, true, true));
+        Assert.Equal(Int8Isa.Avx512BW, GemmInt8.Select(true, true, true));
+        Assert.Equal(Int8Isa.AvxVnni, GemmInt8.Select(true, false, true));
         Assert.Equal(Int8Isa.Avx2, GemmInt8.Select(false, false, true));
         Assert.Equal(Int8Isa.Portable, GemmInt8.Select(false, false, false));
         Assert.True(GemmInt8.IsSupported(GemmInt8.Best));
     }
 
-    [Fact]
-    public void SevenBitWeightsAreTheBoundThatKeepsTheMaddubsChainExact()
+    [Theory]
+    [InlineData(4)]
+    [InlineData(384)]
+    [InlineData(4128)]     // the longest reduction that keeps 12 bits
+    [InlineData(4132)]
+    [InlineData(30001)]
+    public void TheLargestProductIsExactAtTheActivationBound(int k)
     {
-        // 255*63 + 255*63 = 32130 fits s16; 255*127 + 255*127 = 64770 would saturate to 32767.
-        Assert.Equal(2 * 255 * Quantize.WeightMax, GemmInt8.SaturateToInt16(2 * 255 * Quantize.WeightMax));
-        Assert.Equal(short.MaxValue, GemmInt8.SaturateToInt16(2 * 255 * 127));
-        Assert.Throws<ArgumentException>(() => QuantizedMatrix.FromQuantized([64], [1f], 1, 1));
+        // Every activation at the top level, every weight at 127, zero point 0: the largest sum the GEMM can meet. It must
+        // fit int32 (so the integer result is exact), and the dequantized value must equal the one computed in 64 bits.
+        int kp = Quantize.PadK(k), top = Quantize.ActivationMax(kp);
+        Assert.True((long)top * 127 * kp <= int.MaxValue, $"K {k}: L {top}");
+        Assert.Equal(kp <= 4128 ? 4095 : (int)(int.MaxValue / (127L * kp)), top);
+        var qa = new ushort[kp];
+        for (int p = 0; p < k; p++) qa[p] = (ushort)top;
+        var qw = Enumerable.Repeat((sbyte)127, k).ToArray();
+        var expected = (float)((long)top * 127 * k) * (0.5f * 0.25f);
+        foreach (var isa in Enum.GetValues<Int8Isa>().Where(GemmInt8.IsSupported))
+        {
+            var c = new float[1];
+            GemmInt8.Multiply(qa, [0.5f], [0], QuantizedMatrix.FromQuantized(qw, [0.25f], 1, k), [], c, 1, isa);
+            Assert.Equal(expected, c[0]);
+        }
+    }
+
+    [Fact]
+    public void WeightsOutsideTheSymmetricInt8RangeAreRejected()
+    {
+        Assert.Throws<ArgumentException>(() => QuantizedMatrix.FromQuantized([-128], [1f], 1, 1));
+        Assert.Equal(new sbyte[] { -127, 127 }, QuantizedMatrix.FromQuantized([-127, 127], [1f], 1, 2).Unpack());
     }
 
     [Fact]
@@ -102,7 +124,7 @@ public class GemmInt8Tests
         var bias = KernelTestData.Uniform(n, 3);
         var expected = new float[m * n];
         Gemm.MultiplyTransposedReference(a, w, bias, expected, m, n, k);
-        var qa = new byte[m * Quantize.PadK(k)];
+        var qa = new ushort[m * Quantize.PadK(k)];
         var sa = new float[m];
         var za = new int[m];
         Quantize.Rows(a, qa, sa, za, m, k);
@@ -112,6 +134,27 @@ public class GemmInt8Tests
         double rms = Math.Sqrt(expected.Select((x, i) => (double)(x - bias[i % n]) * (x - bias[i % n])).Average());
         Assert.True(maxErr < 0.02 * rms * 3, $"max error {maxErr} vs output rms {rms}");
         Assert.True(maxErr > 0, "an int8 product that equals the float one exactly means quantization did not happen");
+    }
+
+    [Theory]
+    [InlineData(1, 16)]
+    [InlineData(7, 64)]
+    [InlineData(50, 130)]
+    public void TheGeluEpilogueEqualsGeluAppliedAfterwards(int m, int n)
+    {
+        // FFN up in int8: GELU on each finished tile must give exactly what a separate pass over the product gives.
+        var s = new Shape(M: m, N: n, K: 40, Bias: true, Seed: m * 100 + n);
+        var (qa, sa, za, qw, sw, bias) = Operands(s);
+        var w = QuantizedMatrix.FromQuantized(qw, sw, s.N, s.K);
+        foreach (var isa in Enum.GetValues<Int8Isa>().Where(GemmInt8.IsSupported))
+        {
+            var expected = new float[m * n];
+            GemmInt8.Multiply(qa, sa, za, w, bias, expected, m, isa);
+            Gelu.Apply(expected, expected);
+            var fused = new float[m * n];
+            GemmInt8.MultiplyColumns(qa, sa, za, w, bias, fused, m, n, 0, n, isa, gelu: true);
+            Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
+        }
     }
 
     [Fact]
@@ -135,7 +178,7 @@ public class GemmInt8Tests
     public void PackUnpackRoundTrips()
     {
         var rng = new Random(5);
-        var q = Enumerable.Range(0, 17 * 9).Select(_ => (sbyte)rng.Next(-63, 64)).ToArray();
+        var q = Enumerable.Range(0, 17 * 9).Select(_ => (sbyte)rng.Next(-127, 128)).ToArray();
         var packed = QuantizedMatrix.FromQuantized(q, new float[17], 17, 9);
         Assert.Equal(q, packed.Unpack());
         for (int row = 0; row < 17; row++) Assert.Equal(q.Skip(row * 9).Take(9).Sum(x => (int)x), packed.ColumnSum[row]);
