@@ -153,9 +153,9 @@ internal static unsafe partial class GemmInt8
                 ushort* a = job->A + (long)r * kp;
                 switch (job->Isa)
                 {
-                    case Int8Isa.AvxVnni: KernelVnni2x16(a, kp, rows, panel, tile); break;
+                    case Int8Isa.AvxVnni: Kernel2x16<VnniPairMultiplyAdd>(a, kp, rows, panel, tile); break;
                     case Int8Isa.Avx512BW: Kernel512x8x16(a, kp, rows, panel, tile); break;
-                    case Int8Isa.Avx2: KernelAvx2x2x16(a, kp, rows, panel, tile); break;
+                    case Int8Isa.Avx2: Kernel2x16<Avx2PairMultiplyAdd>(a, kp, rows, panel, tile); break;
                     default: KernelPortable4x16(a, kp, rows, panel, tile); break;
                 }
                 if (cols == QuantizedMatrix.Nr && job->Isa != Int8Isa.Portable && Avx2.IsSupported) EpilogueAvx2(job, tile, r, rows, col0);
