@@ -7,32 +7,32 @@ namespace CrossEncoder.Native.Kernels;
 internal static unsafe partial class GemmInt8
 {
     /// <summary>
-    /// The 2 x 16 microkernel of the 256-bit paths (AVX2, AVX-VNNI). Per group of 4 reduction steps (64 weights: 4 registers
-    /// of 4 columns) and per row: one 8-byte broadcast of the row's 4 activations, then per register one pair multiply-add
+    /// The 2 x 16 microkernel of the 256-bit paths (AVX2, AVX-VNNI). Per group of 4 reduction steps (64 int8 weights, widened
+    /// to 4 registers of 4 columns) and per row: one 8-byte broadcast of the row's 4 activations, then per register one pair multiply-add
     /// <typeparamref name="TPairs"/> (16-bit pairs multiplied and summed into the 32-bit lanes of the accumulator).
     /// 8 accumulators + 2 broadcasts + weights + product = 12 of 16 ymm.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel2x16<TPairs>(ushort* a, int lda, int rows, short* panel, int* tile) where TPairs : struct, IPairMultiplyAdd
+    private static void Kernel2x16<TPairs>(ushort* a, int lda, int rows, sbyte* panel, int* tile) where TPairs : struct, IPairMultiplyAdd
     {
         ushort* a0 = Row(a, lda, rows, 0), a1 = Row(a, lda, rows, 1);
         Vector256<int> c00 = default, c01 = default, c02 = default, c03 = default;
         Vector256<int> c10 = default, c11 = default, c12 = default, c13 = default;
-        short* end = panel + (long)lda * QuantizedMatrix.Nr;
-        for (short* w = panel; w < end; w += 64, a0 += 4, a1 += 4)
+        sbyte* end = panel + (long)lda * QuantizedMatrix.Nr;
+        for (sbyte* w = panel; w < end; w += 64, a0 += 4, a1 += 4)
         {
             var x0 = Vector256.Create(*(long*)a0).AsInt16();
             var x1 = Vector256.Create(*(long*)a1).AsInt16();
-            var w0 = Vector256.Load(w);
+            var w0 = Avx2.ConvertToVector256Int16(w);          // vpmovsxbw: 16 int8 weights (4 columns) to 16-bit lanes
             c00 = TPairs.Accumulate(c00, x0, w0);
             c10 = TPairs.Accumulate(c10, x1, w0);
-            var w1 = Vector256.Load(w + 16);
+            var w1 = Avx2.ConvertToVector256Int16(w + 16);
             c01 = TPairs.Accumulate(c01, x0, w1);
             c11 = TPairs.Accumulate(c11, x1, w1);
-            var w2 = Vector256.Load(w + 32);
+            var w2 = Avx2.ConvertToVector256Int16(w + 32);
             c02 = TPairs.Accumulate(c02, x0, w2);
             c12 = TPairs.Accumulate(c12, x1, w2);
-            var w3 = Vector256.Load(w + 48);
+            var w3 = Avx2.ConvertToVector256Int16(w + 48);
             c03 = TPairs.Accumulate(c03, x0, w3);
             c13 = TPairs.Accumulate(c13, x1, w3);
         }

@@ -7,22 +7,22 @@ namespace CrossEncoder.Native.Kernels;
 internal static unsafe partial class GemmInt8
 {
     /// <summary>
-    /// AVX-512BW 8 x 16 microkernel. A group (16 columns x 4 steps, 64 16-bit weights) is two zmm of 8 columns; per row an
+    /// AVX-512BW 8 x 16 microkernel. A group (16 columns x 4 steps, 64 int8 weights) widens to two zmm of 8 columns; per row an
     /// 8-byte broadcast of 4 activations, two vpmaddwd and two vpaddd. 16 accumulators + 2 weights + broadcast + product =
     /// 20 of 32 zmm.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Kernel512x8x16(ushort* a, int lda, int rows, short* panel, int* tile)
+    private static void Kernel512x8x16(ushort* a, int lda, int rows, sbyte* panel, int* tile)
     {
         ushort* a0 = Row(a, lda, rows, 0), a1 = Row(a, lda, rows, 1), a2 = Row(a, lda, rows, 2), a3 = Row(a, lda, rows, 3);
         ushort* a4 = Row(a, lda, rows, 4), a5 = Row(a, lda, rows, 5), a6 = Row(a, lda, rows, 6), a7 = Row(a, lda, rows, 7);
         Vector512<int> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
         Vector512<int> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
-        short* end = panel + (long)lda * QuantizedMatrix.Nr;
+        sbyte* end = panel + (long)lda * QuantizedMatrix.Nr;
         for (long g = 0; panel + g < end; g += 64)
         {
-            var w0 = Vector512.Load(panel + g);
-            var w1 = Vector512.Load(panel + g + 32);
+            var w0 = Avx512BW.ConvertToVector512Int16(Vector256.Load(panel + g));        // vpmovsxbw: 8 columns to 16-bit lanes
+            var w1 = Avx512BW.ConvertToVector512Int16(Vector256.Load(panel + g + 32));
             long p = g / 16;   // activations per row: 4 per group
             var x = Vector512.Create(*(long*)(a0 + p)).AsInt16();
             c00 = Avx512BW.Add(c00, Avx512BW.MultiplyAddAdjacent(x, w0)); c01 = Avx512BW.Add(c01, Avx512BW.MultiplyAddAdjacent(x, w1));

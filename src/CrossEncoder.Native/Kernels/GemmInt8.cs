@@ -7,8 +7,8 @@ namespace CrossEncoder.Native.Kernels;
 // C[M,N] = ((qa[M,Kp] - za[M]) . qw[N,Kp]^T) * (sa[M] * sw[N]) + bias[N]
 //
 // The int8 Linear product. qa: activations quantized per row to 12 bits (u16 lanes) with zero point za and scale sa
-// (Quantize.Rows); qw: weights quantized per output channel to int8 with scale sw, packed widened to 16 bits in
-// QuantizedMatrix's layout (panels of 16 columns, groups of 4 reduction steps). Every path multiplies 16-bit x 16-bit and
+// (Quantize.Rows); qw: weights quantized per output channel to int8 with scale sw, packed in QuantizedMatrix's layout
+// (panels of 16 columns, groups of 4 reduction steps) and widened to 16 bits in the kernels as they are loaded. Every path multiplies 16-bit x 16-bit and
 // sums each pair of products into a 32-bit lane (vpmaddwd, or vpdpwssd on AVX-VNNI), which is exact; accumulation is exact
 // in int32 because Quantize.ActivationMax bounds L * 127 * Kp by int.MaxValue. The zero point is removed once per element
 // with the column sums: sum (qa - za) qw = sum qa qw - za * colsum (int32, wrapping is harmless: the true value fits).
@@ -100,7 +100,7 @@ internal static unsafe partial class GemmInt8
         fixed (ushort* pa = qa)
         fixed (float* psa = sa, pbias = bias, pc = c, psw = w.Scale)
         fixed (int* pza = za, psum = w.ColumnSum)
-        fixed (short* pw = w.Packed)
+        fixed (sbyte* pw = w.Packed)
         {
             var job = new Job
             {
@@ -121,7 +121,7 @@ internal static unsafe partial class GemmInt8
         public ushort* A;
         public float* Sa;
         public int* Za;
-        public short* W;
+        public sbyte* W;
         public float* Sw;
         public int* ColumnSum;
         public float* Bias;
@@ -145,7 +145,7 @@ internal static unsafe partial class GemmInt8
         int kp = job->Kp;
         for (int j = j0; j < j1; j++)
         {
-            short* panel = job->W + (long)j * kp * QuantizedMatrix.Nr;
+            sbyte* panel = job->W + (long)j * kp * QuantizedMatrix.Nr;
             int col0 = j * QuantizedMatrix.Nr, cols = Math.Min(QuantizedMatrix.Nr, job->N - col0);
             for (int r = r0; r < r1; r += mr)
             {
