@@ -23,12 +23,17 @@ public class QuantizeTests
         int kp = Quantize.PadK(c.K);
         var (q1, s1, z1) = (Enumerable.Repeat((ushort)7, c.M * kp).ToArray(), new float[c.M], new int[c.M]);
         var (q2, s2, z2) = (new ushort[c.M * kp], new float[c.M], new int[c.M]);
-        Quantize.Rows(x, q1, s1, z1, c.M, c.K);
         Quantize.RowsReference(x, q2, s2, z2, c.M, c.K);
-        Assert.Equal(q2, q1);
-        Assert.Equal(s2, s1);
-        Assert.Equal(z2, z1);
+        foreach (bool avx2 in Avx2Choices())   // the AVX2 loops where the machine has them, and the portable ones everywhere
+        {
+            Quantize.Rows(x, q1, s1, z1, c.M, c.K, avx2);
+            Assert.Equal(q2, q1);
+            Assert.Equal(s2, s1);
+            Assert.Equal(z2, z1);
+        }
     });
+
+    private static bool[] Avx2Choices() => System.Runtime.Intrinsics.X86.Avx2.IsSupported ? [true, false] : [false];
 
     [Theory]
     [InlineData(200, 1536)]   // FFN down's input: split across threads in parts of 32 rows
@@ -39,11 +44,14 @@ public class QuantizeTests
         int kp = Quantize.PadK(k);
         var (q1, s1, z1) = (new ushort[m * kp], new float[m], new int[m]);
         var (q2, s2, z2) = (new ushort[m * kp], new float[m], new int[m]);
-        Quantize.Rows(x, q1, s1, z1, m, k);
         Quantize.RowsReference(x, q2, s2, z2, m, k);
-        Assert.Equal(q2, q1);
-        Assert.Equal(s2, s1);
-        Assert.Equal(z2, z1);
+        foreach (bool avx2 in Avx2Choices())
+        {
+            Quantize.Rows(x, q1, s1, z1, m, k, avx2);
+            Assert.Equal(q2, q1);
+            Assert.Equal(s2, s1);
+            Assert.Equal(z2, z1);
+        }
     }
 
     [Fact]
