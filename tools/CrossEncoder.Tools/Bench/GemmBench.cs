@@ -59,7 +59,9 @@ public static class GemmBench
         KernelIsas.PortableFma = portableFma && fma;
         try
         {
-            Gemm.MultiplyTransposed(a, packed, bias, c, m);
+            // Warm up for 0.2 s, not one call: the tile loop starts as tier-0 code and is recompiled after ~30 calls.
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < 0.2) Gemm.MultiplyTransposed(a, packed, bias, c, m);
             double flops = 2.0 * m * n * k;
             // Chunks of >= 20 ms; the median chunk is the figure.
             var one = Stopwatch.StartNew();
