@@ -40,6 +40,19 @@ internal static class CliOptions
             CustomParser = result => ParseInt(result, name, min, max) ?? defaultValue,
         };
 
+    /// <summary><c>--precision fp32|int8|auto</c> of the commands that load a model to run it.</summary>
+    public static Option<string> Precision() => Choice("--precision",
+        "arithmetic of the linear layers: fp32; int8 (quantized at load, or read from a folder written by quantize); auto (int8 when a quick check against fp32 on built-in real text passes, else fp32, saying why)",
+        "fp32", "int8", "auto");
+
+    /// <summary>The <see cref="Native.Model.Precision"/> a <see cref="Precision()"/> word names.</summary>
+    public static Native.Model.Precision ParsePrecision(string word) => word switch
+    {
+        "int8" => Native.Model.Precision.Int8,
+        "auto" => Native.Model.Precision.Auto,
+        _ => Native.Model.Precision.Fp32,
+    };
+
     /// <summary>One of a fixed set of words (suggested by tab completion); the first is the default.</summary>
     public static Option<string> Choice(string name, string description, params string[] choices)
     {

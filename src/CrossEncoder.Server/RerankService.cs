@@ -16,7 +16,7 @@ internal sealed class RerankService : IAsyncDisposable
 
     public RerankService(string directory, string name, ServerOptions options, ServerMetrics metrics)
     {
-        Reranker = Reranker.Load(directory, new RerankerOptions { MaxBatchTokens = options.MaxBatchTokens });
+        Reranker = Reranker.Load(directory, new RerankerOptions { MaxBatchTokens = options.MaxBatchTokens, Precision = options.Precision, Log = options.Log });
         Name = name;
         _metrics = metrics;
         _scheduler = new BatchScheduler(Reranker, metrics, options.MaxBatchTokens, options.MaxConcurrentRequests, options.ForwardPassesInFlight, options.BeforeBatch);

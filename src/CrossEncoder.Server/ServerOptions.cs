@@ -22,6 +22,12 @@ public sealed record ServerOptions
     /// <summary>When set, API routes need <c>Authorization: Bearer &lt;key&gt;</c> (401 otherwise); /, /health and /metrics stay open, as in TEI.</summary>
     public string? ApiKey { get; init; }
 
+    /// <summary>Arithmetic of the models' linear layers (<see cref="Native.Model.Precision"/>); fp32 unless told otherwise.</summary>
+    public Native.Model.Precision Precision { get; init; } = Native.Model.Precision.Fp32;
+
+    /// <summary>Receives one line when <see cref="Native.Model.Precision.Auto"/> falls back to fp32; null to stay silent.</summary>
+    public Action<string>? Log { get; init; }
+
     /// <summary>Token budget of one forward pass (TEI's --max-batch-tokens): documents of concurrent requests share a pass up to it.</summary>
     public int MaxBatchTokens { get; init; } = 8192;
 

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Reranking;
 using Xunit;
 
@@ -142,6 +143,20 @@ public sealed class RouteTests(ServersFixture servers) : IClassFixture<ServersFi
         var (cross, error) = await PostAsync(servers.Cross.Client, "/embed", new { inputs = "x" });
         Assert.Equal(HttpStatusCode.FailedDependency, cross.StatusCode);
         Assert.Equal("backend", error.GetProperty("error_type").GetString());
+    }
+
+    [Fact]
+    public async Task AnInt8ServerSaysSoInInfoAndScoresAsTheInt8Reranker()
+    {
+        await using var server = await RunningServer.StartAsync(new ServerOptions { ModelDirectory = TestModels.CrossEncoder, Precision = Precision.Int8 });
+        var info = JsonDocument.Parse(await server.Client.GetStringAsync("/info")).RootElement;
+        Assert.Equal("int8", info.GetProperty("model_dtype").GetString());
+        using var int8 = Reranker.Load(TestModels.CrossEncoder, new RerankerOptions { Precision = Precision.Int8 });
+        var expected = int8.Rerank(Query, Texts);
+        var (response, body) = await PostAsync(server.Client, "/rerank", new { query = Query, texts = Texts });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(expected.Select(r => r.Index), body.EnumerateArray().Select(r => r.GetProperty("index").GetInt32()));
+        Assert.Equal(expected[0].Score, body[0].GetProperty("score").GetSingle(), 1e-5f);
     }
 
     [Fact]

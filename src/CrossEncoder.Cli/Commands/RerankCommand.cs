@@ -17,18 +17,20 @@ internal static class RerankCommand
         var top = CliOptions.Int("--top", "print only the N best documents", 1, int.MaxValue);
         var maxLength = CliOptions.Int("--max-length", "tokens per (query, document) pair, longer pairs are truncated; default: the model's limit", 3, 1 << 20);
         var json = CliOptions.Json();
+        var precision = CliOptions.Precision();
         var documents = new Argument<string[]>("documents") { Description = "documents to rank, after those from --docs (use -- before documents that start with '-')", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, documents };
+        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, precision, documents };
         CliHelp.SetExamples(command,
             "crossencoder rerank --query \"how do wings produce lift\" \"Lift is an upward force.\" \"Bananas are yellow.\"",
             "crossencoder rerank --query \"what is lift\" --docs passages.txt --top 5 --model weights/ms-marco-MiniLM-L-6-v2",
             "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json");
         command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
-            parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json)));
+            parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!)));
         return command;
     }
 
-    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json)
+    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json,
+        Precision precision)
     {
         var documents = new List<string>();
         if (docs is not null) documents.AddRange(ReadDocuments(docs, context.In));
@@ -36,7 +38,9 @@ internal static class RerankCommand
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
-        using var reranker = Reranker.Load(modelDirectory);
+        if (precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
+            context.Error.WriteLine($"note: '{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. Pass --precision int8 to run them as integer products.");
+        using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Log = line => context.Error.WriteLine($"note: {line}") });
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);
 

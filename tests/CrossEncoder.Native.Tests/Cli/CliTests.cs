@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossEncoder.Native.Model;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Cli;
@@ -36,6 +37,43 @@ public class CliTests(MiniLmFixture minilm)
     }
 
     [Fact]
+    public void RerankInInt8RunsIntegerProductsThatRankLikeFp32()
+    {
+        static double[] Scores(string json) => JsonDocument.Parse(json).RootElement.GetProperty("results").EnumerateArray()
+            .OrderBy(r => r.GetProperty("index").GetInt32()).Select(r => r.GetProperty("score").GetDouble()).ToArray();
+        var fp32 = Run(["rerank", "--model", minilm.ModelDirectory, "--query", Query, "--json", .. Passages]);
+        var int8 = Run(["rerank", "--model", minilm.ModelDirectory, "--query", Query, "--json", "--precision", "int8", .. Passages]);
+        Assert.True(int8.Code == 0, int8.Err);
+        double[] a = Scores(fp32.Out), b = Scores(int8.Out);
+        Assert.Equal(a.Select((v, i) => i).OrderByDescending(i => a[i]), b.Select((v, i) => i).OrderByDescending(i => b[i]));
+        Assert.All(a.Zip(b), p => Assert.True(Math.Abs(p.First - p.Second) < 0.02, $"fp32 {p.First} int8 {p.Second}"));
+        Assert.Contains(a.Zip(b), p => p.First != p.Second);   // the int8 path really ran
+    }
+
+    [Fact]
+    public void AQuantizedFolderInFp32SaysHowToRunItInInt8()
+    {
+        string directory = Path.Combine(Path.GetTempPath(), "ce-cli-int8-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ModelQuantization.WriteQuantizedFolder(minilm.ModelDirectory, directory);
+            File.WriteAllText(Path.Combine(directory, "quantization.json"), "{}");
+            var fp32 = Run(["rerank", "--model", directory, "--query", Query, .. Passages]);
+            var int8 = Run(["rerank", "--model", directory, "--query", Query, "--precision", "int8", .. Passages]);
+            Assert.Equal(0, fp32.Code);
+            Assert.Contains("holds int8 weights", fp32.Err);
+            Assert.Contains("--precision int8", fp32.Err);
+            Assert.Equal(0, int8.Code);
+            Assert.DoesNotContain("holds int8 weights", int8.Err);
+            Assert.Contains("An airfoil", int8.Out.Split('\n')[1]);
+        }
+        finally
+        {
+            if (Directory.Exists(directory)) Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    [Fact]
     public void RerankJsonFromAFileOrStdinEqualsTheCommandLineDocuments()
     {
         string file = Path.GetTempFileName();
@@ -67,6 +105,7 @@ public class CliTests(MiniLmFixture minilm)
 
     [Theory]
     [InlineData(2, "no documents", "rerank", "--query", "q")]
+    [InlineData(2, "--precision must be fp32, int8 or auto, got 'int4'", "rerank", "--query", "q", "--precision", "int4", "doc")]
     [InlineData(2, "option --query is required", "rerank", "doc")]
     [InlineData(2, "unknown option '--topk'", "rerank", "--query", "q", "--topk", "3", "doc")]
     [InlineData(2, "--top must be an integer from 1", "rerank", "--query", "q", "--top", "0", "doc")]
