@@ -25,7 +25,7 @@ public sealed record ServerOptions
     /// <summary>Arithmetic of the models' linear layers (<see cref="Native.Model.Precision"/>); fp32 unless told otherwise.</summary>
     public Native.Model.Precision Precision { get; init; } = Native.Model.Precision.Fp32;
 
-    /// <summary>Receives one line when <see cref="Native.Model.Precision.Auto"/> falls back to fp32; null to stay silent.</summary>
+    /// <summary>Receives the models' load notes (<see cref="Native.Reranking.RerankerOptions.Log"/>); null to stay silent.</summary>
     public Action<string>? Log { get; init; }
 
     /// <summary>Token budget of one forward pass (TEI's --max-batch-tokens): documents of concurrent requests share a pass up to it.</summary>

@@ -38,8 +38,6 @@ internal static class RerankCommand
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
-        if (precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
-            context.Error.WriteLine($"note: '{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. Pass --precision int8 to run them as integer products.");
         using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Log = line => context.Error.WriteLine($"note: {line}") });
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);

@@ -100,7 +100,9 @@ internal static unsafe partial class Quantize
         lo = MathF.Min(0f, lo);
         hi = MathF.Max(0f, hi);
         float scale = (hi - lo) / levels;
-        if (!(scale > 0f) || !float.IsFinite(scale)) return (1f, 0, 1f);
+        // A NaN or infinite input: every q becomes 0 and the scale NaN, so the product's row is NaN, as in fp32.
+        if (!float.IsFinite(scale)) return (float.NaN, 0, 0f);
+        if (!(scale > 0f)) return (1f, 0, 1f);
         int zeroPoint = (int)Math.Clamp(MathF.Round(-lo / scale), 0f, levels);
         return (scale, zeroPoint, 1f / scale);
     }
@@ -113,29 +115,36 @@ internal static unsafe partial class Quantize
         if (avx2 && k >= 8)
         {
             // vminps / vmaxps: for finite inputs the same extremes as MathF.Min / Max (a signed zero can differ, which
-            // RowParameters' min(0, lo) / max(0, hi) then makes irrelevant).
+            // RowParameters' min(0, lo) / max(0, hi) then makes irrelevant). They drop a NaN where MathF keeps it, so NaNs
+            // are tracked on their own (vcmpunordps).
             var vlo = Vector256<float>.Zero;
             var vhi = Vector256<float>.Zero;
+            var nan = Vector256<float>.Zero;
             fixed (float* px = x)
                 for (; i <= k - 8; i += 8)
                 {
                     var v = Avx.LoadVector256(px + i);
                     vlo = Avx.Min(vlo, v);
                     vhi = Avx.Max(vhi, v);
+                    nan = Avx.Or(nan, Avx.CompareUnordered(v, v));
                 }
             for (int l = 0; l < 8; l++) { lo = MathF.Min(lo, vlo.GetElement(l)); hi = MathF.Max(hi, vhi.GetElement(l)); }
+            if (Avx.MoveMask(nan) != 0) lo = float.NaN;
         }
         else if (Vector.IsHardwareAccelerated && k >= Vector<float>.Count)
         {
             var vlo = Vector<float>.Zero;
             var vhi = Vector<float>.Zero;
+            var ordered = Vector<int>.AllBitsSet;   // lanes stay all ones while no NaN was seen (NaN != NaN)
             for (; i <= k - Vector<float>.Count; i += Vector<float>.Count)
             {
                 var v = Vector.LoadUnsafe(ref x0, (nuint)i);
                 vlo = Vector.Min(vlo, v);
                 vhi = Vector.Max(vhi, v);
+                ordered &= Vector.Equals(v, v);
             }
             for (int l = 0; l < Vector<float>.Count; l++) { lo = MathF.Min(lo, vlo[l]); hi = MathF.Max(hi, vhi[l]); }
+            if (ordered != Vector<int>.AllBitsSet) lo = float.NaN;
         }
         for (; i < k; i++) { lo = MathF.Min(lo, x[i]); hi = MathF.Max(hi, x[i]); }
         (scale, zeroPoint, float inv) = RowParameters(lo, hi, levels);
@@ -184,6 +193,13 @@ internal static unsafe partial class Quantize
         q[k..].Clear();
     }
 
+    /// <summary>Index of the first NaN or infinity in <paramref name="values"/>, or -1.</summary>
+    public static int FirstNonFinite(ReadOnlySpan<float> values)
+    {
+        for (int i = 0; i < values.Length; i++) if (!float.IsFinite(values[i])) return i;
+        return -1;
+    }
+
     /// <summary>q[N, K] = per-output-channel symmetric quantization of w[N, K] to [-max, max] (int8 by default); scale[N].</summary>
     public static void Weights(ReadOnlySpan<float> w, Span<sbyte> q, Span<float> scale, int n, int k, int max = WeightMax)
     {
@@ -196,6 +212,8 @@ internal static unsafe partial class Quantize
             var row = w.Slice(r * k, k);
             float amax = 0f;
             foreach (float v in row) amax = MathF.Max(amax, MathF.Abs(v));
+            if (!float.IsFinite(amax))   // NaN or infinity: it would round to an arbitrary integer and hide in finite scores
+                throw new ArgumentException($"weight row {r} holds {row[FirstNonFinite(row)]} at column {FirstNonFinite(row)}: int8 cannot represent a non-finite weight.", nameof(w));
             float s = amax > 0f && float.IsFinite(amax) ? amax / max : 1f;
             scale[r] = s;
             for (int i = 0; i < k; i++)

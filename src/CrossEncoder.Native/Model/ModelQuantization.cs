@@ -35,6 +35,15 @@ public static class ModelQuantization
     /// <summary>Canonical names of the tables stored as 8-bit rows.</summary>
     internal static HashSet<string> Tables() => new(StringComparer.Ordinal) { WeightNames.Embeddings.Word };
 
+    /// <summary>Refuses a tensor with a NaN or infinity before it is quantized: int8 has no such value, and rounding it would
+    /// hide it in finite, wrong scores (fp32 shows NaN scores instead).</summary>
+    internal static void RequireFinite(string filePath, string name, ReadOnlySpan<float> values, int columns)
+    {
+        int at = Quantize.FirstNonFinite(values);
+        if (at >= 0)
+            throw new ModelFormatException(filePath, $"tensor '{name}' holds {values[at]} at [{at / columns}, {at % columns}]; int8 cannot represent it (load in fp32 to see its effect).");
+    }
+
     /// <summary>Rounds a table through its 8-bit per-row representation (what a quantized file stores).</summary>
     internal static float[] RoundTable(float[] table, int rows, int columns)
     {
@@ -76,7 +85,9 @@ public static class ModelQuantization
                     int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
                     var q = new sbyte[(long)rows * columns];
                     var scale = new float[rows];
-                    Quantize.Weights(file.ReadFloat32(name), q, scale, rows, columns, linear ? Quantize.WeightMax : TableMax);
+                    var values = file.ReadFloat32(name);
+                    RequireFinite(file.FilePath, name, values, columns);
+                    Quantize.Weights(values, q, scale, rows, columns, linear ? Quantize.WeightMax : TableMax);
                     tensors.Add((name, SafeTensorDType.I8, info.Shape.ToArray(), (byte[])(Array)q));
                     tensors.Add((WeightNames.Scale(name), SafeTensorDType.F32, [rows], ToBytes(scale)));
                 }

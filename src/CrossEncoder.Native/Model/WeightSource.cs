@@ -42,7 +42,9 @@ internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = We
             return ModelQuantization.Dequantize(q, scale, (int)shape[0], (int)shape[1]);
         }
         var values = file.ReadFloat32(actual);
-        return Int8Tables?.Contains(name) == true && shape.Length == 2 ? ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]) : values;
+        if (Int8Tables?.Contains(name) != true || shape.Length != 2) return values;
+        ModelQuantization.RequireFinite(file.FilePath, actual, values, (int)shape[1]);
+        return ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]);
     }
 
     /// <summary>True when <paramref name="name"/> (a linear weight) is to be loaded as int8.</summary>
@@ -60,6 +62,7 @@ internal sealed class WeightSource(SafeTensorsFile file, string modelPrefix = We
         }
         var w = Take(name, shape, underModelPrefix);
         if (w.Length == 0) return ([], []);
+        ModelQuantization.RequireFinite(file.FilePath, actual!, w, (int)shape[1]);
         var q = new sbyte[w.Length];
         var s = new float[shape[0]];
         Quantize.Weights(w, q, s, (int)shape[0], (int)shape[1]);

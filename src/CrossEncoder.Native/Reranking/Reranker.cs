@@ -76,6 +76,9 @@ public sealed partial class Reranker : IDisposable
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
         var (model, note) = PrecisionCheck.LoadModel(modelDirectory, options.Precision, tokenizer);
         if (note is not null) options.Log?.Invoke(note);
+        if (options.Precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
+            options.Log?.Invoke($"'{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. " +
+                "Precision.Int8 (--precision int8) runs them as integer products.");
         return new Reranker(model, tokenizer, options) { PrecisionNote = note };
     }
 

@@ -18,7 +18,8 @@ public sealed record RerankerOptions
     /// check against fp32 on built-in real text passes at load, else fp32 (see <see cref="Reranker.PrecisionNote"/>).</summary>
     public Model.Precision Precision { get; init; } = Model.Precision.Fp32;
 
-    /// <summary>Receives one line when <see cref="Model.Precision.Auto"/> falls back to fp32 (and why); null to stay silent.</summary>
+    /// <summary>Receives one line when <see cref="Model.Precision.Auto"/> falls back to fp32 (and why), or when a folder written
+    /// by <c>quantize</c> is loaded in <see cref="Model.Precision.Fp32"/>; null to stay silent.</summary>
     public Action<string>? Log { get; init; }
 
     /// <summary>Default <see cref="RerankOptions"/> for calls that pass none.</summary>

@@ -54,6 +54,39 @@ public class QuantizeTests
         }
     }
 
+    [Theory]
+    [InlineData(float.NaN)]
+    [InlineData(float.PositiveInfinity)]
+    [InlineData(float.NegativeInfinity)]
+    public void ANonFiniteActivationMakesItsRowNaNAsInFp32(float bad)
+    {
+        int m = 3, n = 16, k = 40;
+        var x = KernelTestData.Uniform(m * k, 5);
+        x[k + 7] = bad;                                        // row 1 only
+        var w = QuantizedMatrix.FromFloat(KernelTestData.Uniform(n * k, 6, 0.1f), n, k);
+        int kp = Quantize.PadK(k);
+        foreach (bool avx2 in Avx2Choices())
+        {
+            var (q, s, z) = (new ushort[m * kp], new float[m], new int[m]);
+            Quantize.Rows(x, q, s, z, m, k, avx2);
+            Assert.True(float.IsNaN(s[1]));
+            var c = new float[m * n];
+            GemmInt8.Multiply(q, s, z, w, [], c, m);
+            Assert.All(c[n..(2 * n)], v => Assert.True(float.IsNaN(v)));
+            Assert.All(c[..n].Concat(c[(2 * n)..]), v => Assert.True(float.IsFinite(v)));
+        }
+        var (q2, s2, z2) = (new ushort[m * kp], new float[m], new int[m]);
+        Quantize.RowsReference(x, q2, s2, z2, m, k);
+        Assert.True(float.IsNaN(s2[1]));
+    }
+
+    [Fact]
+    public void ANonFiniteWeightIsRefused()
+    {
+        var e = Assert.Throws<ArgumentException>(() => Quantize.Weights([1f, 2f, 3f, float.NaN], new sbyte[4], new float[2], 2, 2));
+        Assert.Contains("weight row 1 holds NaN at column 1", e.Message);
+    }
+
     [Fact]
     public void RowQuantizationIsWithinHalfAStepAndKeepsZeroExact()
     {
