@@ -1,6 +1,8 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using BenchmarkDotNet.Attributes;
 using CrossEncoder.Native.Model;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 

@@ -1,3 +1,5 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Numerics.Tensors;
 using BenchmarkDotNet.Attributes;
 using CrossEncoder.Native.Kernels;

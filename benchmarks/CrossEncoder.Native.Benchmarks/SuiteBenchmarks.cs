@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using CrossEncoder.Tools.Bench;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 
 namespace CrossEncoder.Native.Benchmarks;
 

@@ -1,4 +1,4 @@
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 
 namespace CrossEncoder.Cli;
 

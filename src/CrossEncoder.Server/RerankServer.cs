@@ -149,7 +149,7 @@ public static class RerankServer
         }
 
         public IResult Info() => Results.Json(new ServerInfo(primary.Name, primary.KindName,
-            primary.Reranker.Kind == ModelKind.CrossEncoder ? "reranker" : "embedding", primary.Reranker.Model.Precision == Precision.Int8 ? "int8" : "float32", primary.Reranker.ModelMaxLength,
+            primary.Reranker.Kind == ModelKind.CrossEncoder ? "reranker" : "embedding", primary.Reranker.Description.Precision == Precision.Int8 ? "int8" : "float32", primary.Reranker.ModelMaxLength,
             options.MaxBatchTokens, options.MaxClientBatchSize, options.MaxConcurrentRequests, options.MaxRequestBodyBytes, options.ForwardPassesInFlight,
             AutoTruncate, compare?.Name, compare?.KindName, Version));
 

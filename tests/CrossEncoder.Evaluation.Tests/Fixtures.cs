@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 using Xunit;
 
 namespace CrossEncoder.Evaluation.Tests;

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using CrossEncoder.Native.Reranking;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 using Xunit.Abstractions;
 

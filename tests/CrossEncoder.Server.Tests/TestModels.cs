@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json.Nodes;
 using CrossEncoder.Native.SafeTensors;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 
 namespace CrossEncoder.Server.Tests;
 

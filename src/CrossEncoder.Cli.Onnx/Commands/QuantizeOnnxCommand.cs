@@ -2,8 +2,10 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using CrossEncoder.Native.Tokenization;
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 
 namespace CrossEncoder.Cli.Commands;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
-using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking;
+using CrossEncoder.Native.Tokenization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
@@ -53,17 +54,13 @@ internal static class BenchCommand
         if (cases is not null && !suite) throw new UsageException("--cases belongs to --suite.");
         if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error, int8: precision == "int8", cases);
 
-        var bert = BertModel.Load(modelDirectory);
-        if (tokens > bert.Config.MaxPositionEmbeddings) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {bert.Config.MaxPositionEmbeddings}.");
-        var (ids, types) = SyntheticPairs(pairs, tokens, bert.Config.VocabSize);
-
-        var workspace = bert.CreateWorkspace(pairs * tokens, pairs);
-        double ours = Measure(seconds, pairs, cancellationToken, () =>
-        {
-            workspace.Batch.Clear();
-            for (int p = 0; p < pairs; p++) workspace.Batch.Add(ids.AsSpan(p * tokens, tokens), types.AsSpan(p * tokens, tokens));
-            bert.Forward(workspace, null, cancellationToken);
-        });
+        // The public three-step API (Reranker.Forward on already tokenized pairs): the same forward passes Rerank runs.
+        using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { MaxBatchTokens = pairs * tokens, MaxBatchSequences = pairs });
+        if (tokens > reranker.ModelMaxLength) throw new UsageException($"--tokens {tokens} exceeds the model's limit of {reranker.ModelMaxLength}.");
+        var (ids, types) = SyntheticPairs(pairs, tokens, reranker.Description.VocabularySize);
+        var sequences = Enumerable.Range(0, pairs).Select(p => new EncodedPair(ids[(p * tokens)..((p + 1) * tokens)], types[(p * tokens)..((p + 1) * tokens)], [], default)).ToArray();
+        var outputs = new float[pairs * reranker.OutputSize];
+        double ours = Measure(seconds, pairs, cancellationToken, () => reranker.Forward(sequences, outputs, cancellationToken));
 
         double? reference = null;
         if (onnx is not null)

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 
 namespace CrossEncoder.Cli.Commands;
 

@@ -1,9 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
+using CrossEncoder.Conversion.Verification;
 using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking.Verification;
 using CrossEncoder.Native.Tokenization;
-using CrossEncoder.Tools.Verification;
 
 namespace CrossEncoder.Cli.Commands;
 
@@ -11,7 +12,7 @@ namespace CrossEncoder.Cli.Commands;
 internal sealed class Int8GateOptions
 {
     public Option<string?> Precision { get; } = CreatePrecision();
-    public Option<string?> Data { get; } = CliOptions.Text("--data", "dir", "IR root with cranfield/ and medline/ for the int8 gate; default: ../shared/ir when present, else the bundled real sample");
+    public Option<string?> Data { get; } = CliOptions.Text("--data", "dir", "IR root with cranfield/ and medline/ for the int8 gate; default: the bundled real sample (16 queries x 64 documents)");
     public Option<int> Queries { get; } = CliOptions.Int("--queries", "queries per collection in the int8 gate", 1, 1000, 25);
     public Option<int> MaxLength { get; } = CliOptions.Int("--max-length", "tokens per pair in the int8 gate", 8, 512, 256);
     public Option<bool> ProbeHead { get; } = new("--probe-head")
@@ -52,7 +53,7 @@ internal static class VerifyInt8Command
     /// <param name="ortInt8">Given by crossencoder-onnx: ONNX Runtime's own int8 against its fp32 on the same queries (onnx path,
     /// queries, tokenizer, max length) -> figures or null, and a note; reported next to the gate, never gated.</param>
     public static int Run(CliContext context, string precision, string? model, string? onnx, (string? Data, int Queries, int MaxLength) gate, bool json,
-        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8 = null, bool probeHead = false)
+        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (PrecisionGateReport? Report, string Note)>? ortInt8 = null, bool probeHead = false)
     {
         if (precision is not ("int8" or "fp32")) throw new UsageException($"--precision must be fp32 or int8, not '{precision}'.");
         (string modelDirectory, onnx) = DefaultModel.ResolveWithOnnx(model, onnx, context.Error);
@@ -65,7 +66,7 @@ internal static class VerifyInt8Command
             var training = GateData.LoadHeldOut(gate.Data, gate.Queries);
             probeFolder = Path.Combine(Path.GetTempPath(), "crossencoder-probe-" + Guid.NewGuid().ToString("N"));
             ProbeHeadReport probe;
-            try { probe = Tools.Verification.ProbeHead.Build(modelDirectory, probeFolder, training, gate.MaxLength); }
+            try { probe = ProbeHead.Build(modelDirectory, probeFolder, training, gate.MaxLength); }
             catch (InvalidOperationException e)
             {
                 if (Directory.Exists(probeFolder)) Directory.Delete(probeFolder, recursive: true);
@@ -87,21 +88,26 @@ internal static class VerifyInt8Command
     }
 
     private static int RunGate(CliContext context, string modelDirectory, string? onnx, IReadOnlyList<RankingQuery> queries, string source, int maxLength, bool json,
-        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (Int8GateReport? Report, string Note)>? ortInt8)
+        Func<string, IReadOnlyList<RankingQuery>, ITextPairTokenizer, int, (PrecisionGateReport? Report, string Note)>? ortInt8)
     {
-        var fp32 = BertModel.Load(modelDirectory, Precision.Fp32);
-        var int8 = BertModel.Load(modelDirectory, Precision.Int8);
+        var report = PrecisionGate.Run(modelDirectory, modelDirectory, queries, maxLength);
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
-        var report = Int8Gate.Run(fp32, int8, tokenizer, queries, maxLength);
-        (Int8GateReport? Report, string Note)? neighbour = ortInt8 is null ? null
-            : fp32.Kind == ModelKind.CrossEncoder ? (null, "not measured: ONNX Runtime's int8 is compared on bi-encoder exports (last_hidden_state); this folder is a cross-encoder")
+        (PrecisionGateReport? Report, string Note)? neighbour = ortInt8 is null ? null
+            : IsCrossEncoder(modelDirectory) ? (null, "not measured: ONNX Runtime's int8 is compared on bi-encoder exports (last_hidden_state); this folder is a cross-encoder")
             : onnx is null ? (null, "not measured: give --onnx <the folder's ONNX export> for ONNX Runtime's int8 next to the gate")
             : ortInt8(onnx, queries, tokenizer, maxLength);
         Print(report, modelDirectory, source, json, context.Out, neighbour);
         return report.Pass ? 0 : 1;
     }
 
-    internal static void Print(Int8GateReport report, string model, string source, bool json, TextWriter stdout, (Int8GateReport? Report, string Note)? ortInt8 = null)
+    /// <summary>True when the folder's config.json names a sequence classifier (what the ORT int8 comparison cannot run).</summary>
+    private static bool IsCrossEncoder(string modelDirectory)
+    {
+        using var reranker = Native.Reranking.Reranker.Load(modelDirectory);
+        return reranker.Kind == ModelKind.CrossEncoder;
+    }
+
+    internal static void Print(PrecisionGateReport report, string model, string source, bool json, TextWriter stdout, (PrecisionGateReport? Report, string Note)? ortInt8 = null)
     {
         if (json)
         {
@@ -110,12 +116,12 @@ internal static class VerifyInt8Command
                 model, data = source, queries = report.Queries, pairs = report.Pairs,
                 spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,
                 max_abs_score_diff = report.MaxAbsScoreDiff, min_cosine = report.MinCosine,
-                ndcg10_fp32 = report.Ndcg10Fp32, ndcg10_int8 = report.Ndcg10Int8, pass = report.Pass,
+                ndcg10_fp32 = report.Ndcg10Reference, ndcg10_int8 = report.Ndcg10Candidate, pass = report.Pass,
                 ort_int8 = ortInt8 is not { } n ? null : n.Report is not { } o ? (object)new { note = n.Note } : new
                 {
                     note = n.Note, queries = o.Queries, pairs = o.Pairs,
                     spearman_mean = o.SpearmanMean, spearman_min = o.SpearmanMin, top10_overlap = o.Top10Overlap,
-                    max_abs_score_diff = o.MaxAbsScoreDiff, min_cosine = o.MinCosine, ndcg10_fp32 = o.Ndcg10Fp32, ndcg10_int8 = o.Ndcg10Int8,
+                    max_abs_score_diff = o.MaxAbsScoreDiff, min_cosine = o.MinCosine, ndcg10_fp32 = o.Ndcg10Reference, ndcg10_int8 = o.Ndcg10Candidate,
                     meets_gate = o.Pass,
                 },
             }, new JsonSerializerOptions { WriteIndented = true }));
@@ -123,45 +129,40 @@ internal static class VerifyInt8Command
         }
         var inv = CultureInfo.InvariantCulture;
         stdout.WriteLine($"int8 vs fp32: {report.Pairs} pairs in {report.Queries} queries from {source}; {model}");
-        stdout.WriteLine(string.Create(inv, $"spearman mean {report.SpearmanMean:F4} (gate >= {Int8Gate.MinSpearmanMean}), worst {report.SpearmanMin:F4}"));
-        stdout.WriteLine(string.Create(inv, $"top-10 overlap {report.Top10Overlap:F4} (gate >= {Int8Gate.MinTop10Overlap})"));
-        stdout.WriteLine(string.Create(inv, $"max |score diff| {report.MaxAbsScoreDiff:E3}; min cosine {report.MinCosine:F5} (gate >= {Int8Gate.MinCosine})"));
-        if (report.Ndcg10Fp32 is { } a && report.Ndcg10Int8 is { } b)
-            stdout.WriteLine(string.Create(inv, $"nDCG@10 fp32 {a:F4}, int8 {b:F4}, drop {a - b:F4} (gate <= {Int8Gate.MaxNdcgDrop})"));
+        stdout.WriteLine(string.Create(inv, $"spearman mean {report.SpearmanMean:F4} (gate >= {PrecisionGate.MinSpearmanMean}), worst {report.SpearmanMin:F4}"));
+        stdout.WriteLine(string.Create(inv, $"top-10 overlap {report.Top10Overlap:F4} (gate >= {PrecisionGate.MinTop10Overlap})"));
+        stdout.WriteLine(string.Create(inv, $"max |score diff| {report.MaxAbsScoreDiff:E3}; min cosine {report.MinCosine:F5} (gate >= {PrecisionGate.MinCosine})"));
+        if (report.Ndcg10Reference is { } a && report.Ndcg10Candidate is { } b)
+            stdout.WriteLine(string.Create(inv, $"nDCG@10 (trec_eval ndcg_cut.10) fp32 {a:F4}, int8 {b:F4}, drop {a - b:F4} (gate <= {PrecisionGate.MaxNdcgDrop})"));
         stdout.WriteLine(report.Pass ? "pass" : "FAIL");
         if (ortInt8 is not { } neighbour) return;
         stdout.WriteLine($"neighbour, not gated: ONNX Runtime's own dynamic int8 vs ONNX Runtime fp32 on the same pairs ({neighbour.Note})");
         if (neighbour.Report is not { } ort) return;
         stdout.WriteLine(string.Create(inv, $"  spearman mean {ort.SpearmanMean:F4}, worst {ort.SpearmanMin:F4}; top-10 overlap {ort.Top10Overlap:F4}; max |score diff| {ort.MaxAbsScoreDiff:E3}; min cosine {ort.MinCosine:F5}"));
-        if (ort.Ndcg10Fp32 is { } c && ort.Ndcg10Int8 is { } d)
-            stdout.WriteLine(string.Create(inv, $"  nDCG@10 fp32 {c:F4}, int8 {d:F4}, drop {c - d:F4}"));
+        if (ort.Ndcg10Reference is { } c && ort.Ndcg10Candidate is { } d)
+            stdout.WriteLine(string.Create(inv, $"  nDCG@10 (trec_eval ndcg_cut.10) fp32 {c:F4}, int8 {d:F4}, drop {c - d:F4}"));
         stdout.WriteLine($"  ONNX Runtime's int8 {(ort.Pass ? "meets" : "does not meet")} the gate's thresholds");
     }
 }
 
-/// <summary>Where the gate's real text comes from: an IR root (Cranfield + MEDLINE), ../shared/ir when present, else the bundled sample.</summary>
+/// <summary>Where the gate's real text comes from: the IR root given with --data (Cranfield + MEDLINE), else the bundled sample.
+/// Never a machine path: what the gate reads is always what the command line says.</summary>
 internal static class GateData
 {
     public static (IReadOnlyList<RankingQuery> Queries, string Source) Load(string? root, int queriesPerCollection)
     {
-        if (root is not null)
-        {
-            if (!Directory.Exists(root)) throw new CliException($"--data folder '{root}' does not exist.");
-            return (IrCollections.Load(root, queriesPerCollection), root);
-        }
-        foreach (string candidate in (string[])["../shared/ir", "/work/shared/ir"])
-            if (Directory.Exists(Path.Combine(candidate, "cranfield")) && Directory.Exists(Path.Combine(candidate, "medline")))
-                return (IrCollections.Load(candidate, queriesPerCollection), Path.GetFullPath(candidate));
-        return (IrCollections.FromSample(), "bundled IR sample (16 queries x 64 documents)");
+        if (root is null) return (IrCollections.FromSample(), "bundled IR sample (16 queries x 64 documents)");
+        if (!Directory.Exists(root)) throw new CliException($"--data folder '{root}' does not exist.");
+        return (IrCollections.Load(root, queriesPerCollection), root);
     }
 
     /// <summary>Queries the gate does not use, to train a probe head: the next <paramref name="queriesPerCollection"/> usable
     /// queries of each IR collection. The bundled sample has none to spare (the gate uses all 16), so it needs --data.</summary>
     public static IReadOnlyList<RankingQuery> LoadHeldOut(string? root, int queriesPerCollection)
     {
-        root ??= ((string[])["../shared/ir", "/work/shared/ir"]).FirstOrDefault(c => Directory.Exists(Path.Combine(c, "cranfield")) && Directory.Exists(Path.Combine(c, "medline")));
-        if (root is not null) return IrCollections.Load(root, queriesPerCollection, skip: queriesPerCollection);
-        throw new CliException("--probe-head needs held-out queries: give --data <IR root with cranfield/ and medline/> (the bundled sample is all used by the gate).");
+        if (root is null) throw new CliException("--probe-head needs held-out queries: give --data <IR root with cranfield/ and medline/> (the bundled sample is all used by the gate).");
+        if (!Directory.Exists(root)) throw new CliException($"--data folder '{root}' does not exist.");
+        return IrCollections.Load(root, queriesPerCollection, skip: queriesPerCollection);
     }
 }
 
@@ -192,8 +193,7 @@ internal static class QuantizeCommand
         long int8Size = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
         var (queries, source) = GateData.Load(gate.Data, gate.Queries);
-        var report = Int8Gate.Run(BertModel.Load(model, Precision.Fp32), BertModel.Load(output, Precision.Int8), TokenizerLoader.FromModelFolder(model),
-            queries, gate.MaxLength);
+        var report = PrecisionGate.Run(model, output, queries, gate.MaxLength);
         File.WriteAllText(Path.Combine(output, "quantization.json"), JsonSerializer.Serialize(new
         {
             scheme = "weights: symmetric per output channel, int8 ([-127, 127]); activations: per token asymmetric 12-bit (16-bit lanes); word embeddings: per row 8-bit",
@@ -201,7 +201,7 @@ internal static class QuantizeCommand
             data = source, queries = report.Queries, pairs = report.Pairs,
             spearman_mean = report.SpearmanMean, spearman_min = report.SpearmanMin, top10_overlap = report.Top10Overlap,
             max_abs_score_diff = report.MaxAbsScoreDiff, min_cosine = report.MinCosine,
-            ndcg10_fp32 = report.Ndcg10Fp32, ndcg10_int8 = report.Ndcg10Int8, pass = report.Pass,
+            ndcg10_fp32 = report.Ndcg10Reference, ndcg10_int8 = report.Ndcg10Candidate, pass = report.Pass,
         }, new JsonSerializerOptions { WriteIndented = true }) + "\n");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {int8Size / 1e6:F1} MB, {100.0 * int8Size / fp32Size:F1}% of the fp32 folder ({fp32Size / 1e6:F1} MB; weights {written / 1e6:F1} MB)"));
         VerifyInt8Command.Print(report, output, source, json: false, stdout);

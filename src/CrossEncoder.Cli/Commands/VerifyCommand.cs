@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text.Json;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 
 namespace CrossEncoder.Cli.Commands;
 
@@ -31,7 +33,7 @@ internal static class VerifyCommand
     }
 
     /// <summary>ONNX Runtime's own dynamic int8 (quantize_dynamic's model, written in memory) against ORT fp32 on the gate's queries.</summary>
-    private static (Int8GateReport? Report, string Note) OrtInt8Neighbour(string onnx, IReadOnlyList<RankingQuery> queries, ITextPairTokenizer tokenizer, int maxLength)
+    private static (PrecisionGateReport? Report, string Note) OrtInt8Neighbour(string onnx, IReadOnlyList<RankingQuery> queries, ITextPairTokenizer tokenizer, int maxLength)
     {
         try
         {

@@ -4,36 +4,22 @@ using CrossEncoder.Native.SafeTensors;
 namespace CrossEncoder.Native.Model;
 
 /// <summary>
-/// Which tensors the int8 model quantizes, and the quantized model folder. A quantized <c>model.safetensors</c> keeps every
-/// tensor name of the fp32 one; the quantized ones change dtype and gain a scale tensor:
+/// The quantized model folder. A quantized <c>model.safetensors</c> keeps every tensor name of the fp32 one; the tensors the
+/// model's family marks quantizable (<see cref="ITransformerModel.QuantizableTensors"/>: every encoder linear weight, and the
+/// word-embedding table) change dtype and gain a scale tensor:
 /// <list type="bullet">
-/// <item>encoder linear weights <c>encoder.layer.{i}.(attention.self.query|key|value, attention.output.dense, intermediate.dense,
-/// output.dense).weight</c>: I8 [out, in] in [-127, 127] plus <c>...weight_scale</c> F32 [out] (w = scale[o] * q[o, i]);</item>
-/// <item><c>embeddings.word_embeddings.weight</c>: I8 [V, H] in [-127, 127] plus <c>..._scale</c> F32 [V] (one scale per token).</item>
+/// <item>linear weights, e.g. BERT's <c>encoder.layer.{i}.(attention.self.query|key|value, attention.output.dense,
+/// intermediate.dense, output.dense).weight</c>: I8 [out, in] in [-127, 127] plus <c>...weight_scale</c> F32 [out]
+/// (w = scale[o] * q[o, i]);</item>
+/// <item>the word-embedding table: I8 [V, H] in [-127, 127] plus <c>..._scale</c> F32 [V] (one scale per token).</item>
 /// </list>
-/// Biases, LayerNorms, position/type embeddings, pooler and head stay F32. Loading such a folder with <see cref="Precision.Int8"/>
+/// Biases, norms, position/type embeddings, pooler and head stay F32. Loading such a folder with <see cref="Precision.Int8"/>
 /// runs exactly the arithmetic of quantizing the fp32 folder at load.
 /// </summary>
 public static class ModelQuantization
 {
     /// <summary>Levels of the embedding table's per-row symmetric quantization (8 bits: it is only gathered, never multiplied).</summary>
     internal const int TableMax = 127;
-
-    /// <summary>Canonical names of the linear weights quantized for int8 (all encoder linears).</summary>
-    internal static HashSet<string> LinearWeights(BertConfig config)
-    {
-        var set = new HashSet<string>(StringComparer.Ordinal);
-        for (int i = 0; i < config.NumHiddenLayers; i++)
-        {
-            var names = new WeightNames.Layer(i);
-            foreach (string module in (string[])[names.Query, names.Key, names.Value, names.AttentionOutput, names.Intermediate, names.Output])
-                set.Add(WeightNames.Weight(module));
-        }
-        return set;
-    }
-
-    /// <summary>Canonical names of the tables stored as 8-bit rows.</summary>
-    internal static HashSet<string> Tables() => new(StringComparer.Ordinal) { WeightNames.Embeddings.Word };
 
     /// <summary>Refuses a tensor with a NaN or infinity before it is quantized: int8 has no such value, and rounding it would
     /// hide it in finite, wrong scores (fp32 shows NaN scores instead).</summary>
@@ -65,11 +51,13 @@ public static class ModelQuantization
     /// Writes the quantized <c>model.safetensors</c> of the fp32 model folder <paramref name="source"/> into <paramref name="destination"/>
     /// and copies every other file (config, tokenizer, pooling). Returns the bytes written for the weights.
     /// </summary>
+    /// <exception cref="ModelFormatException">The source folder does not load (any family the loader runs), or is already quantized.</exception>
     public static long WriteQuantizedFolder(string source, string destination)
     {
-        var config = BertConfig.Load(Path.Combine(source, "config.json"));
-        var linears = LinearWeights(config);
-        var tables = Tables();
+        // Load the fp32 model through the loader: it validates the folder and its family names the quantizable tensors, under
+        // their names in the file (prefixes included: bert., roberta., electra., ...).
+        var (model, _) = ModelLoader.Load(source, Precision.Fp32);
+        var quantizable = model.QuantizableTensors.ToDictionary(t => t.Name, t => t.IsTable, StringComparer.Ordinal);
         Directory.CreateDirectory(destination);
         string weightsOut = Path.Combine(destination, "model.safetensors");
         var tensors = new List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>();
@@ -77,19 +65,17 @@ public static class ModelQuantization
         {
             foreach (var (name, info) in file.Tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
             {
-                string canonical = name.StartsWith(WeightNames.ModelPrefix, StringComparison.Ordinal) ? name[WeightNames.ModelPrefix.Length..] : name;
-                bool linear = linears.Contains(canonical), table = tables.Contains(canonical);
                 if (info.DType == SafeTensorDType.I8) throw new ModelFormatException(file.FilePath, $"tensor '{name}' is already int8: the folder is quantized.");
-                if ((linear || table) && info.Shape.Count == 2)
+                if (quantizable.TryGetValue(name, out bool table) && info.Shape.Count == 2)
                 {
                     int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
                     var q = new sbyte[(long)rows * columns];
                     var scale = new float[rows];
                     var values = file.ReadFloat32(name);
                     RequireFinite(file.FilePath, name, values, columns);
-                    Quantize.Weights(values, q, scale, rows, columns, linear ? Quantize.WeightMax : TableMax);
+                    Quantize.Weights(values, q, scale, rows, columns, table ? TableMax : Quantize.WeightMax);
                     tensors.Add((name, SafeTensorDType.I8, info.Shape.ToArray(), (byte[])(Array)q));
-                    tensors.Add((WeightNames.Scale(name), SafeTensorDType.F32, [rows], ToBytes(scale)));
+                    tensors.Add((Common.TensorNaming.Scale(name), SafeTensorDType.F32, [rows], ToBytes(scale)));
                 }
                 else if (info.DType == SafeTensorDType.F32 || info.DType == SafeTensorDType.F16 || info.DType == SafeTensorDType.BF16 || info.DType == SafeTensorDType.F64)
                     tensors.Add((name, SafeTensorDType.F32, info.Shape.ToArray(), ToBytes(file.ReadFloat32(name))));

@@ -1,5 +1,6 @@
 using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Model.Common;
 using CrossEncoder.Native.Tokenization;
 
 namespace CrossEncoder.Native.Reranking;
@@ -35,7 +36,7 @@ public sealed partial class Reranker
 {
     /// <summary>Floats one sequence's output row holds in <see cref="Forward"/>'s output: 1 (the logit) for a cross-encoder, the
     /// embedding width for a bi-encoder.</summary>
-    public int OutputSize => Model.OutputSize;
+    public int OutputSize => Model.Description.OutputSize;
 
     /// <summary>
     /// Step 1 of 3 of a rerank split for cross-request batching (<see cref="Encode"/> -> <see cref="Forward"/> ->
@@ -52,11 +53,9 @@ public sealed partial class Reranker
         for (int i = 0; i < documents.Count; i++)
             if (documents[i] is null) throw new ArgumentNullException(nameof(documents), $"Document {i} is null.");
         options ??= _options.Defaults;
-        int maxLength = options.MaxLength ?? _modelMaxLength;
-        if (maxLength < 3 || maxLength > _modelMaxLength)
-            throw new ArgumentOutOfRangeException(nameof(options), maxLength, $"MaxLength must be between 3 and the model's limit {_modelMaxLength}.");
+        int maxLength = ResolveMaxLength(options.MaxLength, 3, nameof(options));
 
-        if (Model.Kind == ModelKind.CrossEncoder)
+        if (Kind == ModelKind.CrossEncoder)
         {
             int[] queryIds = Tokenizer.EncodeToIds(query);
             var pairs = new EncodedPair[documents.Count];
@@ -67,14 +66,10 @@ public sealed partial class Reranker
             }
             return new RerankInputs(pairs, documents.Count, byCosine: false);
         }
-        var inputs = new EncodedPair[documents.Count + 1];
-        inputs[0] = Tokenizer.EncodeSingle(query, maxLength);
-        for (int i = 0; i < documents.Count; i++)
-        {
-            if ((i & 15) == 0) cancellationToken.ThrowIfCancellationRequested();
-            inputs[i + 1] = Tokenizer.EncodeSingle(documents[i], maxLength);
-        }
-        return new RerankInputs(inputs, documents.Count, byCosine: true);
+        var texts = new string[documents.Count + 1];   // the query, then each document, embedded on its own
+        texts[0] = query;
+        for (int i = 0; i < documents.Count; i++) texts[i + 1] = documents[i];
+        return new RerankInputs(EncodeTextsCore(texts, maxLength, cancellationToken), documents.Count, byCosine: true);
     }
 
     /// <summary>
@@ -94,22 +89,20 @@ public sealed partial class Reranker
         ArgumentNullException.ThrowIfNull(outputs);
         if (outputs.Length < (long)sequences.Count * OutputSize)
             throw new ArgumentException($"outputs holds {outputs.Length} floats; {sequences.Count} sequences x {OutputSize} need {(long)sequences.Count * OutputSize}.", nameof(outputs));
-        var inputs = new EncodedPair[sequences.Count];
-        for (int i = 0; i < inputs.Length; i++)
+        for (int i = 0; i < sequences.Count; i++)
         {
-            inputs[i] = sequences[i] ?? throw new ArgumentNullException(nameof(sequences), $"Sequence {i} is null.");
-            if (inputs[i].Length > _modelMaxLength)
-                throw new ArgumentException($"Sequence {i} has {inputs[i].Length} tokens; the model's limit is {_modelMaxLength}.", nameof(sequences));
+            var sequence = sequences[i] ?? throw new ArgumentNullException(nameof(sequences), $"Sequence {i} is null.");
+            if (sequence.Length > _modelMaxLength)
+                throw new ArgumentException($"Sequence {i} has {sequence.Length} tokens; the model's limit is {_modelMaxLength}.", nameof(sequences));
         }
-        if (inputs.Length == 0) return;
-        RunBatched(inputs, outputs, cancellationToken);
+        RunBatched(sequences, outputs, cancellationToken);
     }
 
     /// <summary>
     /// Step 3 of 3: turns the model outputs of <paramref name="inputs"/>' sequences (rows in the same order as
-    /// <see cref="RerankInputs.Sequences"/>) into one result per document, in document order (not sorted): sigmoid of the
-    /// logit for a cross-encoder (unless the model declares an identity activation), cosine of query and document for a
-    /// bi-encoder; the same numbers <see cref="Rerank"/> returns.
+    /// <see cref="RerankInputs.Sequences"/>) into one result per document, in document order (not sorted), with the model's
+    /// <see cref="ModelDescription.ScoreTransform"/>: sigmoid of the logit for a cross-encoder (the logit itself when the model
+    /// declares an identity activation), cosine of query and document for a bi-encoder; the same numbers <see cref="Rerank"/> returns.
     /// </summary>
     /// <exception cref="ArgumentException">outputs does not hold one row per sequence.</exception>
     public RerankResult[] Score(RerankInputs inputs, ReadOnlySpan<float> outputs)
@@ -121,10 +114,11 @@ public sealed partial class Reranker
         var results = new RerankResult[inputs.DocumentCount];
         if (!inputs.ByCosine)
         {
+            bool identity = Model.Description.ScoreTransform == ScoreTransform.Identity;
             for (int i = 0; i < results.Length; i++)
             {
                 float logit = outputs[i];
-                results[i] = new RerankResult(i, _identityActivation ? logit : Activations.Sigmoid(logit), logit, inputs.Sequences[i].Truncation);
+                results[i] = new RerankResult(i, identity ? logit : Activations.Sigmoid(logit), logit, inputs.Sequences[i].Truncation);
             }
             return results;
         }

@@ -7,12 +7,13 @@ namespace CrossEncoder.Native.Reranking;
 public sealed partial class Reranker
 {
     /// <summary>The length of one embedding (the hidden size) for a bi-encoder; 0 for a cross-encoder, which has no embeddings.</summary>
-    public int EmbeddingSize => Model.Kind == ModelKind.BiEncoder ? Model.OutputSize : 0;
+    public int EmbeddingSize => Kind == ModelKind.BiEncoder ? OutputSize : 0;
 
     /// <summary>
     /// Embeds each text on its own ([CLS] text [SEP]), pooled and normalised as the folder's sentence-transformers files say
-    /// (modules.json, 1_Pooling/config.json), in token-budgeted batches like <see cref="Rerank"/>. Texts longer than
-    /// <paramref name="maxLength"/> (default: the model's limit) are truncated, as sentence-transformers does.
+    /// (modules.json, 1_Pooling/config.json), in token-budgeted batches like <see cref="Rerank"/>: <see cref="EncodeTexts"/>
+    /// then <see cref="Forward"/>. Texts longer than <paramref name="maxLength"/> (default: the model's limit) are truncated,
+    /// as sentence-transformers does.
     /// </summary>
     /// <returns>One vector of <see cref="EmbeddingSize"/> floats per text, in input order.</returns>
     /// <exception cref="InvalidOperationException">The model is a cross-encoder (it scores pairs; it has no sentence embedding).</exception>
@@ -37,29 +38,42 @@ public sealed partial class Reranker
     /// <exception cref="ArgumentException">destination is shorter than texts.Count x EmbeddingSize.</exception>
     public void Embed(IReadOnlyList<string> texts, Span<float> destination, int? maxLength = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(texts);
-        if (Model.Kind != ModelKind.BiEncoder)
-            throw new InvalidOperationException("This model is a cross-encoder: it scores (query, document) pairs and has no sentence embedding; load a bi-encoder (sentence-transformers) folder to embed.");
-        for (int i = 0; i < texts.Count; i++)
-            if (texts[i] is null) throw new ArgumentNullException(nameof(texts), $"Text {i} is null.");
-        int length = maxLength ?? _modelMaxLength;
-        if (length < 2 || length > _modelMaxLength)
-            throw new ArgumentOutOfRangeException(nameof(maxLength), length, $"maxLength must be between 2 and the model's limit {_modelMaxLength}.");
+        var inputs = EncodeTexts(texts, maxLength, cancellationToken);
         int h = EmbeddingSize;
         if (destination.Length < texts.Count * h)
             throw new ArgumentException($"destination holds {destination.Length} floats; {texts.Count} embeddings of {h} need {texts.Count * h}.", nameof(destination));
-        if (texts.Count == 0) return;
-        cancellationToken.ThrowIfCancellationRequested();
+        RunBatched(inputs, destination, cancellationToken);
+    }
 
+    /// <summary>
+    /// The encoding step of <see cref="Embed(IReadOnlyList{string}, int?, CancellationToken)"/>: each text on its own, cut to
+    /// <paramref name="maxLength"/> tokens (default: the model's limit). Run the sequences with <see cref="Forward"/> (possibly
+    /// batched with other requests' sequences) to get one embedding row each.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model is a cross-encoder.</exception>
+    /// <exception cref="ArgumentNullException">texts or one text is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">maxLength is below 2 or above the model's limit.</exception>
+    public IReadOnlyList<EncodedPair> EncodeTexts(IReadOnlyList<string> texts, int? maxLength = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(texts);
+        if (Kind != ModelKind.BiEncoder)
+            throw new InvalidOperationException("This model is a cross-encoder: it scores (query, document) pairs and has no sentence embedding; load a bi-encoder (sentence-transformers) folder to embed.");
+        for (int i = 0; i < texts.Count; i++)
+            if (texts[i] is null) throw new ArgumentNullException(nameof(texts), $"Text {i} is null.");
+        return EncodeTextsCore(texts, ResolveMaxLength(maxLength, 2, nameof(maxLength)), cancellationToken);
+    }
+
+    /// <summary>Each text on its own, cut to <paramref name="maxLength"/> tokens (validated by the caller).</summary>
+    private EncodedPair[] EncodeTextsCore(IReadOnlyList<string> texts, int maxLength, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
         var inputs = new EncodedPair[texts.Count];
         for (int i = 0; i < inputs.Length; i++)
         {
             if ((i & 15) == 0) cancellationToken.ThrowIfCancellationRequested();
-            inputs[i] = Tokenizer.EncodeSingle(texts[i], length);
+            inputs[i] = Tokenizer.EncodeSingle(texts[i], maxLength);
         }
-        var embeddings = new float[inputs.Length * h];   // [N, H]
-        RunBatched(inputs, embeddings, cancellationToken);
-        embeddings.CopyTo(destination);
+        return inputs;
     }
 
     /// <summary>Asynchronous <see cref="Embed(IReadOnlyList{string}, int?, CancellationToken)"/>: runs on the thread pool.</summary>

@@ -78,8 +78,8 @@ public sealed class ModelStagesTests(EvalModelFixture model)
             "Library catalogues index books by subject headings."];
         using var int8 = RerankEvaluation.LoadReranker(model.ModelDirectory, RerankPrecision.Int8);
         using var fp32 = RerankEvaluation.LoadReranker(model.ModelDirectory, RerankPrecision.Fp32);
-        Assert.Equal(CrossEncoder.Native.Model.Precision.Int8, int8.Model.Precision);
-        Assert.Equal(CrossEncoder.Native.Model.Precision.Fp32, fp32.Model.Precision);
+        Assert.Equal(CrossEncoder.Native.Model.Precision.Int8, int8.Description.Precision);
+        Assert.Equal(CrossEncoder.Native.Model.Precision.Fp32, fp32.Description.Precision);
         var q8 = int8.Rerank("boundary layer transition", passages);
         var q32 = fp32.Rerank("boundary layer transition", passages);
         Assert.Equal(q32.Select(r => r.Index).Take(2).Order(), q8.Select(r => r.Index).Take(2).Order());   // the two on-topic passages on top

@@ -1,4 +1,4 @@
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 using Google.Protobuf;
 using Onnx;
 using Xunit;

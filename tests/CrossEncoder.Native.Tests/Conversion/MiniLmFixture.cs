@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using CrossEncoder.Tools.Onnx;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Onnx;
+using CrossEncoder.Conversion.Packaged;
 using CrossEncoder.Tools.Reference;
 using Onnx;
 using Xunit;

@@ -1,7 +1,9 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using CrossEncoder.Native.SafeTensors;
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 using Onnx;
 using Xunit;
 

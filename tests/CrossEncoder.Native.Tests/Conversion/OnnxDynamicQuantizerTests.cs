@@ -1,7 +1,9 @@
 using System.Buffers.Binary;
 using CrossEncoder.Native.Tokenization;
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;

@@ -1,3 +1,5 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Text.Json;
 using CrossEncoder.Native.SafeTensors;
 

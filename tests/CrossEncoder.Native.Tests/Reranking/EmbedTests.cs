@@ -2,6 +2,8 @@ using CrossEncoder.Native.Reranking;
 using CrossEncoder.Native.Tests.Model;
 using CrossEncoder.Tools.Reference;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Reranking;

@@ -1,3 +1,5 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Reranking;
 using CrossEncoder.Native.Tests.Model;

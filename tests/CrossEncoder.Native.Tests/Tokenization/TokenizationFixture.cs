@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CrossEncoder.Native.Tokenization;
-using CrossEncoder.Tools.Packaged;
+using CrossEncoder.Conversion.Packaged;
 
 namespace CrossEncoder.Native.Tests.Tokenization;
 

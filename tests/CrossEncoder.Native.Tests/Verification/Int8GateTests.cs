@@ -1,8 +1,12 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Text.Json.Nodes;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.SafeTensors;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Verification;
@@ -19,23 +23,23 @@ public class Int8GateTests(MiniLmFixture minilm)
 
     private static IReadOnlyList<RankingQuery> SampleQueries() => IrCollections.FromSample(queries: 6, candidates: 16);
 
-    private static void AssertWithinGate(Int8GateReport report)
+    private static void AssertWithinGate(PrecisionGateReport report)
     {
         Assert.True(report.SpearmanMean >= SampleMinSpearmanMean, report.ToString());
-        Assert.True(report.Top10Overlap >= Int8Gate.MinTop10Overlap, report.ToString());
-        Assert.True(report.MinCosine >= Int8Gate.MinCosine, report.ToString());
-        Assert.True(report.Ndcg10Fp32 - report.Ndcg10Int8 <= Int8Gate.MaxNdcgDrop, report.ToString());
+        Assert.True(report.Top10Overlap >= PrecisionGate.MinTop10Overlap, report.ToString());
+        Assert.True(report.MinCosine >= PrecisionGate.MinCosine, report.ToString());
+        Assert.True(report.Ndcg10Reference - report.Ndcg10Candidate <= PrecisionGate.MaxNdcgDrop, report.ToString());
     }
 
     [Fact]
     public void TheBiEncoderPassesTheGateOnRealText()
     {
-        var report = Int8Gate.Run(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), BertModel.Load(minilm.ModelDirectory, Precision.Int8),
+        var report = PrecisionGate.Run(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), BertModel.Load(minilm.ModelDirectory, Precision.Int8),
             BertTokenizer.FromModelFolder(minilm.ModelDirectory), SampleQueries(), maxLength: 128);
         Assert.Equal(96, report.Pairs);
         AssertWithinGate(report);
         Assert.True(report.MaxAbsScoreDiff > 0, "int8 scores identical to fp32 mean nothing was quantized");
-        Assert.NotNull(report.Ndcg10Fp32);
+        Assert.NotNull(report.Ndcg10Reference);
     }
 
     [Fact]
@@ -47,7 +51,7 @@ public class Int8GateTests(MiniLmFixture minilm)
             BuildCrossEncoder(minilm.ModelDirectory, directory);
             var fp32 = BertModel.Load(directory, Precision.Fp32);
             Assert.Equal(ModelKind.CrossEncoder, fp32.Kind);
-            var report = Int8Gate.Run(fp32, BertModel.Load(directory, Precision.Int8), BertTokenizer.FromModelFolder(directory), SampleQueries(), maxLength: 128);
+            var report = PrecisionGate.Run(fp32, BertModel.Load(directory, Precision.Int8), BertTokenizer.FromModelFolder(directory), SampleQueries(), maxLength: 128);
             AssertWithinGate(report);
         }
         finally
@@ -83,8 +87,8 @@ public class Int8GateTests(MiniLmFixture minilm)
             float[] dequantized = Run(BertModel.Load(directory, Precision.Fp32), pairs); // int8 weights, fp32 arithmetic
             for (int s = 0; s < pairs.Length; s++)
             {
-                Assert.True(Cosine(reference, fromFile, s, 384) >= Int8Gate.MinCosine, $"sequence {s}: int8 cosine {Cosine(reference, fromFile, s, 384)}");
-                Assert.True(Cosine(reference, dequantized, s, 384) >= Int8Gate.MinCosine, $"sequence {s}");
+                Assert.True(Cosine(reference, fromFile, s, 384) >= PrecisionGate.MinCosine, $"sequence {s}: int8 cosine {Cosine(reference, fromFile, s, 384)}");
+                Assert.True(Cosine(reference, dequantized, s, 384) >= PrecisionGate.MinCosine, $"sequence {s}");
             }
             Assert.NotEqual(reference, fromFile);
         }
@@ -99,19 +103,19 @@ public class Int8GateTests(MiniLmFixture minilm)
     {
         var log = new List<string>();
         using var reranker = Native.Reranking.Reranker.Load(minilm.ModelDirectory, new Native.Reranking.RerankerOptions { Precision = Precision.Auto, Log = log.Add });
-        Assert.Equal(Precision.Int8, reranker.Model.Precision);
+        Assert.Equal(Precision.Int8, reranker.Description.Precision);
         Assert.Null(reranker.PrecisionNote);
         Assert.Empty(log);
-        var (cosine, spearman) = Native.Reranking.PrecisionCheck.Compare(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), reranker.Model, reranker.Tokenizer);
-        Assert.InRange(cosine, Native.Reranking.PrecisionCheck.MinCosine, 1 - 1e-9);   // int8 really differs, within budget
-        Assert.True(spearman >= Native.Reranking.PrecisionCheck.MinSpearman, $"spearman {spearman}");
+        var (cosine, spearman) = PrecisionGate.QuickCheck(BertModel.Load(minilm.ModelDirectory, Precision.Fp32), reranker.Model, reranker.Tokenizer);
+        Assert.InRange(cosine, PrecisionGate.MinCosine, 1 - 1e-9);   // int8 really differs, within budget
+        Assert.True(spearman >= PrecisionGate.QuickMinSpearman, $"spearman {spearman}");
         // The cross-encoder (pooled vector + head) passes the quick check too.
         string directory = Path.Combine(Path.GetTempPath(), "minilm-ce-auto-" + Guid.NewGuid().ToString("N"));
         try
         {
             BuildCrossEncoder(minilm.ModelDirectory, directory);
-            var (_, other) = Native.Reranking.PrecisionCheck.Compare(BertModel.Load(directory, Precision.Fp32), BertModel.Load(directory, Precision.Int8), reranker.Tokenizer);
-            Assert.True(other >= Native.Reranking.PrecisionCheck.MinSpearman, $"cross-encoder int8 spearman {other}");
+            var (_, other) = PrecisionGate.QuickCheck(BertModel.Load(directory, Precision.Fp32), BertModel.Load(directory, Precision.Int8), reranker.Tokenizer);
+            Assert.True(other >= PrecisionGate.QuickMinSpearman, $"cross-encoder int8 spearman {other}");
         }
         finally
         {
@@ -122,19 +126,19 @@ public class Int8GateTests(MiniLmFixture minilm)
     [Fact]
     public void TheGateFiguresAreTheTextbookOnes()
     {
-        // Spearman: ranks (1,2,3,4) vs (1,2,4,3): 1 - 6*2/(4*15) = 0.8. nDCG@10 with gains (3,0,1) ranked by the scores:
-        // order doc0, doc2, doc1: DCG = 7/log2(2) + 1/log2(3) = 7.6309; ideal is the same order, so 1.
-        Assert.Equal(0.8, Int8Gate.Spearman([1, 2, 3, 4], [10, 20, 40, 30]), 12);
-        Assert.Equal(-1, Int8Gate.Spearman([1, 2, 3], [3, 2, 1]), 12);
-        Assert.Equal(1, Int8Gate.Ndcg10([0.9, 0.1, 0.5], [3, 0, 1]), 12);
-        Assert.Equal((1 / Math.Log2(2) + 7 / Math.Log2(3)) / (7 + 1 / Math.Log2(3)), Int8Gate.Ndcg10([0.5, 0.1, 0.9], [3, 0, 1]), 12);
+        // Spearman: ranks (1,2,3,4) vs (1,2,4,3): 1 - 6*2/(4*15) = 0.8. nDCG@10 (trec_eval: linear gains) with gains (3,0,1)
+        // ranked by the scores: order doc0, doc2, doc1: DCG = 3/log2(2) + 1/log2(3); ideal is the same order, so 1.
+        Assert.Equal(0.8, AgreementMetrics.Spearman([1, 2, 3, 4], [10, 20, 40, 30]), 12);
+        Assert.Equal(-1, AgreementMetrics.Spearman([1, 2, 3], [3, 2, 1]), 12);
+        Assert.Equal(1, AgreementMetrics.NdcgAt10([0.9, 0.1, 0.5], [3, 0, 1]), 12);
+        Assert.Equal((1 / Math.Log2(2) + 3 / Math.Log2(3)) / (3 + 1 / Math.Log2(3)), AgreementMetrics.NdcgAt10([0.5, 0.1, 0.9], [3, 0, 1]), 12);
         var queries = new[] { new RankingQuery("q", ["a", "b", "c"], [3, 0, 1]) };
-        var reversed = Int8Gate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.1, 0.9, 0.5]], 1);
+        var reversed = PrecisionGate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.1, 0.9, 0.5]], 1);
         Assert.False(reversed.Pass);
         Assert.Equal(-1, reversed.SpearmanMean, 12);
         Assert.Equal(0.8, reversed.MaxAbsScoreDiff, 12);
-        Assert.True(Int8Gate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.91, 0.1, 0.5]], 0.999).Pass);
-        Assert.False(Int8Gate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.91, 0.1, 0.5]], 0.98).Pass);   // cosine below 0.99
+        Assert.True(PrecisionGate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.91, 0.1, 0.5]], 0.999).Pass);
+        Assert.False(PrecisionGate.Compare(queries, [[0.9, 0.1, 0.5]], [[0.91, 0.1, 0.5]], 0.98).Pass);   // cosine below 0.99
     }
 
     internal static void BuildCrossEncoder(string encoder, string directory)

@@ -1,3 +1,5 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CrossEncoder.Native.Model;
@@ -6,6 +8,8 @@ using CrossEncoder.Native.SafeTensors;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Reference;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Verification;

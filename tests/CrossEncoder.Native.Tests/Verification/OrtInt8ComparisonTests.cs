@@ -1,8 +1,12 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using System.Text.Json;
 using CrossEncoder.Cli.Commands;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Verification;
@@ -34,16 +38,16 @@ public class OrtInt8ComparisonTests(MiniLmFixture minilm)
 
         // ORT fp32 through this path (padding, mean pooling, cosine) ranks like our fp32 engine: same nDCG@10.
         var fp32 = BertModel.Load(minilm.ModelDirectory, Precision.Fp32);
-        var ours = Int8Gate.Run(fp32, fp32, tokenizer, queries, maxLength: 128);
-        Assert.NotNull(report.Ndcg10Fp32);
-        Assert.Equal(ours.Ndcg10Fp32!.Value, report.Ndcg10Fp32!.Value, 1e-9);
+        var ours = PrecisionGate.Run(fp32, fp32, tokenizer, queries, maxLength: 128);
+        Assert.NotNull(report.Ndcg10Reference);
+        Assert.Equal(ours.Ndcg10Reference!.Value, report.Ndcg10Reference!.Value, 1e-9);
     }
 
     [Fact]
     public void VerifyPrintsTheNeighbourInTextAndJson()
     {
-        var gate = new Int8GateReport(50, 1000, 0.9952, 0.9835, 0.984, 0.0258, 0.99238, 0.7374, 0.7380);
-        var ort = new Int8GateReport(50, 1000, 0.9901, 0.95, 0.97, 0.031, 0.991, 0.7374, 0.7301);
+        var gate = new PrecisionGateReport(50, 1000, 0.9952, 0.9835, 0.984, 0.0258, 0.99238, 0.7374, 0.7380);
+        var ort = new PrecisionGateReport(50, 1000, 0.9901, 0.95, 0.97, 0.031, 0.991, 0.7374, 0.7301);
 
         var json = new StringWriter();
         VerifyInt8Command.Print(gate, "m", "d", json: true, json, (ort, "36 MatMuls in int8"));

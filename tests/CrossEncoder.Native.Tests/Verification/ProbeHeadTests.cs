@@ -1,8 +1,12 @@
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.SafeTensors;
 using CrossEncoder.Native.Tests.Conversion;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Verification;
+using CrossEncoder.Conversion.Verification;
+using CrossEncoder.Native.Reranking.Verification;
 using Xunit;
 
 namespace CrossEncoder.Native.Tests.Verification;

@@ -104,8 +104,8 @@ public static class BenchCases
     public static PreparedCase PreparePadded(BenchContext context, int pairs, int tokens)
     {
         var model = context.Reranker.Model;
-        var sequences = SyntheticPairs(pairs, tokens, model.Config.VocabSize);
-        var workspace = model.CreateWorkspace(pairs * tokens, pairs);
+        var sequences = SyntheticPairs(pairs, tokens, model.Description.VocabularySize);
+        var workspace = model.CreateWorkspace(pairs * tokens, pairs, tokens);
         var feeds = context.Ort.Batch(sequences);
         void Ours()
         {

@@ -90,8 +90,8 @@ public sealed class BenchContext : IDisposable
         if (settings.Int8)
         {
             // ONNX Runtime's own int8: the model quantize_dynamic(per_channel=True, QInt8, MatMul) writes, built in memory.
-            var int8Model = Onnx.OnnxGraph.LoadModel(onnxPath);
-            var quantization = Onnx.OnnxDynamicQuantizer.Quantize(int8Model);
+            var int8Model = Conversion.Onnx.OnnxGraph.LoadModel(onnxPath);
+            var quantization = Conversion.Onnx.OnnxDynamicQuantizer.Quantize(int8Model);
             ortInt8 = new OrtEncoder(Google.Protobuf.MessageExtensions.ToByteArray(int8Model), settings.Threads);
             ortInt8Note = $"ORT int8: quantize_dynamic-equivalent model, {quantization.QuantizedMatMuls} MatMuls per-column QInt8 x dynamic u8, {quantization.SkippedMatMuls} fp32";
         }

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Model.Common;
 using CrossEncoder.Native.Tokenization;
 using CrossEncoder.Tools.Reference;
 

@@ -1,5 +1,6 @@
+using CrossEncoder.Native.Reranking.Verification;
 using CrossEncoder.Native.Tokenization;
-using CrossEncoder.Tools.Onnx;
+using CrossEncoder.Conversion.Onnx;
 using CrossEncoder.Tools.Reference;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
@@ -14,7 +15,7 @@ namespace CrossEncoder.Tools.Verification;
 /// <remarks>
 /// Bi-encoder exports (output <c>last_hidden_state</c> [B, T, H]) only: the sentence embedding is the mean over unmasked tokens
 /// then L2 normalization (as sentence-transformers and our engine), the score cosine(query, document), the vectors for the
-/// minimum cosine the embeddings: exactly what <see cref="Int8Gate"/> measures for a bi-encoder. Each query and its candidates go
+/// minimum cosine the embeddings: exactly what <see cref="PrecisionGate"/> measures for a bi-encoder. Each query and its candidates go
 /// through ONNX Runtime in batches of 16 padded to the longest, as a user would run it; note that DynamicQuantizeLinear picks
 /// one scale for the whole batch tensor, so ORT int8's scores depend a little on what shares the batch.
 /// </remarks>
@@ -27,7 +28,7 @@ public static class OrtInt8Comparison
     /// Returns the figures, or null with <paramref name="why"/> when the export cannot be compared (no last_hidden_state
     /// output, e.g. a cross-encoder export with logits).
     /// </summary>
-    public static Int8GateReport? Run(string onnxPath, ITextPairTokenizer tokenizer, IReadOnlyList<RankingQuery> queries, int maxLength, int threads,
+    public static PrecisionGateReport? Run(string onnxPath, ITextPairTokenizer tokenizer, IReadOnlyList<RankingQuery> queries, int maxLength, int threads,
         out string why, OnnxDynamicQuantizationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(queries);
@@ -47,7 +48,7 @@ public static class OrtInt8Comparison
         double minCos = 1;
         for (int i = 0; i < a.Vectors.Count; i++) minCos = Math.Min(minCos, Dot(a.Vectors[i], b.Vectors[i]));   // unit vectors
         why = $"{quantization.QuantizedMatMuls} MatMuls in int8 (per-column QInt8 weights{(options?.ReduceRange == true ? ", reduce_range" : "")}, u8 activations), {quantization.SkippedMatMuls} left fp32";
-        return Int8Gate.Compare(queries, a.Scores, b.Scores, minCos);
+        return PrecisionGate.Compare(queries, a.Scores, b.Scores, minCos);
     }
 
     /// <summary>

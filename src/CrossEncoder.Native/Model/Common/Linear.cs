@@ -1,0 +1,154 @@
+using System.Buffers;
+using CrossEncoder.Native.Kernels;
+
+namespace CrossEncoder.Native.Model.Common;
+
+/// <summary>
+/// A fully connected layer, <c>y = x W^T + b</c>, as torch.nn.Linear: the weight is stored [out, in], the bias is optional.
+/// The arithmetic is chosen once at load: <see cref="Fp32Linear"/> packs the weight into the GEMM's panel layout;
+/// <see cref="Int8Linear"/> keeps it int8 per output channel and quantizes each call's input per row (Kernels/Quantize.cs,
+/// GemmInt8.cs). A layer is quantizable when its family says so (encoder linears are; small heads stay fp32); it then
+/// loads as int8 when the <see cref="WeightSource"/>'s precision is Int8.
+/// </summary>
+internal abstract class Linear
+{
+    protected Linear(int inFeatures, int outFeatures, float[] bias)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Bias = bias;
+    }
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+
+    /// <summary>[out], or empty when the layer has no bias.</summary>
+    protected float[] Bias { get; }
+
+    /// <summary>True when the product runs in int8.</summary>
+    public abstract bool IsInt8 { get; }
+
+    /// <summary>Loads <c>{module}.weight</c> [out, in] and (when <paramref name="hasBias"/>) <c>{module}.bias</c> [out].</summary>
+    public static Linear Load(WeightSource weights, string module, int inFeatures, int outFeatures, bool quantizable, bool underModelPrefix = true, bool hasBias = true) =>
+        LoadStacked(weights, [module], inFeatures, outFeatures, quantizable, underModelPrefix, hasBias);
+
+    /// <summary>Loads layers that read the same input as one wider layer (rows of W stacked in order), e.g. Q, K and V.</summary>
+    public static Linear LoadStacked(WeightSource weights, string[] modules, int inFeatures, int outFeaturesEach, bool quantizable, bool underModelPrefix = true, bool hasBias = true)
+    {
+        int outFeatures = modules.Length * outFeaturesEach;
+        var bias = new List<float>(outFeatures);
+        if (hasBias)
+            foreach (string module in modules) bias.AddRange(weights.Take(TensorNaming.Bias(module), [outFeaturesEach], underModelPrefix));
+        if (quantizable)
+            foreach (string module in modules) weights.MarkQuantizableLinear(TensorNaming.Weight(module), underModelPrefix);
+        // A missing tensor comes back empty (WeightSource reports them all at the end): keep the shapes valid until then.
+        bool complete = !hasBias || bias.Count == outFeatures;
+        if (quantizable && weights.Precision == Precision.Int8)
+        {
+            var q = new List<sbyte>(outFeatures * inFeatures);
+            var scale = new List<float>(outFeatures);
+            foreach (string module in modules)
+            {
+                var (mq, ms) = weights.TakeQuantized(TensorNaming.Weight(module), [outFeaturesEach, inFeatures], underModelPrefix);
+                q.AddRange(mq);
+                scale.AddRange(ms);
+            }
+            if (complete && q.Count == outFeatures * inFeatures)
+                return new Int8Linear(QuantizedMatrix.FromQuantized(q.ToArray(), scale.ToArray(), outFeatures, inFeatures), bias.ToArray());
+        }
+        else
+        {
+            var weight = new List<float>(outFeatures * inFeatures);
+            foreach (string module in modules) weight.AddRange(weights.Take(TensorNaming.Weight(module), [outFeaturesEach, inFeatures], underModelPrefix));
+            if (complete && weight.Count == outFeatures * inFeatures) return new Fp32Linear(weight.ToArray(), bias.ToArray(), inFeatures, outFeatures);
+        }
+        return new Fp32Linear(new float[outFeatures * inFeatures], hasBias ? new float[outFeatures] : [], inFeatures, outFeatures);
+    }
+
+    /// <summary>True when <see cref="ForwardColumns"/> can start at output feature <paramref name="column"/> (whole weight panels).</summary>
+    public abstract bool CanStartColumnsAt(int column);
+
+    /// <summary>Output features [first, first + count) only: y[r * ldy + j] = x[r] . W[j] + b[j]; other columns of y untouched.</summary>
+    public abstract void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count);
+
+    /// <summary>y[R, out] = x[R, in] W^T + b.</summary>
+    public abstract void Forward(ReadOnlySpan<float> x, Span<float> y, int rows);
+
+    /// <summary>y[R, out] = GELU(x[R, in] W^T + b), the GELU applied to each GEMM tile while it is cache-hot.</summary>
+    public abstract void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows);
+
+    /// <summary>residual[R, out] = LayerNorm(x[R, in] W^T + b + residual), the product kept in scratch[R, out]: BERT's dense +
+    /// "add &amp; norm".</summary>
+    public abstract void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm);
+}
+
+/// <summary>fp32: the weight packed once at load (the unpacked copy is not kept), so no call repacks it.</summary>
+internal sealed class Fp32Linear(float[] weight, float[] bias, int inFeatures, int outFeatures) : Linear(inFeatures, outFeatures, bias)
+{
+    private readonly PackedMatrix _weight = Gemm.Pack(weight, outFeatures, inFeatures);   // [out, in], packed
+
+    public override bool IsInt8 => false;
+
+    public override bool CanStartColumnsAt(int column) => column % _weight.Nr == 0;
+
+    public override void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count) =>
+        Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight, Bias, y, rows, ldy, first, count);
+
+    public override void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows);
+
+    public override void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows) =>
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
+
+    /// <summary>Fused into the GEMM: each row block is normalised while cache-hot.</summary>
+    public override void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm)
+    {
+        int n = rows * OutFeatures;
+        Gemm.MultiplyTransposedAddLayerNorm(x[..(rows * InFeatures)], _weight, Bias, scratch[..n], rows, residual[..n], layerNorm.Gamma, layerNorm.Beta, layerNorm.Eps);
+    }
+}
+
+/// <summary>int8: weights int8 per output channel, each call's input quantized per row (12 bits + zero point), integer
+/// product, dequantize + bias in the epilogue. Pooled buffers: no steady-state allocation.</summary>
+internal sealed class Int8Linear(QuantizedMatrix weight, float[] bias) : Linear(weight.K, weight.N, bias)
+{
+    private readonly QuantizedMatrix _weight = weight;   // [out, in], int8 per channel, packed
+
+    public override bool IsInt8 => true;
+
+    public override bool CanStartColumnsAt(int column) => column % QuantizedMatrix.Nr == 0;
+
+    public override void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count) =>
+        Multiply(x, y, rows, ldy, first, count, gelu: false);
+
+    public override void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) => Multiply(x, y, rows, OutFeatures, 0, OutFeatures, gelu: false);
+
+    public override void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows) => Multiply(x, y, rows, OutFeatures, 0, OutFeatures, gelu: true);
+
+    /// <summary>Two passes: the product, then residual + LayerNorm.</summary>
+    public override void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm)
+    {
+        Multiply(x, scratch, rows, OutFeatures, 0, OutFeatures, gelu: false);
+        layerNorm.AddAndForward(scratch, residual, rows);
+    }
+
+    /// <summary>Output features [first, first + count) of the int8 product into y (row stride ldy).</summary>
+    private void Multiply(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count, bool gelu)
+    {
+        int kp = _weight.KPadded;
+        ushort[] qx = ArrayPool<ushort>.Shared.Rent(rows * kp);    // [R, Kp]
+        float[] scale = ArrayPool<float>.Shared.Rent(rows);        // [R]
+        int[] zeroPoint = ArrayPool<int>.Shared.Rent(rows);        // [R]
+        try
+        {
+            Quantize.Rows(x[..(rows * InFeatures)], qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), rows, InFeatures);
+            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), _weight, Bias, y, rows, ldy, first, count, GemmInt8.Best, gelu);
+        }
+        finally
+        {
+            ArrayPool<ushort>.Shared.Return(qx);
+            ArrayPool<float>.Shared.Return(scale);
+            ArrayPool<int>.Shared.Return(zeroPoint);
+        }
+    }
+}

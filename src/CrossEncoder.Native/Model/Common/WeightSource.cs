@@ -1,0 +1,136 @@
+using CrossEncoder.Native.Kernels;
+using CrossEncoder.Native.SafeTensors;
+
+namespace CrossEncoder.Native.Model.Common;
+
+/// <summary>
+/// Hands out a checkpoint's tensors by canonical Hugging Face name, resolving the family's optional model prefix and
+/// spelling aliases (<see cref="TensorNaming"/>), checking shapes, and remembering what was taken. After loading,
+/// <see cref="ThrowIfIncomplete"/> fails loudly with the full list of missing and unexpected tensors, so a wrong checkpoint
+/// never loads half-way. It is also where precision reaches the modules: <see cref="Precision"/> says whether a quantizable
+/// linear loads as int8, and every quantizable tensor is recorded under its name in the file.
+/// </summary>
+internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Precision precision)
+{
+    private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
+    private readonly List<string> _missing = [];
+    private readonly List<QuantizableTensor> _quantizable = [];
+
+    /// <summary>Fp32 or Int8: the arithmetic of the linear layers loaded as quantizable.</summary>
+    public Precision Precision { get; } = precision is Precision.Fp32 or Precision.Int8 ? precision
+        : throw new ArgumentOutOfRangeException(nameof(precision), precision, "A checkpoint loads in Fp32 or Int8; Auto is resolved by the loader.");
+
+    /// <summary>The file's path, for error messages.</summary>
+    public string FilePath => file.FilePath;
+
+    /// <summary>The quantizable tensors taken so far, under their names in the file.</summary>
+    public IReadOnlyList<QuantizableTensor> Quantizable => _quantizable;
+
+    /// <summary>True when the checkpoint has a tensor under <paramref name="name"/> (with any accepted prefix/alias).</summary>
+    public bool Has(string name, bool underModelPrefix = true) => Resolve(name, underModelPrefix) is not null;
+
+    /// <summary>Copies a tensor as F32, checking its shape. Records a missing tensor and returns an empty array instead of throwing,
+    /// so every missing name is reported at once. An I8 tensor (a quantized file) is dequantized.</summary>
+    public float[] Take(string name, long[] shape, bool underModelPrefix = true)
+    {
+        string? actual = Resolve(name, underModelPrefix);
+        if (actual is null)
+        {
+            _missing.Add($"{name} {FormatShape(shape)}");
+            return [];
+        }
+        var info = file.Tensors[actual];
+        if (!info.Shape.SequenceEqual(shape))
+            throw new ModelFormatException(file.FilePath, $"tensor '{actual}' has shape {FormatShape(info.Shape)}; the config implies {FormatShape(shape)}.");
+        _taken.Add(actual);
+        if (info.DType == SafeTensorDType.I8)
+        {
+            var (q, scale) = ReadInt8(actual, shape);
+            return ModelQuantization.Dequantize(q, scale, (int)shape[0], (int)shape[1]);
+        }
+        return file.ReadFloat32(actual);
+    }
+
+    /// <summary>A gathered table [rows, columns] (a word-embedding table), quantizable as 8-bit rows: in int8 it is rounded
+    /// through its per-row 8-bit representation (what a quantized file stores), so a quantized folder and an fp32 folder
+    /// loaded in int8 compute the same.</summary>
+    public float[] TakeTable(string name, long[] shape, bool underModelPrefix = true)
+    {
+        string? actual = Resolve(name, underModelPrefix);
+        if (actual is not null) _quantizable.Add(new QuantizableTensor(actual, IsTable: true));
+        var values = Take(name, shape, underModelPrefix);
+        if (Precision != Precision.Int8 || values.Length == 0 || shape.Length != 2 || file.Tensors[actual!].DType == SafeTensorDType.I8) return values;
+        ModelQuantization.RequireFinite(file.FilePath, actual!, values, (int)shape[1]);
+        return ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]);
+    }
+
+    /// <summary>A quantizable linear weight [out, in] as int8 values and per-row scales: read from an int8 file, or quantized
+    /// from fp32. Returns empty arrays (and records the name) when missing, like <see cref="Take"/>.</summary>
+    public (sbyte[] Q, float[] Scale) TakeQuantized(string name, long[] shape, bool underModelPrefix = true)
+    {
+        string? actual = Resolve(name, underModelPrefix);
+        if (actual is not null && file.Tensors[actual].DType == SafeTensorDType.I8 && file.Tensors[actual].Shape.SequenceEqual(shape))
+        {
+            _taken.Add(actual);
+            return ReadInt8(actual, shape);
+        }
+        var w = Take(name, shape, underModelPrefix);
+        if (w.Length == 0) return ([], []);
+        ModelQuantization.RequireFinite(file.FilePath, actual!, w, (int)shape[1]);
+        var q = new sbyte[w.Length];
+        var s = new float[shape[0]];
+        Quantize.Weights(w, q, s, (int)shape[0], (int)shape[1]);
+        return (q, s);
+    }
+
+    /// <summary>Records <paramref name="name"/> (a linear weight) as one the int8 scheme quantizes.</summary>
+    public void MarkQuantizableLinear(string name, bool underModelPrefix = true)
+    {
+        if (Resolve(name, underModelPrefix) is { } actual) _quantizable.Add(new QuantizableTensor(actual, IsTable: false));
+    }
+
+    /// <summary>An I8 [rows, columns] tensor and its F32 [rows] scale tensor (both marked taken).</summary>
+    private (sbyte[] Q, float[] Scale) ReadInt8(string actual, long[] shape)
+    {
+        if (shape.Length != 2) throw new ModelFormatException(file.FilePath, $"tensor '{actual}' is I8 but only 2-D weights may be quantized.");
+        string scaleName = TensorNaming.Scale(actual);
+        if (!file.Tensors.TryGetValue(scaleName, out var scaleInfo) || !scaleInfo.Shape.SequenceEqual([shape[0]]))
+            throw new ModelFormatException(file.FilePath, $"int8 tensor '{actual}' needs its scales '{scaleName}' with shape [{shape[0]}].");
+        _taken.Add(scaleName);
+        var q = new sbyte[shape[0] * shape[1]];
+        System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(actual)).CopyTo(q);
+        return (q, file.ReadFloat32(scaleName));
+    }
+
+    /// <summary>Marks every tensor under <paramref name="module"/> (with any accepted prefix) as deliberately unused, e.g. the
+    /// pooler a RoBERTa classifier checkpoint may carry but its head never reads (transformers ignores it too).</summary>
+    public void Ignore(string module)
+    {
+        foreach (string name in file.Tensors.Keys)
+            if (name.StartsWith(module + ".", StringComparison.Ordinal) || name.StartsWith(naming.ModelPrefix + module + ".", StringComparison.Ordinal))
+                _taken.Add(name);
+    }
+
+    /// <summary>Throws if any tensor was missing or any non-ignorable tensor was never taken.</summary>
+    public void ThrowIfIncomplete()
+    {
+        var unexpected = file.Tensors.Keys.Where(n => !_taken.Contains(n) && !naming.IsIgnorable(n)).Order(StringComparer.Ordinal).ToList();
+        if (_missing.Count == 0 && unexpected.Count == 0) return;
+        var message = new System.Text.StringBuilder("the weights do not match the model described by config.json.");
+        if (_missing.Count > 0) message.Append($" Missing ({_missing.Count}): ").AppendJoin(", ", _missing.Take(20)).Append(_missing.Count > 20 ? ", ..." : "").Append('.');
+        if (unexpected.Count > 0) message.Append($" Unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", ..." : "").Append('.');
+        throw new ModelFormatException(file.FilePath, message.ToString());
+    }
+
+    private string? Resolve(string name, bool underModelPrefix)
+    {
+        foreach (string alias in naming.Aliases(name))
+        {
+            if (file.Tensors.ContainsKey(alias)) return alias;
+            if (underModelPrefix && file.Tensors.ContainsKey(naming.ModelPrefix + alias)) return naming.ModelPrefix + alias;
+        }
+        return null;
+    }
+
+    private static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
+}

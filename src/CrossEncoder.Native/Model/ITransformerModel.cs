@@ -1,0 +1,75 @@
+using CrossEncoder.Native.Model.Common;
+
+namespace CrossEncoder.Native.Model;
+
+/// <summary>
+/// The seam between the model families and everything that runs them (Reranker, server, eval, the int8 gate, bench): a
+/// loaded transformer with its head, immutable and shareable between threads. A family (a folder under Model/, e.g.
+/// Model/Bert/) implements it; <see cref="ModelLoader"/> picks the family from <c>config.json</c> and is the one place
+/// precision enters. Callers fill <see cref="ModelWorkspace.Batch"/>, call <see cref="Forward"/> and read one output row
+/// per sequence; they never see a family's modules, weight names or kernels.
+/// </summary>
+internal interface ITransformerModel
+{
+    /// <summary>What the model is: family, kind, output width, limits, precision, score transform.</summary>
+    ModelDescription Description { get; }
+
+    /// <summary>The tensors of the checkpoint that the int8 scheme quantizes (linear weights and gathered tables), under the
+    /// names they have in <c>model.safetensors</c>: what <see cref="ModelQuantization.WriteQuantizedFolder"/> writes as I8.</summary>
+    IReadOnlyList<QuantizableTensor> QuantizableTensors { get; }
+
+    /// <summary>Buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/>
+    /// sequences of at most <paramref name="maxSequenceLength"/> tokens each (capped at the model's limit).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A capacity is not positive or too large for one workspace.</exception>
+    ModelWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength);
+
+    /// <summary>
+    /// Runs the model on <c>workspace.Batch</c> and returns the outputs [B, <see cref="ModelDescription.OutputSize"/>]: logits
+    /// for a cross-encoder, sentence embeddings for a bi-encoder; valid until the workspace is used again. With a
+    /// <paramref name="tap"/>, every intermediate named in <see cref="ModelTaps"/> is reported (and computed in full).
+    /// </summary>
+    /// <exception cref="ArgumentException">The workspace was created by another model.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (checked between layers).</exception>
+    ReadOnlySpan<float> Forward(ModelWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>A tensor of a checkpoint that int8 quantizes: a linear weight [out, in] (multiplied in int8) or a table [rows,
+/// columns] that is only gathered (stored as 8-bit rows).</summary>
+/// <param name="Name">The tensor's name in <c>model.safetensors</c>, prefix included (e.g. <c>roberta.encoder.layer.0.attention.self.query.weight</c>).</param>
+/// <param name="IsTable">True for a gathered table (the word embeddings), false for a linear weight.</param>
+internal readonly record struct QuantizableTensor(string Name, bool IsTable);
+
+/// <summary>Receives a named intermediate activation during <see cref="ITransformerModel.Forward"/> (rows x columns,
+/// row-major); the span is valid only during the call. Names are listed in <see cref="ModelTaps"/>.</summary>
+internal delegate void ActivationTap(string name, ReadOnlySpan<float> values, int rows, int columns);
+
+/// <summary>The stable names of the intermediates every family reports to an <see cref="ActivationTap"/>, so a test can say
+/// which layer diverged first and the int8 checks can compare the same vector on every family.</summary>
+internal static class ModelTaps
+{
+    /// <summary>[N, H]: the hidden states entering the first layer.</summary>
+    public const string Embeddings = "embeddings";
+
+    /// <summary>[N, H]: the hidden states leaving layer <paramref name="index"/> (0-based).</summary>
+    public static string Layer(int index) => $"layer.{index}";
+
+    /// <summary>[B, H]: the vector the head's last projection reads, one row per sequence: BERT's pooled [CLS] (tanh(dense)),
+    /// RoBERTa's and ELECTRA's <c>act(dense(first token))</c>; a bi-encoder's pooled sentence vector before normalisation.</summary>
+    public const string HeadHidden = "head.hidden";
+
+    /// <summary>[B, OutputSize]: what <see cref="ITransformerModel.Forward"/> returns.</summary>
+    public const string Output = "output";
+}
+
+/// <summary>
+/// Every activation buffer one forward pass of a family needs, allocated once (llama2.c's RunState), plus the packed input
+/// batch. A workspace is used by one call at a time; each concurrent caller brings its own.
+/// </summary>
+internal abstract class ModelWorkspace(PackedBatch batch, int outputSize)
+{
+    /// <summary>The input sequences of the next forward pass.</summary>
+    public PackedBatch Batch { get; } = batch;
+
+    /// <summary>Width of one output row.</summary>
+    public int OutputSize { get; } = outputSize;
+}

@@ -1,0 +1,168 @@
+using System.Collections.Immutable;
+using System.Text.Json;
+using CrossEncoder.Native.Model.Bert;
+using CrossEncoder.Native.Reranking.Verification;
+using CrossEncoder.Native.SafeTensors;
+using CrossEncoder.Native.Tokenization;
+
+namespace CrossEncoder.Native.Model;
+
+/// <summary>A model family: one folder under Model/ (its config, weight names, workspace and modules) that runs the
+/// checkpoints whose <c>config.json</c> names one of its <see cref="ModelTypes"/>.</summary>
+internal interface IModelFamily
+{
+    /// <summary>Short name reported in <see cref="ModelDescription.Family"/>-style messages, e.g. <c>bert</c>.</summary>
+    string Name { get; }
+
+    /// <summary>The <c>model_type</c> values of config.json this family runs.</summary>
+    IReadOnlyCollection<string> ModelTypes { get; }
+
+    /// <summary>Loads the folder's checkpoint in <paramref name="precision"/> (Fp32 or Int8, never Auto).</summary>
+    /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
+    ITransformerModel Load(ModelFolder folder, Precision precision);
+}
+
+/// <summary>
+/// The one loader: reads <c>config.json</c>'s <c>model_type</c>, hands the folder to the family that runs it, and is the one
+/// place precision enters (Fp32, Int8, or Auto: both loaded and int8 kept only if the built-in accuracy check passes).
+/// Adding a family is a folder under Model/ plus one entry in <see cref="BuiltInFamilies"/>.
+/// </summary>
+internal static class ModelLoader
+{
+    /// <summary>The families that ship with the library.</summary>
+    private static readonly IModelFamily[] BuiltInFamilies = [BertFamily.Instance];
+
+    private static ImmutableArray<IModelFamily> _families = [.. BuiltInFamilies];
+
+    /// <summary>The families the loader knows, built-in first.</summary>
+    public static ImmutableArray<IModelFamily> Families => _families;
+
+    /// <summary>Adds a family (tests add a toy family to show that a folder is all a new family needs). Thread-safe;
+    /// registering the same instance twice is a no-op.</summary>
+    public static void Register(IModelFamily family)
+    {
+        ArgumentNullException.ThrowIfNull(family);
+        ImmutableInterlocked.Update(ref _families, list => list.Contains(family) ? list : list.Add(family));
+    }
+
+    /// <summary>Loads a model folder in <paramref name="precision"/>. <see cref="Precision.Auto"/> needs the folder's
+    /// <paramref name="tokenizer"/> to run the quick accuracy check; the note says why Auto kept fp32 (null otherwise).</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="ModelFormatException">A file is missing, malformed, unsupported, or does not match the config.</exception>
+    public static (ITransformerModel Model, string? PrecisionNote) Load(string directory, Precision precision, ITextPairTokenizer? tokenizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(directory);
+        if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "Precision must be Fp32, Int8 or Auto.");
+        var folder = ModelFolder.Open(directory);
+        IModelFamily family = FamilyFor(folder);
+        if (precision != Precision.Auto) return (family.Load(folder, precision), null);
+        if (tokenizer is null) throw new ArgumentNullException(nameof(tokenizer), "Precision.Auto runs the accuracy check on real text and needs the model's tokenizer.");
+        var fp32 = family.Load(folder, Precision.Fp32);
+        var int8 = family.Load(folder, Precision.Int8);
+        var check = PrecisionGate.QuickCheck(fp32, int8, tokenizer);
+        if (check.Pass) return (int8, null);
+        return (fp32, $"Precision.Auto: int8 failed the quick accuracy check on '{directory}' ({check.Describe()}); using fp32.");
+    }
+
+    /// <summary>The family that runs the folder's <c>model_type</c>, or a one-line error naming the supported types.</summary>
+    public static IModelFamily FamilyFor(ModelFolder folder)
+    {
+        foreach (var family in _families)
+            if (family.ModelTypes.Contains(folder.ModelType)) return family;
+        string supported = string.Join(", ", _families.SelectMany(f => f.ModelTypes));
+        throw new ModelFormatException(folder.ConfigPath, $"model_type '{folder.ModelType}' is not supported; this engine runs {supported}.");
+    }
+}
+
+/// <summary>
+/// A Hugging Face model folder as the loader reads it before choosing a family: <c>config.json</c>'s <c>model_type</c> and
+/// <c>architectures</c>, the sentence-transformers metadata every family shares (the score activation), and the weights.
+/// </summary>
+internal sealed class ModelFolder
+{
+    private ModelFolder(string directory, string modelType, ImmutableArray<string> architectures, string? activation)
+    {
+        Directory = directory;
+        ModelType = modelType;
+        Architectures = architectures;
+        SentenceTransformersActivation = activation;
+    }
+
+    /// <summary>The folder.</summary>
+    public string Directory { get; }
+
+    /// <summary>Path of its config.json.</summary>
+    public string ConfigPath => Path.Combine(Directory, "config.json");
+
+    /// <summary>Hugging Face <c>model_type</c> (default <c>bert</c> when absent, as older BERT checkpoints omit it).</summary>
+    public string ModelType { get; }
+
+    /// <summary>Hugging Face class names.</summary>
+    public ImmutableArray<string> Architectures { get; }
+
+    /// <summary>The activation sentence-transformers applies to a CrossEncoder's logits, if the folder names one
+    /// (<c>sentence_transformers.activation_fn</c> or the older <c>sbert_ce_default_activation_function</c> in config.json).</summary>
+    public string? SentenceTransformersActivation { get; }
+
+    /// <summary>The score transform a cross-encoder of this folder intends: Identity when sentence-transformers says so.</summary>
+    public ScoreTransform CrossEncoderTransform =>
+        SentenceTransformersActivation is { } a && a.EndsWith("Identity", StringComparison.Ordinal) ? ScoreTransform.Identity : ScoreTransform.Sigmoid;
+
+    /// <summary>Reads the folder's config.json header fields.</summary>
+    /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
+    /// <exception cref="ModelFormatException">config.json is missing or not a JSON object with well-typed header fields.</exception>
+    public static ModelFolder Open(string directory)
+    {
+        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
+        string path = Path.Combine(directory, "config.json");
+        if (!File.Exists(path)) throw new ModelFormatException(path, "config.json not found.");
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, $"not valid JSON ({e.Message})", e);
+        }
+        using (document)
+        {
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
+            string modelType = "bert";
+            if (root.TryGetProperty("model_type", out var type) && type.ValueKind != JsonValueKind.Null)
+                modelType = type.ValueKind == JsonValueKind.String ? type.GetString()! : throw new ModelFormatException(path, $"field 'model_type' must be a string, got {type.GetRawText()}.");
+            var architectures = ImmutableArray<string>.Empty;
+            if (root.TryGetProperty("architectures", out var list) && list.ValueKind != JsonValueKind.Null)
+            {
+                if (list.ValueKind != JsonValueKind.Array || list.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+                    throw new ModelFormatException(path, $"field 'architectures' must be an array of strings, got {list.GetRawText()}.");
+                architectures = [.. list.EnumerateArray().Select(e => e.GetString()!)];
+            }
+            string? activation = null;
+            if (root.TryGetProperty("sentence_transformers", out var st) && st.ValueKind == JsonValueKind.Object &&
+                st.TryGetProperty("activation_fn", out var fn) && fn.ValueKind == JsonValueKind.String)
+                activation = fn.GetString();
+            else if (root.TryGetProperty("sbert_ce_default_activation_function", out var old) && old.ValueKind == JsonValueKind.String)
+                activation = old.GetString();
+            return new ModelFolder(directory, modelType, architectures, activation);
+        }
+    }
+
+    /// <summary>Opens <c>model.safetensors</c>, or fails with a hint for the weight formats this engine does not read.</summary>
+    /// <exception cref="ModelFormatException">The file is missing.</exception>
+    /// <exception cref="SafeTensorsFormatException">The file violates the format.</exception>
+    public SafeTensorsFile OpenWeights()
+    {
+        string weightsPath = Path.Combine(Directory, "model.safetensors");
+        if (!File.Exists(weightsPath))
+        {
+            string hint = File.Exists(Path.Combine(Directory, "model.safetensors.index.json")) ? " The folder has a sharded checkpoint (model.safetensors.index.json), which is not supported yet: merge the shards into one model.safetensors (in Python: load the model and save_pretrained(dir, max_shard_size=\"100GB\"))."
+                : File.Exists(Path.Combine(Directory, "pytorch_model.bin")) ? " Only safetensors weights are read; pytorch_model.bin is a pickle and is not loaded."
+                : System.IO.Directory.EnumerateFiles(Directory, "*.onnx").Any() ? " The folder has an ONNX file: convert it with `crossencoder convert --onnx <file> --vocab <vocab.txt> --out <dir>`."
+                : "";
+            throw new ModelFormatException(weightsPath, "model.safetensors not found." + hint);
+        }
+        return SafeTensorsFile.Open(weightsPath);
+    }
+}
