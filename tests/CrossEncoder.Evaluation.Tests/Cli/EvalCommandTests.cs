@@ -110,6 +110,26 @@ public sealed class EvalCommandTests(EvalModelFixture model)
     }
 
     [Fact]
+    public void Dense_first_stage_reads_a_tokenizer_json_bi_encoder_and_refuses_a_cross_encoder_in_one_line()
+    {
+        using var biEncoder = TinyModels.XlmRoberta();
+        string cache = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "dense", "--dense-model", biEncoder.Directory, "--candidates", "0",
+            "--json", "--cache", cache);
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal("dense", json.RootElement.GetProperty("first_stage_name").GetString());
+        Assert.InRange(json.RootElement.GetProperty("first_stage").GetProperty("ndcg@10").GetDouble(), 0, 1);
+        Assert.True(json.RootElement.GetProperty("cost").GetProperty("dense").GetProperty("tokens").GetInt64() > 50);
+        Assert.Single(Directory.GetFiles(cache, "dense-*.f32"));
+
+        using var crossEncoder = TinyModels.XlmRoberta(biEncoder: false);
+        (code, _, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "dense", "--dense-model", crossEncoder.Directory, "--candidates", "0", "--cache", cache);
+        Assert.Equal(1, code);
+        Assert.Contains("cross-encoder", Assert.Single(error.Trim().Split('\n'), l => l.StartsWith("error: ")));
+    }
+
+    [Fact]
     public void Convert_collection_writes_beir_layout()
     {
         string output = Fixture.TemporaryDirectory();
