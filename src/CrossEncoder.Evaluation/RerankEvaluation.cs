@@ -2,7 +2,6 @@ using System.Diagnostics;
 using CrossEncoder.Evaluation.Data;
 using CrossEncoder.Evaluation.Metrics;
 using CrossEncoder.Evaluation.Retrieval;
-using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Reranking;
 
 namespace CrossEncoder.Evaluation;
@@ -86,7 +85,8 @@ public static class RerankEvaluation
     /// <summary>Runs the first stage and the reranker(s) and measures both.</summary>
     /// <param name="data">The collection.</param>
     /// <param name="firstStage">BM25, dense, or a run file.</param>
-    /// <param name="modelDirectory">The reranker's model folder (cross-encoder, or bi-encoder scored by cosine).</param>
+    /// <param name="modelDirectory">The reranker's model folder (cross-encoder, or bi-encoder scored by cosine), or a Hub id
+    /// <c>org/name[@revision]</c> as <see cref="Reranker.Load"/> takes it.</param>
     /// <param name="options">Candidates, queries, precisions.</param>
     /// <param name="progress">Receives progress of each long step.</param>
     /// <param name="cancellationToken">Stops between queries and batches.</param>
@@ -123,7 +123,8 @@ public static class RerankEvaluation
         return new RerankEvaluationReport(queryIds, first, retrieved, reranked, total.Elapsed.TotalSeconds);
     }
 
-    /// <summary>Loads the reranker at a precision: the one place precision meets the library (<see cref="RerankerOptions.Precision"/>).</summary>
+    /// <summary>Loads the reranker at a precision: the one place precision meets the library (<see cref="RerankerOptions.Precision"/>,
+    /// whose enum is the only type this project names from the library's Model namespace).</summary>
     public static Reranker LoadReranker(string modelDirectory, RerankPrecision precision) => precision switch
     {
         RerankPrecision.Fp32 => Reranker.Load(modelDirectory, new RerankerOptions { Precision = CrossEncoder.Native.Model.Precision.Fp32 }),
@@ -165,7 +166,7 @@ public static class RerankEvaluation
     private static long CountTokens(Reranker reranker, string query, List<string> texts, int maxLength)
     {
         var tokenizer = reranker.Tokenizer;
-        if (reranker.Kind == ModelKind.CrossEncoder)
+        if (reranker.EmbeddingSize == 0)   // a cross-encoder: it reads (query, document) pairs and has no embedding
         {
             int[] queryIds = tokenizer.EncodeToIds(query);
             return texts.Sum(t => (long)tokenizer.EncodePair(queryIds, tokenizer.EncodeToIds(t), maxLength).Length);

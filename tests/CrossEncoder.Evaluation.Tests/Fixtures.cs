@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using CrossEncoder.Conversion.Packaged;
+using CrossEncoder.Native.Tests.Model;
 using Xunit;
 
 namespace CrossEncoder.Evaluation.Tests;
@@ -21,6 +22,24 @@ internal static class Fixture
         string path = Path.Combine(Path.GetTempPath(), "crossencoder-eval-tests", name + "-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(path);
         return path;
+    }
+}
+
+/// <summary>
+/// Tiny random XLM-RoBERTa folders (<see cref="TinyEncoder"/>, linked from the Native tests) whose tokenizer is the Unigram
+/// tokenizer.json fixture and nothing else (no vocab.txt): the layout of a SentencePiece / tokenizer.json-only model.
+/// </summary>
+internal static class TinyModels
+{
+    public static string UnigramTokenizerJson => Path.Combine(AppContext.BaseDirectory, "Fixtures", "tokenization", "unigram-ir.tokenizer.json");
+
+    /// <summary>An XLMRobertaModel bi-encoder (mean pooled), or with <paramref name="biEncoder"/> false an
+    /// XLMRobertaForSequenceClassification cross-encoder; 130 positions = 128 tokens, the fixture's 3,002-token vocabulary.</summary>
+    public static TinyEncoder XlmRoberta(bool biEncoder = true, int seed = 11)
+    {
+        var tiny = new TinyEncoder("xlm-roberta", maxPositions: 130, seed: seed, vocab: 3002, classifier: !biEncoder);
+        File.Copy(UnigramTokenizerJson, Path.Combine(tiny.Directory, "tokenizer.json"));
+        return tiny;
     }
 }
 

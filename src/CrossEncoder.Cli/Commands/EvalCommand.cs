@@ -20,8 +20,10 @@ internal static class EvalCommand
         var data = CliOptions.Text("--data", "dir", "test collection in BEIR layout: corpus.jsonl, queries.jsonl, qrels/test.tsv", required: true);
         var firstStage = CliOptions.Text("--first-stage", "bm25|dense|run:<file>", "first stage: BM25 (Lucene.Net), dense (bi-encoder, cosine), or a TREC run file; default: bm25");
         var candidates = CliOptions.Int("--candidates", "first-stage candidates the reranker re-scores per query; 0 = first stage only", 0, 10_000, 100);
-        var model = CliOptions.Model("reranker model folder; default: the offline all-MiniLM-L6-v2 (a bi-encoder: it reranks by cosine)");
-        var denseModel = CliOptions.Text("--dense-model", "dir", "bi-encoder folder for --first-stage dense; default: the reranker's model");
+        var model = CliOptions.Model("reranker model folder, or a Hugging Face Hub id org/name[@revision] downloaded once into the huggingface_hub cache; " +
+                                     "default: the offline all-MiniLM-L6-v2 (a bi-encoder: it reranks by cosine)");
+        var denseModel = CliOptions.Text("--dense-model", "dir|org/name", "bi-encoder folder or Hub id for --first-stage dense; default: the reranker's model");
+        var token = CliOptions.Token();
         var precision = CliOptions.Choice("--precision", "reranker precision; int8 is shown side by side with fp32", "fp32", "int8");
         var maxLength = CliOptions.Int("--max-length", "longest model input in tokens; default: the model's limit", 3, 1 << 20);
         var queries = CliOptions.Int("--queries", "evaluate only the first N queries that have relevant judgments", 1, int.MaxValue);
@@ -33,19 +35,20 @@ internal static class EvalCommand
         var cache = CliOptions.Text("--cache", "dir", "where the BM25 index and document embeddings are kept; default: <data>/.cache");
         var command = new Command("eval", "First stage + reranker on a test collection: trec_eval measures before and after, significance, cost.")
         {
-            data, firstStage, candidates, model, denseModel, precision, maxLength, queries, json, runOut, chart, k1, b, cache,
+            data, firstStage, candidates, model, denseModel, token, precision, maxLength, queries, json, runOut, chart, k1, b, cache,
         };
         CliHelp.SetExamples(command,
             "crossencoder eval --data data/cranfield --run-out runs/cranfield --chart cranfield.svg",
-            "crossencoder eval --data data/cranfield --first-stage dense --candidates 0 --json");
+            "crossencoder eval --data data/cranfield --first-stage dense --candidates 0 --json",
+            "crossencoder eval --data data/scifact --first-stage dense --dense-model sentence-transformers/all-MiniLM-L6-v2 --model cross-encoder/ms-marco-MiniLM-L-6-v2");
         command.SetAction(parse => Run(context, parse.GetValue(data)!, parse.GetValue(firstStage) ?? "bm25", parse.GetValue(candidates), parse.GetValue(model),
-            parse.GetValue(denseModel), parse.GetValue(precision)!, parse.GetValue(maxLength), parse.GetValue(queries), parse.GetValue(json), parse.GetValue(runOut),
+            parse.GetValue(denseModel), parse.GetValue(token), parse.GetValue(precision)!, parse.GetValue(maxLength), parse.GetValue(queries), parse.GetValue(json), parse.GetValue(runOut),
             parse.GetValue(chart), parse.GetValue(k1), parse.GetValue(b), parse.GetValue(cache)));
         return command;
     }
 
     private static int Run(CliContext context, string dataDirectory, string firstStageName, int candidates, string? modelOption, string? denseModel,
-        string precisionName, int? maxLength, int? queries, bool json, string? runOut, string? chartPath, string? k1, string? b, string? cacheOption)
+        string? token, string precisionName, int? maxLength, int? queries, bool json, string? runOut, string? chartPath, string? k1, string? b, string? cacheOption)
     {
         var (stdout, stderr, cancellationToken) = (context.Out, context.Error, context.CancellationToken);
         var precisions = precisionName == "int8"
@@ -61,11 +64,15 @@ internal static class EvalCommand
 
         var data = BeirDataset.Load(dataDirectory);
         string cache = cacheOption ?? Path.Combine(dataDirectory, ".cache");
-        string model = modelOption is null && candidates == 0 && firstStageName != "dense" ? "" : ResolveModel(modelOption, stderr);
+        // The reranker's model is needed to rerank, and as the dense model when --dense-model is not given; the default
+        // model is prepared only then. A given --model is resolved (and checked) in any case.
+        bool needsModel = candidates > 0 || (firstStageName == "dense" && denseModel is null);
+        string model = modelOption is null && !needsModel ? "" : ResolveModel(modelOption, token, stderr, cancellationToken);
+        string modelName = modelOption ?? model;   // as given: a Hub id stays an id in the output, not its cache path
         IFirstStage firstStage = firstStageName switch
         {
             "bm25" => new Bm25FirstStage(data.Corpus, cache, bm25),
-            "dense" => new DenseFirstStage(data.Corpus, denseModel is not null ? ResolveModel(denseModel, stderr) : model, cache, maxLength),
+            "dense" => new DenseFirstStage(data.Corpus, denseModel is not null ? ResolveModel(denseModel, token, stderr, cancellationToken) : model, cache, maxLength),
             _ => new RunFileFirstStage(firstStageName["run:".Length..]),
         };
 
@@ -91,8 +98,8 @@ internal static class EvalCommand
                 $"{label}: {report.FirstStage.Name} -> {rerank.Name} (top {candidates}), per-query nDCG@10 change");
             stderr.WriteLine($"chart: {chart}");
         }
-        if (json) WriteJson(stdout, label, model, candidates, report);
-        else WriteTable(stdout, label, model, candidates, bm25, report);
+        if (json) WriteJson(stdout, label, modelName, candidates, report);
+        else WriteTable(stdout, label, modelName, candidates, bm25, report);
         return 0;
     }
 
@@ -103,13 +110,13 @@ internal static class EvalCommand
             ? value : throw new UsageException($"option {name} must be a number, got '{text}'.");
     }
 
-    private static string ResolveModel(string? model, TextWriter notices)
+    /// <summary>A model folder from <c>--model</c> / <c>--dense-model</c>: the default model when null, else a folder on disk, else a Hub
+    /// id downloaded as rerank does (<see cref="HubModelOption"/>: --token, HF_TOKEN, HF_HUB_OFFLINE, the huggingface_hub cache).</summary>
+    private static string ResolveModel(string? model, string? token, TextWriter notices, CancellationToken cancellationToken)
     {
         if (model is null) return DefaultModel.Ensure(notices);
-        if (Directory.Exists(model)) return model;
-        if (model.Count(c => c == '/') == 1 && !model.StartsWith('.') && !model.StartsWith('/'))
-            throw new CliException($"model '{model}' is not a folder here; download from the Hugging Face Hub is not in this build: pass a local model folder.");
-        throw new CliException($"model folder '{model}' does not exist.");
+        string folder = HubModelOption.Resolve(model, token, notices, cancellationToken);
+        return Directory.Exists(folder) ? folder : throw new CliException($"model folder '{model}' does not exist.");
     }
 
     /// <summary>Writes &lt;prefix&gt;.&lt;stage&gt;.trec for each stage and &lt;prefix&gt;.qrels (TREC format) for trec_eval.</summary>

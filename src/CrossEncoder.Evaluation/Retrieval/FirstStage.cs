@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using CrossEncoder.Evaluation.Data;
 
 namespace CrossEncoder.Evaluation.Retrieval;
@@ -61,20 +62,50 @@ public static class ContentKey
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 
-    /// <summary>SHA-256 over a model folder's config.json, vocabulary and weights, as 16 hex digits.</summary>
+    /// <summary>
+    /// SHA-256 over the files of a model folder that decide its embeddings, as 16 hex digits: config.json, the tokenizer
+    /// (vocab.txt, tokenizer.json, sentencepiece.bpe.model, tokenizer_config.json), sentence-transformers' modules.json and
+    /// 1_Pooling/config.json, and the weights (model.safetensors, or model.safetensors.index.json and every shard it names).
+    /// </summary>
     public static string OfModel(string modelDirectory)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        foreach (string name in new[] { "config.json", "vocab.txt", "tokenizer.json", "modules.json", "1_Pooling/config.json", "model.safetensors" })
+        void Add(string name)
         {
             string path = Path.Combine(modelDirectory, name);
             hash.AppendData(Encoding.UTF8.GetBytes(name + "\0"));
-            if (!File.Exists(path)) continue;
+            if (!File.Exists(path)) return;
             using var stream = File.OpenRead(path);
             var buffer = new byte[1 << 20];
             int read;
             while ((read = stream.Read(buffer)) > 0) hash.AppendData(buffer.AsSpan(0, read));
         }
+        foreach (string name in new[] { "config.json", "vocab.txt", "tokenizer.json", "modules.json", "1_Pooling/config.json", "model.safetensors" })
+            Add(name);
+        // Files hashed since the library loads more than BERT folders: only when present, so the keys (and cached
+        // embeddings) of folders without them stay what they were.
+        foreach (string name in new[] { "sentencepiece.bpe.model", "tokenizer_config.json", WeightsIndex }.Concat(Shards(modelDirectory)))
+            if (File.Exists(Path.Combine(modelDirectory, name))) Add(name);
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
+    }
+
+    private const string WeightsIndex = "model.safetensors.index.json";
+
+    /// <summary>The shard files model.safetensors.index.json names in its weight_map, in order, each once.</summary>
+    private static IEnumerable<string> Shards(string modelDirectory)
+    {
+        string index = Path.Combine(modelDirectory, WeightsIndex);
+        if (!File.Exists(index)) return [];
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllBytes(index));
+            return json.RootElement.TryGetProperty("weight_map", out var map) && map.ValueKind == JsonValueKind.Object
+                ? map.EnumerateObject().Select(p => p.Value.GetString() ?? "").Where(f => f.Length > 0).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList()
+                : [];
+        }
+        catch (JsonException)
+        {
+            return [];   // the loader reports a malformed index; the key still covers its bytes
+        }
     }
 }

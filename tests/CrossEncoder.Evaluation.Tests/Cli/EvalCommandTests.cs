@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossEncoder.Native.Tests.Hub;
 using Xunit;
 using CliEntry = CrossEncoder.Cli.Cli;
 
@@ -107,6 +108,89 @@ public sealed class EvalCommandTests(EvalModelFixture model)
         Assert.True(code == 0, error);
         Assert.Contains("rerank-int8", output);
         Assert.Contains("rerank-fp32", output);
+    }
+
+    [Fact]
+    public void Dense_first_stage_reads_a_tokenizer_json_bi_encoder_and_refuses_a_cross_encoder_in_one_line()
+    {
+        using var biEncoder = TinyModels.XlmRoberta();
+        string cache = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "dense", "--dense-model", biEncoder.Directory, "--candidates", "0",
+            "--json", "--cache", cache);
+        Assert.True(code == 0, error);
+        using var json = JsonDocument.Parse(output);
+        Assert.Equal("dense", json.RootElement.GetProperty("first_stage_name").GetString());
+        Assert.InRange(json.RootElement.GetProperty("first_stage").GetProperty("ndcg@10").GetDouble(), 0, 1);
+        Assert.True(json.RootElement.GetProperty("cost").GetProperty("dense").GetProperty("tokens").GetInt64() > 50);
+        Assert.Single(Directory.GetFiles(cache, "dense-*.f32"));
+        Assert.Equal("", error);   // no reranker is run, so the default model is not prepared either
+
+        using var crossEncoder = TinyModels.XlmRoberta(biEncoder: false);
+        (code, _, error) = Run("eval", "--data", Fixture.Beir, "--first-stage", "dense", "--dense-model", crossEncoder.Directory, "--candidates", "0", "--cache", cache);
+        Assert.Equal(1, code);
+        Assert.Contains("cross-encoder", Assert.Single(error.Trim().Split('\n'), l => l.StartsWith("error: ")));
+    }
+
+    [Fact]
+    public async Task Model_and_dense_model_take_Hub_names_with_token_and_offline_cache_as_rerank_does()
+    {
+        using var tiny = TinyModels.XlmRoberta();
+        await using var hub = await FakeHub.StartAsync();
+        hub.Publish("org/tiny-embed", tiny.Directory);
+        hub.Publish("org/gated-embed", tiny.Directory, token: "hf_secret");
+        using var environment = new HubEnvironment(hub.Endpoint, Fixture.TemporaryDirectory());
+        string[] Eval(string model, string dense, params string[] extra) =>
+            ["eval", "--data", Fixture.Beir, "--first-stage", "dense", "--dense-model", dense, "--model", model, "--candidates", "3", "--json",
+             "--cache", Fixture.TemporaryDirectory("eval-hub"), .. extra];
+        static string Measures(string output)
+        {
+            using var json = JsonDocument.Parse(output);
+            return string.Join("\n", new[] { "first_stage", "reranked", "p_values", "per_query" }.Select(n => json.RootElement.GetProperty(n).GetRawText()));
+        }
+
+        var byFolder = Run(Eval(tiny.Directory, tiny.Directory));
+        Assert.True(byFolder.Code == 0, byFolder.Err);
+        var byName = Run(Eval("org/tiny-embed", "org/tiny-embed@main"));
+        Assert.True(byName.Code == 0, byName.Err);
+        Assert.Equal(Measures(byFolder.Out), Measures(byName.Out));
+        Assert.Equal("org/tiny-embed", JsonDocument.Parse(byName.Out).RootElement.GetProperty("model").GetString());   // the name, not the cache path
+
+        int requests = hub.Requests.Count;
+        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", "1");
+        var offline = Run(Eval("org/tiny-embed", "org/tiny-embed"));
+        Assert.True(offline.Code == 0, offline.Err);
+        Assert.Equal(Measures(byFolder.Out), Measures(offline.Out));
+        Assert.Equal(requests, hub.Requests.Count);   // served from the huggingface_hub cache
+        Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", null);
+
+        var gated = Run(Eval("org/gated-embed", "org/gated-embed"));
+        Assert.Equal(1, gated.Code);
+        Assert.StartsWith("error: org/gated-embed requires authentication", Assert.Single(gated.Err.Trim().Split('\n')));
+        var withToken = Run(Eval("org/gated-embed", "org/gated-embed", "--token", "hf_secret"));
+        Assert.True(withToken.Code == 0, withToken.Err);
+        Assert.Equal(Measures(byFolder.Out), Measures(withToken.Out));
+    }
+
+    /// <summary>Points the HF_* variables at a fake Hub and a fresh cache for one test, and restores them after. (The only
+    /// test in this assembly that reads them; the other model tests pass folders.)</summary>
+    private sealed class HubEnvironment : IDisposable
+    {
+        private static readonly string[] Variables = ["HF_ENDPOINT", "HF_HUB_CACHE", "HF_HOME", "HF_HUB_OFFLINE", "HF_TOKEN"];
+        private readonly Dictionary<string, string?> _saved = Variables.ToDictionary(v => v, Environment.GetEnvironmentVariable);
+
+        public HubEnvironment(string endpoint, string home)
+        {
+            Environment.SetEnvironmentVariable("HF_ENDPOINT", endpoint);
+            Environment.SetEnvironmentVariable("HF_HOME", home);   // no stray token file from this machine
+            Environment.SetEnvironmentVariable("HF_HUB_CACHE", Path.Combine(home, "cache"));
+            Environment.SetEnvironmentVariable("HF_HUB_OFFLINE", null);
+            Environment.SetEnvironmentVariable("HF_TOKEN", null);
+        }
+
+        public void Dispose()
+        {
+            foreach (var (name, value) in _saved) Environment.SetEnvironmentVariable(name, value);
+        }
     }
 
     [Fact]

@@ -1,0 +1,31 @@
+using CrossEncoder.Evaluation.Retrieval;
+using Xunit;
+
+namespace CrossEncoder.Evaluation.Tests.Retrieval;
+
+/// <summary><see cref="ContentKey.OfModel"/>: the dense cache key changes whenever a file that decides the embeddings does.</summary>
+public sealed class ContentKeyTests
+{
+    private static string Folder(params (string Name, string Content)[] files)
+    {
+        string directory = Fixture.TemporaryDirectory("model-key");
+        foreach (var (name, content) in files) File.WriteAllText(Path.Combine(directory, name), content);
+        return directory;
+    }
+
+    [Fact]
+    public void A_model_key_covers_sharded_weights_and_every_tokenizer_file()
+    {
+        // Two fine-tunes of one base, sharded: the same config and index, different weights.
+        const string index = """{"metadata": {}, "weight_map": {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}}""";
+        string Sharded(string second) => ContentKey.OfModel(Folder(("config.json", "{}"), ("model.safetensors.index.json", index),
+            ("model-00001-of-00002.safetensors", "first"), ("model-00002-of-00002.safetensors", second)));
+        Assert.Equal(Sharded("second"), Sharded("second"));
+        Assert.NotEqual(Sharded("second"), Sharded("other"));
+
+        // A SentencePiece-only folder, and tokenizer_config.json (do_lower_case changes a WordPiece tokenizer's ids).
+        string With(string name, string content) => ContentKey.OfModel(Folder(("config.json", "{}"), ("model.safetensors", "w"), (name, content)));
+        Assert.NotEqual(With("sentencepiece.bpe.model", "one"), With("sentencepiece.bpe.model", "two"));
+        Assert.NotEqual(With("tokenizer_config.json", """{"do_lower_case": true}"""), With("tokenizer_config.json", """{"do_lower_case": false}"""));
+    }
+}
