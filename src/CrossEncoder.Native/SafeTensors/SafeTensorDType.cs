@@ -1,7 +1,7 @@
 namespace CrossEncoder.Native.SafeTensors;
 
 /// <summary>Element types defined by the safetensors format (the header's <c>dtype</c> strings).</summary>
-public enum SafeTensorDType
+internal enum SafeTensorDType
 {
     /// <summary>Boolean, 1 byte.</summary>
     Bool,
@@ -32,7 +32,7 @@ public enum SafeTensorDType
 }
 
 /// <summary>Element sizes and header spellings of <see cref="SafeTensorDType"/>.</summary>
-public static class SafeTensorDTypeExtensions
+internal static class SafeTensorDTypeExtensions
 {
     /// <summary>Size of one element in bytes (1 for <see cref="SafeTensorDType.Bool"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="dtype"/> is not a defined value.</exception>

@@ -6,7 +6,7 @@ namespace CrossEncoder.Native.SafeTensors;
 /// <param name="Shape">Dimensions, outermost first; empty for a scalar.</param>
 /// <param name="DataOffset">Byte offset of the first element, relative to the start of the data section.</param>
 /// <param name="ByteLength">Number of bytes the tensor occupies.</param>
-public sealed record SafeTensorInfo(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape, long DataOffset, long ByteLength)
+internal sealed record SafeTensorInfo(string Name, SafeTensorDType DType, IReadOnlyList<long> Shape, long DataOffset, long ByteLength)
 {
     /// <summary>Number of elements (product of the shape; 1 for a scalar).</summary>
     /// <exception cref="OverflowException">The product does not fit in a long (never for entries from <see cref="SafeTensorsFile"/>, which validates it).</exception>

@@ -46,7 +46,7 @@ namespace CrossEncoder.Native.SafeTensors;
 /// The file is opened with <see cref="FileShare.Read"/>; another process truncating it while it is mapped is
 /// outside what any memory-mapped reader can defend against.
 /// </remarks>
-public sealed unsafe class SafeTensorsFile : IDisposable
+internal sealed unsafe class SafeTensorsFile : IDisposable
 {
     /// <summary>The reserved header key holding the optional string-to-string metadata map.</summary>
     public const string MetadataKey = "__metadata__";

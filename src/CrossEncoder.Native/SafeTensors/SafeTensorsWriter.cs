@@ -13,7 +13,7 @@ namespace CrossEncoder.Native.SafeTensors;
 /// same directory and moved over <c>path</c> at the end, so a crash never leaves a half-written file under the
 /// final name.
 /// </remarks>
-public static class SafeTensorsWriter
+internal static class SafeTensorsWriter
 {
     /// <summary>The data section starts at a multiple of this many bytes (the reference pads the header the same way).</summary>
     private const int HeaderAlignment = 8;

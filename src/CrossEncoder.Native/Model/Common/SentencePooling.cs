@@ -4,7 +4,7 @@ using CrossEncoder.Native.Kernels;
 namespace CrossEncoder.Native.Model.Common;
 
 /// <summary>How a bi-encoder turns token states into one sentence vector (sentence-transformers' Pooling and Normalize modules).</summary>
-public enum PoolingMode
+internal enum PoolingMode
 {
     /// <summary>Average of all token states of the sequence (specials included), as sentence-transformers' mean pooling.</summary>
     Mean,
@@ -15,7 +15,7 @@ public enum PoolingMode
 /// <summary>The sentence-embedding head of a bi-encoder: pooling over tokens, then optional L2 normalisation.</summary>
 /// <param name="Mode">Pooling over tokens.</param>
 /// <param name="Normalize">Whether the vector is scaled to unit length (a Normalize module follows the pooling).</param>
-public sealed record SentencePooling(PoolingMode Mode, bool Normalize)
+internal sealed record SentencePooling(PoolingMode Mode, bool Normalize)
 {
     /// <summary>Reads sentence-transformers' <c>modules.json</c> and the pooling module's <c>config.json</c> from a model folder;
     /// without them, mean pooling without normalisation (what sentence-transformers assumes for a plain BERT checkpoint).</summary>
