@@ -22,7 +22,8 @@ namespace CrossEncoder.Native.Kernels;
 // The hardware checks left inside kernels are not choices the record makes: each guards intrinsics that have no software
 // fallback, on a path the record already chose. Gemm.PackA / PackPanelTransposed take the AVX 8 x 8 transpose only where
 // AVX exists (a pure copy, bit-identical to the scalar twin); Attention.CanPackProbabilities writes P packed only where that
-// transpose can run; Gemm.Prefetch issues its cache hint only on x86 (a hint, no effect on results).
+// transpose can run; Gemm.Prefetch issues its cache hint only on x86 (a hint, no effect on results); Quantize's portable
+// loops skip Vector<T> where it is not hardware-accelerated (the scalar loops give the same bits).
 
 /// <summary>
 /// What a kernel call may use: the fp32 <see cref="Isa"/>, the int8 <see cref="Int8Isa"/>, fused multiply-add on the

@@ -134,6 +134,8 @@ internal static unsafe partial class Quantize
             for (int l = 0; l < 8; l++) { lo = MathF.Min(lo, vlo.GetElement(l)); hi = MathF.Max(hi, vhi.GetElement(l)); }
             if (Avx.MoveMask(nan) != 0) lo = float.NaN;
         }
+        // Vector.IsHardwareAccelerated (here and below) is not a path choice: the Vector<T> loops and the scalar ones give the
+        // same bits (RowsReference is scalar), and the check only skips vector code where Vector<T> would be emulated.
         else if (Vector.IsHardwareAccelerated && k >= Vector<float>.Count)
         {
             var vlo = Vector<float>.Zero;
