@@ -39,5 +39,5 @@ public class GemmBenchmarks
     }
 
     [Benchmark]
-    public void Blocked() => Gemm.MultiplyTransposed(_a, _b, _bias, _c, M, N, K);
+    public void Blocked() => Gemm.MultiplyTransposed(_a, _b, _bias, _c, M, N, K, KernelCapabilities.Default);
 }

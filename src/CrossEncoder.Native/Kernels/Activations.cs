@@ -1,7 +1,7 @@
 namespace CrossEncoder.Native.Kernels;
 
 /// <summary>Element-wise activations other than GELU: tanh (BERT's pooler) and the logistic sigmoid (scores).</summary>
-public static class Activations
+internal static class Activations
 {
     /// <summary>y[i] = tanh(x[i]); y may alias x.</summary>
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y)

@@ -19,11 +19,15 @@ namespace CrossEncoder.Native.Kernels;
 // at (tile row) * kb inside a slice, rows past the block repeating its last row. Vector<float> must be 8 wide (AVX2, or
 // AVX-512 hardware, where Vector<T> stays 256-bit) and MR 6 or 8; otherwise Head takes the in-place exp and Gemm packs.
 
-public static unsafe partial class Attention
+internal static unsafe partial class Attention
 {
-    /// <summary>True when <see cref="ExpScaledPacked"/> can run for this path (AVX with 8-float vectors, MR of 6 or 8).</summary>
-    internal static bool CanPackProbabilities(KernelIsa isa) =>
-        Avx.IsSupported && Vector<float>.Count == 8 && Gemm.Mr(isa) is 6 or 8 && KernelIsas.UsesFma(isa);
+    /// <summary>
+    /// True when <see cref="ExpScaledPacked"/> can run for this call's path (MR of 6 or 8, fused multiply-add, 8-float vectors).
+    /// <c>Avx.IsSupported</c> is not a path choice: Gemm.Transpose8x8 is AVX intrinsics without a software fallback, so an AVX2
+    /// or AVX-512 path forced on hardware without AVX (it runs emulated) takes the in-place exp and Gemm's scalar packing.
+    /// </summary>
+    internal static bool CanPackProbabilities(in KernelCapabilities caps) =>
+        Avx.IsSupported && Vector<float>.Count == 8 && Gemm.Mr(caps.Isa) is 6 or 8 && caps.UsesFma;
 
     /// <summary>
     /// dst = exp(S * scale - max_row * scale) in the packed A layout of <c>Gemm.Run</c> (see above) for S [rows &lt;= MC, t]

@@ -1,8 +1,8 @@
 namespace CrossEncoder.Native.Kernels;
 
-public static partial class Attention
+internal static partial class Attention
 {
-    /// <summary>Readable twin of <see cref="MultiHead(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, int, int, int, float, Span{float})"/>: per head, scores in double, softmax, weighted sum of values.</summary>
+    /// <summary>Readable twin of <see cref="MultiHead(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, int, int, int, float, Span{float}, in KernelCapabilities)"/>: per head, scores in double, softmax, weighted sum of values.</summary>
     public static void MultiHeadReference(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         Span<float> output, int tokens, int heads, int headDim, float scale)
         => MultiHeadReference(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, tokens);

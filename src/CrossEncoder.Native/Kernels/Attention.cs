@@ -17,13 +17,14 @@ namespace CrossEncoder.Native.Kernels;
 // Blocking the query rows keeps S in L2 between the three steps (a whole [T, T] head at T = 512 is 1 MiB, which went to
 // memory and back twice). S lives in this head's share of the scratch, so heads are independent and run in parallel
 // (KernelParallelism claims whole heads); inside a head the GEMMs run on the calling thread with its own packing buffers
-// (allocated once per thread); nothing is allocated per call.
+// (allocated once per thread); nothing is allocated per call. The call's KernelCapabilities travel in the job to every
+// GEMM, exp and softmax inside (path, FMA) and bound the threads that claim heads.
 
 /// <summary>
 /// Multi-head scaled dot-product attention for one sequence:
 /// <c>out_h[T,dH] = softmax(Q_h K_h^T * scale + keyBias) V_h</c> for each head h, heads interleaved in the rows.
 /// </summary>
-public static unsafe partial class Attention
+internal static unsafe partial class Attention
 {
     /// <summary>Runs all heads of one sequence.</summary>
     /// <param name="q">Queries: row t starts at t*ld; head h occupies columns [h*dH, (h+1)*dH).</param>
@@ -37,24 +38,21 @@ public static unsafe partial class Attention
     /// <param name="headDim">dH.</param>
     /// <param name="scale">Usually 1/sqrt(dH).</param>
     /// <param name="scratch">At least <see cref="ScratchLength"/>(T, nH) floats.</param>
+    /// <param name="caps">The path, FMA and thread limit of this call.</param>
     /// <exception cref="ArgumentException">A span is too short, or every key of the sequence is masked with -inf.</exception>
     public static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
-        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch)
-        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, KernelIsas.Best);
+        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, in KernelCapabilities caps)
+        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, tokens, caps);
 
-    /// <summary>Scratch floats <see cref="MultiHead(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, int, int, int, float, Span{float})"/> needs for a sequence of <paramref name="tokens"/>: one [T, T] score matrix per head.</summary>
+    /// <summary>Scratch floats <see cref="MultiHead(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, int, ReadOnlySpan{float}, Span{float}, int, int, int, float, Span{float}, in KernelCapabilities)"/> needs for a sequence of <paramref name="tokens"/>: one [T, T] score matrix per head.</summary>
     public static int ScratchLength(int tokens, int heads) => heads * tokens * tokens;
-
-    internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
-        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, KernelIsa isa)
-        => MultiHead(q, k, v, ld, keyBias, output, tokens, heads, headDim, scale, scratch, tokens, isa);
 
     /// <summary>
     /// Only the first <paramref name="queries"/> rows of <paramref name="q"/> attend (to all <paramref name="tokens"/> keys);
     /// <paramref name="output"/> is [queries, nH*dH]. A cross-encoder's last layer needs only its [CLS] row (queries = 1).
     /// </summary>
-    internal static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
-        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, int queries, KernelIsa isa)
+    public static void MultiHead(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
+        Span<float> output, int tokens, int heads, int headDim, float scale, Span<float> scratch, int queries, in KernelCapabilities caps)
     {
         int hidden = Validate(q, k, v, ld, keyBias, output, tokens, heads, headDim, queries);
         KernelGuard.Length(scratch, (long)heads * queries * tokens, nameof(scratch));
@@ -64,14 +62,14 @@ public static unsafe partial class Attention
             var job = new Job
             {
                 Q = pq, K = pk, V = pv, KeyBias = pbias, Output = pout, Scratch = ps,
-                Ld = ld, Tokens = tokens, Queries = queries, HeadDim = headDim, Hidden = hidden, Scale = scale, Isa = isa,
+                Ld = ld, Tokens = tokens, Queries = queries, HeadDim = headDim, Hidden = hidden, Scale = scale, Caps = caps,
             };
             job.Unmasked = scale > 0 && keyBias[..tokens].IndexOfAnyExcept(0f) < 0;
             long flops = 4L * queries * tokens * headDim * heads;
-            if (KernelParallelism.DegreeFor(flops, heads) == 1)
+            if (caps.ThreadsFor(flops, heads) == 1)
                 for (int h = 0; h < heads; h++) Head(&job, h);
             else
-                KernelParallelism.For(heads, &job, &Head);
+                KernelParallelism.For(heads, &job, &Head, caps.MaxThreads);
         }
     }
 
@@ -80,7 +78,8 @@ public static unsafe partial class Attention
         public float* Q, K, V, KeyBias, Output, Scratch;
         public int Ld, Tokens, Queries, HeadDim, Hidden;
         public float Scale;
-        public KernelIsa Isa;
+        /// <summary>The call's capabilities, passed on to every GEMM, exp and softmax of the head.</summary>
+        public KernelCapabilities Caps;
         /// <summary>The key bias is all zero: normalise after S V (see the notes at the top).</summary>
         public bool Unmasked;
     }
@@ -101,10 +100,10 @@ public static unsafe partial class Attention
         int t = job->Tokens, queries = job->Queries, dh = job->HeadDim;
         float* inverseSums = stackalloc float[BlockRows];     // [rows] 1 / l[i] (or l[i] on the packed route), unmasked only
         // K_h and V_h are packed into microkernel panels once per head and reused by every block of query rows.
-        var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Isa = job->Isa };
-        var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Isa = job->Isa };
+        var qk = new Gemm.Job { B = job->K + h * dh, Ldb = job->Ld, BIsKByN = false, Ldc = t, N = t, K = dh, Caps = job->Caps };
+        var pv = new Gemm.Job { B = job->V + h * dh, Ldb = job->Ld, BIsKByN = true, Ldc = job->Hidden, N = dh, K = t, Caps = job->Caps };
         long qkLength = Gemm.PackedLength(&qk), pvLength = Gemm.PackedLength(&pv);
-        bool packProbabilities = job->Unmasked && CanPackProbabilities(job->Isa);
+        bool packProbabilities = job->Unmasked && CanPackProbabilities(job->Caps);
         long probabilitiesLength = packProbabilities ? (long)Gemm.Mc * t : 0;
         float* packed = PackBuffer(qkLength + pvLength + probabilitiesLength + (scores == null ? (long)Math.Min(queries, BlockRows) * t : 0));
         if (scores == null) scores = packed + qkLength + pvLength + probabilitiesLength;
@@ -119,7 +118,7 @@ public static unsafe partial class Attention
             float* output = job->Output + (long)i0 * job->Hidden + h * dh;
             if (packProbabilities)
             {
-                ExpScaledPacked(scores, t, rows, t, job->Scale, job->Isa, probabilities, inverseSums);   // P = exp(S*scale - max), packed
+                ExpScaledPacked(scores, t, rows, t, job->Scale, job->Caps.Isa, probabilities, inverseSums);   // P = exp(S*scale - max), packed
                 pv.A = null; pv.PackedA = probabilities; pv.APacked = true; pv.M = rows; pv.C = output;
                 Gemm.Run(&pv);                                               // O_blk[rows, dH] = P V_h
                 for (int i = 0; i < rows; i++) ScaleRow(output + (long)i * job->Hidden, 1f / inverseSums[i], dh);   // O_blk[i] /= l[i]
@@ -128,11 +127,11 @@ public static unsafe partial class Attention
             for (int i = 0; i < rows; i++)
             {
                 float* row = scores + (long)i * t;
-                if (job->Unmasked) inverseSums[i] = 1f / Softmax.ExpScaledInPlace(row, t, job->Scale, job->Isa);
+                if (job->Unmasked) inverseSums[i] = 1f / Softmax.ExpScaledInPlace(row, t, job->Scale, job->Caps);
                 else
                 {
-                    ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Isa);
-                    Softmax.Row(row, row, t, job->Isa);
+                    ScaleAndBias(row, job->Scale, job->KeyBias, t, job->Caps);
+                    Softmax.Row(row, row, t, job->Caps);
                 }
             }
             pv.A = scores; pv.Lda = t; pv.M = rows; pv.C = output;
@@ -150,8 +149,8 @@ public static unsafe partial class Attention
     /// (one call per sequence was too small to split: 16 x 32 tokens ran its attention on one thread); each thread keeps
     /// its scores in its own buffer.
     /// </summary>
-    internal static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
-        int heads, int headDim, float scale, KernelIsa isa)
+    public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
+        int heads, int headDim, float scale, in KernelCapabilities caps)
     {
         KernelGuard.Positive(heads, nameof(heads));
         KernelGuard.Positive(headDim, nameof(headDim));
@@ -167,17 +166,23 @@ public static unsafe partial class Attention
         KernelGuard.Length(output, (long)(firstTokenOnly ? sequences : n) * hidden, nameof(output));
         fixed (float* pq = qkv, po = output)
         fixed (int* ps = starts)
-            MultiHeadBatch(pq, ld, ps, sequences, po, firstTokenOnly, heads, headDim, scale, isa);
+            MultiHeadBatch(pq, ld, ps, sequences, po, firstTokenOnly, heads, headDim, scale, caps);
     }
 
-    private static void MultiHeadBatch(float* qkv, int ld, int* starts, int sequences, float* output, bool firstTokenOnly,
+    /// <summary>The packed batch on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
         int heads, int headDim, float scale, KernelIsa isa)
+        => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, KernelCapabilities.Default with { Isa = isa });
+
+    private static void MultiHeadBatch(float* qkv, int ld, int* starts, int sequences, float* output, bool firstTokenOnly,
+        int heads, int headDim, float scale, in KernelCapabilities caps)
     {
         if (sequences == 0) return;
         var batch = new BatchJob
         {
             Qkv = qkv, Ld = ld, Starts = starts, Output = output, FirstTokenOnly = firstTokenOnly,
-            Heads = heads, HeadDim = headDim, Scale = scale, Isa = isa,
+            Heads = heads, HeadDim = headDim, Scale = scale, Caps = caps,
         };
         long flops = 0;
         for (int s = 0; s < sequences; s++)
@@ -186,7 +191,7 @@ public static unsafe partial class Attention
             flops += 4L * (firstTokenOnly ? 1 : t) * t * headDim * heads;
         }
         int parts = sequences * heads;
-        int threads = KernelParallelism.DegreeFor(flops, parts);
+        int threads = caps.ThreadsFor(flops, parts);
         if (threads == 1)
             for (int part = 0; part < parts; part++) BatchPart(&batch, part);
         else
@@ -199,7 +204,7 @@ public static unsafe partial class Attention
         public int* Starts;
         public int Ld, Heads, HeadDim;
         public float Scale;
-        public KernelIsa Isa;
+        public KernelCapabilities Caps;
         public bool FirstTokenOnly;
     }
 
@@ -216,7 +221,7 @@ public static unsafe partial class Attention
             Q = rows, K = rows + hidden, V = rows + 2 * hidden, KeyBias = null,
             Output = batch->Output + (long)(batch->FirstTokenOnly ? s : start) * hidden,
             Ld = batch->Ld, Tokens = t, Queries = queries, HeadDim = batch->HeadDim, Hidden = hidden, Scale = batch->Scale,
-            Isa = batch->Isa, Unmasked = true,
+            Caps = batch->Caps, Unmasked = true,
         };
         HeadCore(&job, h, null);   // scores in this thread's buffer
     }
@@ -247,17 +252,17 @@ public static unsafe partial class Attention
     }
 
     /// <summary>row = row * scale + bias.</summary>
-    private static void ScaleAndBias(float* row, float scale, float* bias, int n, KernelIsa isa)
+    private static void ScaleAndBias(float* row, float scale, float* bias, int n, in KernelCapabilities caps)
     {
         int i = 0;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
         {
             var s = Vector512.Create(scale);
             for (; i <= n - 16; i += 16) Vector512.FusedMultiplyAdd(Vector512.Load(row + i), s, Vector512.Load(bias + i)).Store(row + i);
         }
         else
         {
-            if (KernelIsas.UsesFma(isa)) ScaleAndBias<FusedMultiplyAdd>(row, scale, bias, n);
+            if (caps.UsesFma) ScaleAndBias<FusedMultiplyAdd>(row, scale, bias, n);
             else ScaleAndBias<SeparateMultiplyAdd>(row, scale, bias, n);
             return;
         }

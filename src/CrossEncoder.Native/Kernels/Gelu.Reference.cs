@@ -1,8 +1,8 @@
 namespace CrossEncoder.Native.Kernels;
 
-public static partial class Gelu
+internal static partial class Gelu
 {
-    /// <summary>Readable twin of <see cref="Apply(ReadOnlySpan{float}, Span{float})"/>, in double with <see cref="SpecialFunctions.Erf"/>.</summary>
+    /// <summary>Readable twin of <see cref="Apply(ReadOnlySpan{float}, Span{float}, in KernelCapabilities)"/>, in double with <see cref="SpecialFunctions.Erf"/>.</summary>
     public static void ApplyReference(ReadOnlySpan<float> x, Span<float> y)
     {
         KernelGuard.Length(y, x.Length, nameof(y));

@@ -26,7 +26,7 @@ namespace CrossEncoder.Native.Kernels;
 // -inf * 0 = NaN), large negative x -> -0 (exp flushes to 0 below 2^-126), large positive x -> x.
 
 /// <summary>Exact GELU: <c>y = x/2 * (1 + erf(x / sqrt 2))</c>, as BERT's "gelu" (not the tanh approximation).</summary>
-public static unsafe partial class Gelu
+internal static unsafe partial class Gelu
 {
     private const float InvSqrt2 = 0.70710678118654752f;
     private const float P = 0.4f;
@@ -36,26 +36,28 @@ public static unsafe partial class Gelu
         Q6 = 0.5f * -0.053793166327015024f, Q7 = 0.5f * 0.14680324567174768f, Q8 = 0.5f * -0.24304173183552104f,
         Q9 = 0.5f * 0.14384106928340988f, Q10 = 0.5f * -0.0298686284891798f;
 
-    /// <summary>y[i] = GELU(x[i]); y may alias x.</summary>
-    public static void Apply(ReadOnlySpan<float> x, Span<float> y) => Apply(x, y, KernelIsas.Best);
-
-    internal static void Apply(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
+    /// <summary>y[i] = GELU(x[i]); y may alias x. <paramref name="caps"/>: the path, FMA and thread limit of this call.</summary>
+    public static void Apply(ReadOnlySpan<float> x, Span<float> y, in KernelCapabilities caps)
     {
         KernelGuard.Length(y, x.Length, nameof(y));
         // ~40 flops per element; large activations (e.g. [B*T, I] in the feed-forward block) are split across threads, in
         // chunks of ChunkFloats claimed dynamically so that a core busy with another process does not hold back the call.
-        int threads = KernelParallelism.DegreeFor(40L * x.Length, x.Length / 1024);
+        int threads = caps.ThreadsFor(40L * x.Length, x.Length / 1024);
         if (threads <= 1)
         {
-            Chunk(x, y, isa);
+            Chunk(x, y, caps);
             return;
         }
         fixed (float* px = x, py = y)
         {
-            var job = new Job { X = px, Y = py, Length = x.Length, Isa = isa };
+            var job = new Job { X = px, Y = py, Length = x.Length, Caps = caps };
             KernelParallelism.For((int)(((long)x.Length + ChunkFloats - 1) / ChunkFloats), &job, &RunPart, threads);
         }
     }
+
+    /// <summary><see cref="Apply(ReadOnlySpan{float}, Span{float}, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static void Apply(ReadOnlySpan<float> x, Span<float> y) => Apply(x, y, KernelCapabilities.Default);
 
     /// <summary>Floats per part of a threaded call (64 KiB: a multiple of every vector width, so only the last part has a tail).</summary>
     private const int ChunkFloats = 16384;
@@ -64,27 +66,26 @@ public static unsafe partial class Gelu
     {
         public float* X, Y;
         public int Length;
-        public KernelIsa Isa;
+        public KernelCapabilities Caps;
     }
 
     private static void RunPart(void* state, int part)
     {
         var job = (Job*)state;
         int start = part * ChunkFloats, end = Math.Min(job->Length, start + ChunkFloats);
-        Chunk(new ReadOnlySpan<float>(job->X + start, end - start), new Span<float>(job->Y + start, end - start), job->Isa);
+        Chunk(new ReadOnlySpan<float>(job->X + start, end - start), new Span<float>(job->Y + start, end - start), job->Caps);
     }
 
-    /// <summary>y = GELU(y) in place on n floats, on the calling thread (GEMM's fused epilogue: one row of a finished tile).</summary>
     /// <summary>
     /// GELU in place on a finished GEMM tile (rows x cols, row stride ldc): the GEMM epilogue. Two rows of two vectors at a
     /// time go through the four-way interleaved lanes (a 16-wide AVX2 tile is exactly that); anything else row by row.
     /// </summary>
-    internal static void Tile(float* c, int ldc, int rows, int cols, KernelIsa isa)
+    internal static void Tile(float* c, int ldc, int rows, int cols, in KernelCapabilities caps)
     {
         int w = Vector<float>.Count, r = 0;
-        if (isa != KernelIsa.Avx512 && cols == 2 * w)
+        if (caps.Isa != KernelIsa.Avx512 && cols == 2 * w)
         {
-            bool fused = KernelIsas.UsesFma(isa);
+            bool fused = caps.UsesFma;
             for (; r + 1 < rows; r += 2)
             {
                 float* c0 = c + (long)r * ldc, c1 = c0 + ldc;
@@ -94,19 +95,20 @@ public static unsafe partial class Gelu
                 Vector.Store(x0, c0); Vector.Store(x1, c0 + w); Vector.Store(x2, c1); Vector.Store(x3, c1 + w);
             }
         }
-        for (; r < rows; r++) Row(c + (long)r * ldc, cols, isa);
+        for (; r < rows; r++) Row(c + (long)r * ldc, cols, caps);
     }
 
-    internal static void Row(float* y, int n, KernelIsa isa)
+    /// <summary>y = GELU(y) in place on n floats, on the calling thread (one row of a finished tile).</summary>
+    internal static void Row(float* y, int n, in KernelCapabilities caps)
     {
         var row = new Span<float>(y, n);
-        Chunk(row, row, isa);
+        Chunk(row, row, caps);
     }
 
-    private static void Chunk(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
+    private static void Chunk(ReadOnlySpan<float> x, Span<float> y, in KernelCapabilities caps)
     {
-        if (isa == KernelIsa.Avx512) Apply512(x, y);
-        else if (KernelIsas.UsesFma(isa)) ApplyPortable<FusedMultiplyAdd>(x, y);
+        if (caps.Isa == KernelIsa.Avx512) Apply512(x, y);
+        else if (caps.UsesFma) ApplyPortable<FusedMultiplyAdd>(x, y);
         else ApplyPortable<SeparateMultiplyAdd>(x, y);
     }
 

@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace CrossEncoder.Native.Kernels;
 
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>
     /// AVX2 microkernel, 6 x 16 tile: C[6,16] (+)= A[6,kc] * panel[kc,16]. Per reduction step: two 8-float loads of the

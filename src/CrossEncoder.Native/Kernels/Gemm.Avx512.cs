@@ -3,7 +3,7 @@ using System.Runtime.Intrinsics;
 
 namespace CrossEncoder.Native.Kernels;
 
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>
     /// AVX-512 microkernel, 8 x 32 tile: C[8,32] (+)= A[8,kc] * panel[kc,32]. Per reduction step: two 16-float loads of the

@@ -19,9 +19,12 @@ namespace CrossEncoder.Native.Kernels;
 // holds NR columns of C k-major, panel[p*NR + c] = B[c, p], so each group of 8 of its columns is an 8 x 8 transpose per 8
 // steps of k. Columns past N are zero.
 
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
-    /// <summary>Packs A[0:rows, 0:kb] (row stride lda) into MR-row k-major tiles (see above); vectorised where AVX exists.</summary>
+    /// <summary>Packs A[0:rows, 0:kb] (row stride lda) into MR-row k-major tiles (see above); vectorised where AVX exists.
+    /// The <c>Avx.IsSupported</c> checks here are not path choices: the layout (MR) comes from the call's capabilities, the
+    /// AVX transpose is a bit-identical copy, and the check only keeps it off hardware without AVX, where an AVX2 or
+    /// AVX-512 path forced by the capabilities still runs (emulated) and packs one float at a time.</summary>
     private static void PackA(float* a, int lda, int rows, int kb, int mr, float* dst)
     {
         if (Avx.IsSupported && (mr == 6 || mr == 8)) PackAAvx(a, lda, rows, kb, mr, dst);

@@ -4,18 +4,18 @@ using System.Runtime.Intrinsics;
 
 namespace CrossEncoder.Native.Kernels;
 
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     private static readonly int PortableNr = 2 * Vector<float>.Count;
 
     /// <summary>
     /// Portable microkernel, 4 x 2W tile (W = Vector&lt;float&gt;.Count): the same scheme as the ISA kernels with eight
     /// Vector&lt;float&gt; accumulators and a packed A tile of 4 floats per step, for hardware with neither AVX2 nor AVX-512
-    /// (e.g. Arm NEON, W = 4).
+    /// (e.g. Arm NEON, W = 4). <paramref name="fma"/>: the call's <see cref="KernelCapabilities.Fma"/>.
     /// </summary>
-    private static void KernelPortable(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge)
+    private static void KernelPortable(float* ap, int rows, float* panel, int kc, float* c, int ldc, int cols, float* bias, float* edge, bool fma)
     {
-        if (KernelIsas.PortableFma) KernelPortable<FusedMultiplyAdd>(ap, rows, panel, kc, c, ldc, cols, bias, edge);
+        if (fma) KernelPortable<FusedMultiplyAdd>(ap, rows, panel, kc, c, ldc, cols, bias, edge);
         else KernelPortable<SeparateMultiplyAdd>(ap, rows, panel, kc, c, ldc, cols, bias, edge);
     }
 
@@ -47,17 +47,17 @@ public static unsafe partial class Gemm
     }
 
     /// <summary>sum_i x[i] * y[i] in float with vector accumulators (the lengths must match).</summary>
-    internal static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y, KernelIsa isa)
+    internal static float Dot(ReadOnlySpan<float> x, ReadOnlySpan<float> y, in KernelCapabilities caps)
     {
-        fixed (float* px = x, py = y) return Dot(px, py, x.Length, isa);
+        fixed (float* px = x, py = y) return Dot(px, py, x.Length, caps);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Dot(float* x, float* y, int length, KernelIsa isa)
+    internal static float Dot(float* x, float* y, int length, in KernelCapabilities caps)
     {
         int i = 0;
         float sum = 0f;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
         {
             Vector512<float> s0 = default, s1 = default;
             for (; i <= length - 32; i += 32)
@@ -68,7 +68,7 @@ public static unsafe partial class Gemm
             for (; i <= length - 16; i += 16) s0 = Vector512.FusedMultiplyAdd(Vector512.Load(x + i), Vector512.Load(y + i), s0);
             sum = Vector512.Sum(s0 + s1);
         }
-        else return KernelIsas.UsesFma(isa) ? Dot<FusedMultiplyAdd>(x, y, length) : Dot<SeparateMultiplyAdd>(x, y, length);
+        else return caps.UsesFma ? Dot<FusedMultiplyAdd>(x, y, length) : Dot<SeparateMultiplyAdd>(x, y, length);
         for (; i < length; i++) sum = MathF.FusedMultiplyAdd(x[i], y[i], sum);
         return sum;
     }

@@ -1,8 +1,8 @@
 namespace CrossEncoder.Native.Kernels;
 
-public static partial class Gemm
+internal static partial class Gemm
 {
-    /// <summary>The readable twin of <see cref="MultiplyTransposed(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int)"/>: three loops, double accumulation.</summary>
+    /// <summary>The readable twin of <see cref="MultiplyTransposed(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, int, in KernelCapabilities)"/>: three loops, double accumulation.</summary>
     public static void MultiplyTransposedReference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k)
     {
         KernelGuard.Length(a, (long)m * k, nameof(a));

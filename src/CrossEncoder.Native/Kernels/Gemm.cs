@@ -37,6 +37,9 @@ namespace CrossEncoder.Native.Kernels;
 //   Avx2     6 x 16: 12 ymm accumulators + 2 B vectors + 1 broadcast (of 16 registers)
 //   Portable 4 x 2W: 8 Vector<float> accumulators (W = Vector<float>.Count), for machines without either
 //
+// Capabilities. The call's KernelCapabilities (copied into Job.Caps at entry) pick the microkernel (Isa), fused or separate
+// multiply-add on the portable path (Fma) and the most threads (MaxThreads); nothing else is consulted.
+//
 // Threading. KernelParallelism decides the number of threads from the flop count. A threaded call first packs all of B once
 // (every k-slice, all panels, slice after slice: slice pc starts at panels*NR*pc) into the calling thread's buffer, then
 // splits C into tiles of MC rows x a group of panels, many more tiles than threads, which the threads claim dynamically and
@@ -53,10 +56,10 @@ internal enum GemmEpilogue
 {
     /// <summary>C as computed.</summary>
     None,
-    /// <summary>C = GELU(C), exact GELU as <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>, bit for bit.</summary>
+    /// <summary>C = GELU(C), exact GELU as <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float}, in KernelCapabilities)"/>, bit for bit.</summary>
     Gelu,
     /// <summary>
-    /// residual = LayerNorm(C + residual) (BERT's post-LN "add &amp; norm"), as <see cref="LayerNorm.AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>
+    /// residual = LayerNorm(C + residual) (BERT's post-LN "add &amp; norm"), as <see cref="LayerNorm.AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/>
     /// bit for bit; C keeps the product. Rows are normalised as soon as a tile has finished all their columns (one row block
     /// across every panel), while they are in L2; when a short batch splits rows across column groups, after the product.
     /// </summary>
@@ -64,7 +67,7 @@ internal enum GemmEpilogue
 }
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
-public static unsafe partial class Gemm
+internal static unsafe partial class Gemm
 {
     /// <summary>
     /// KC, the reduction slice. 384 on AVX2 and the portable path: MiniLM's K = 384 (its hidden size) in one slice, so each C
@@ -86,10 +89,8 @@ public static unsafe partial class Gemm
     /// <param name="m">Rows of A and C.</param>
     /// <param name="n">Rows of B, columns of C.</param>
     /// <param name="k">The shared (reduction) dimension.</param>
-    public static void MultiplyTransposed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k)
-        => MultiplyTransposed(a, b, bias, c, m, n, k, KernelIsas.Best);
-
-    internal static void MultiplyTransposed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k, KernelIsa isa)
+    /// <param name="caps">The path, FMA and thread limit of this call (usually <see cref="KernelCapabilities.Default"/>).</param>
+    public static void MultiplyTransposed(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> c, int m, int n, int k, in KernelCapabilities caps)
     {
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Positive(n, nameof(n));
@@ -104,7 +105,7 @@ public static unsafe partial class Gemm
             var job = new Job
             {
                 A = pa, Lda = k, B = pb, Ldb = k, BIsKByN = false, Bias = bias.IsEmpty ? null : pbias,
-                C = pc, Ldc = n, M = m, N = n, K = k, Isa = isa,
+                C = pc, Ldc = n, M = m, N = n, K = k, Caps = caps,
             };
             Run(&job);
         }
@@ -117,7 +118,9 @@ public static unsafe partial class Gemm
         public int Lda, Ldb, Ldc, M, N, K;
         /// <summary>False: B is [N, K] (row j is column j of C). True: B is [K, N] (row p is step p of the reduction).</summary>
         public bool BIsKByN;
-        public KernelIsa Isa;
+        /// <summary>The call's capabilities: <c>Caps.Isa</c> picks the microkernel and the packing layout, <c>Caps.Fma</c> the
+        /// portable multiply-add, <c>Caps.MaxThreads</c> the most threads.</summary>
+        public KernelCapabilities Caps;
         /// <summary>All of B packed (slice after slice, see the file header), or null until <see cref="Run"/> packs it.</summary>
         public float* Packed;
         /// <summary>Bias for the first k-slice's tiles: [panels * NR] (zero-padded), or the caller's [N] bias, or zeros.</summary>
@@ -138,11 +141,11 @@ public static unsafe partial class Gemm
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
     internal static void Run(Job* job)
     {
-        int mr = Mr(job->Isa), nr = Nr(job->Isa);
+        int mr = Mr(job->Caps.Isa), nr = Nr(job->Caps.Isa);
         int panels = (job->N + nr - 1) / nr, first = job->FirstPanel;
         int rowTiles = (job->M + mr - 1) / mr;
         long flops = 2L * job->M * (job->N - first * nr) * job->K;
-        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels - first, rowTiles));
+        int threads = KernelParallelism.DegreeFor(flops, Math.Max(panels - first, rowTiles), job->Caps.MaxThreads);
         if (job->Packed == null && (threads == 1 || job->M <= 2 || job->K == 0))
         {
             RunSerial(job);
@@ -161,7 +164,7 @@ public static unsafe partial class Gemm
             // for short batches (fewer than 4 row blocks per thread). The packing is split over the same threads by (row block,
             // k-slice): done on the calling thread alone it was ~4 % of a two-thread layer at 512 tokens (FFN down's A is
             // 512 x 1536) with the second core idle.
-            int kc = Kc(job->Isa), slices = (job->K + kc - 1) / kc;
+            int kc = Kc(job->Caps.Isa), slices = (job->K + kc - 1) / kc;
             job->PackedA = PackedABuffer((long)rowBlocks * Mc * job->K);
             if (threads > 1 && (long)job->M * job->K >= 4 * Mc * kc) KernelParallelism.For(rowBlocks * slices, job, &PackAPart, threads);
             else for (int part = 0; part < rowBlocks * slices; part++) PackAPart(job, part);
@@ -173,7 +176,7 @@ public static unsafe partial class Gemm
             long length = (long)job->M * job->N;
             LayerNorm.AddAndNormalize(new ReadOnlySpan<float>(job->C, (int)length), new ReadOnlySpan<float>(job->Residual, (int)length),
                 new ReadOnlySpan<float>(job->Gamma, job->N), new ReadOnlySpan<float>(job->Beta, job->N), new Span<float>(job->Residual, (int)length),
-                job->M, job->N, job->Eps, job->Isa);
+                job->M, job->N, job->Eps, job->Caps);
         }
     }
 
@@ -181,16 +184,16 @@ public static unsafe partial class Gemm
     private static void PackAPart(void* state, int part)
     {
         var job = (Job*)state;
-        int kc = Kc(job->Isa), slices = (job->K + kc - 1) / kc;
+        int kc = Kc(job->Caps.Isa), slices = (job->K + kc - 1) / kc;
         int rb = part / slices, pc = part % slices * kc;
         int i0 = rb * Mc, rows = Math.Min(Mc, job->M - i0);
-        PackA(job->A + (long)i0 * job->Lda + pc, job->Lda, rows, Math.Min(kc, job->K - pc), Mr(job->Isa), job->PackedA + (long)rb * Mc * job->K + (long)Mc * pc);
+        PackA(job->A + (long)i0 * job->Lda + pc, job->Lda, rows, Math.Min(kc, job->K - pc), Mr(job->Caps.Isa), job->PackedA + (long)rb * Mc * job->K + (long)Mc * pc);
     }
 
     /// <summary>Floats <see cref="PackAll"/> writes for the job's B: every k-slice of panels, then the first slice's bias.</summary>
     internal static long PackedLength(Job* job)
     {
-        int nr = Nr(job->Isa);
+        int nr = Nr(job->Caps.Isa);
         long panels = (job->N + nr - 1) / nr;
         return panels * nr * job->K + panels * nr;
     }
@@ -202,9 +205,9 @@ public static unsafe partial class Gemm
     /// </summary>
     internal static void PackAll(Job* job, float* dst)
     {
-        int nr = Nr(job->Isa), panels = (job->N + nr - 1) / nr;
+        int nr = Nr(job->Caps.Isa), panels = (job->N + nr - 1) / nr;
         long slices = (long)panels * nr * job->K;
-        int kc = Kc(job->Isa);
+        int kc = Kc(job->Caps.Isa);
         for (int pc = 0; pc < job->K; pc += kc)
             Pack(job, 0, job->N, pc, Math.Min(kc, job->K - pc), nr, dst + (long)panels * nr * pc, pc == 0 ? dst + slices : null);
         job->Packed = dst;
@@ -223,7 +226,8 @@ public static unsafe partial class Gemm
         int rb = part / groups, cg = part % groups;
         int p0 = first + (int)((long)count * cg / groups), p1 = first + (int)((long)count * (cg + 1) / groups);
         int i0 = rb * Mc, i1 = Math.Min(job->M, i0 + Mc);
-        KernelIsa isa = job->Isa;
+        KernelIsa isa = job->Caps.Isa;
+        bool fma = job->Caps.Fma;
         int mr = Mr(isa), nr = Nr(isa), k = job->K, lda = job->Lda, ldc = job->Ldc;
         float* edge = stackalloc float[8 * 32];
         float* packA = job->PackedA != null ? null : PackABuffer();
@@ -256,11 +260,11 @@ public static unsafe partial class Gemm
                     {
                         case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                         case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
-                        default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                        default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge, fma); break;
                     }
                     // The tile is final after the last k-slice: apply the epilogue while it is still in L1.
                     if (job->Epilogue == GemmEpilogue.Gelu && pc + kb == k)
-                        Gelu.Tile(ct, ldc, rows, cols, isa);
+                        Gelu.Tile(ct, ldc, rows, cols, job->Caps);
                 }
             }
         }
@@ -268,12 +272,13 @@ public static unsafe partial class Gemm
         if (job->Epilogue == GemmEpilogue.AddLayerNorm && groups == 1)
         {
             float* residual = job->Residual + (long)i0 * job->N;
-            LayerNorm.AddAndNormalizeRows(job->C + (long)i0 * ldc, residual, job->Gamma, job->Beta, residual, i1 - i0, job->N, job->Eps, isa);
+            LayerNorm.AddAndNormalizeRows(job->C + (long)i0 * ldc, residual, job->Gamma, job->Beta, residual, i1 - i0, job->N, job->Eps, job->Caps);
         }
     }
 
     /// <summary>Hints the cache to load [p, p + bytes) (x86; a no-op elsewhere). Prefetches never fault, so a range past the
-    /// end of a buffer is harmless.</summary>
+    /// end of a buffer is harmless. The <c>Sse.IsSupported</c> check is not a path choice (KernelCapabilities has none to
+    /// make here): a hint changes no result, and the check only keeps the instruction off non-x86 hardware.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Prefetch(byte* p, int bytes)
     {
@@ -301,7 +306,8 @@ public static unsafe partial class Gemm
             DotRows(job, m0, m1, n0, n1);
             return;
         }
-        KernelIsa isa = job->Isa;
+        KernelIsa isa = job->Caps.Isa;
+        bool fma = job->Caps.Fma;
         int mr = Mr(isa), nr = Nr(isa);
         int sliceLength = Kc(isa), nc = Math.Min(Nc, n1 - n0), kc = Math.Min(sliceLength, k);
         int maxPanels = (nc + nr - 1) / nr;
@@ -335,7 +341,7 @@ public static unsafe partial class Gemm
                             {
                                 case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
                                 case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
-                                default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge); break;
+                                default: KernelPortable(at, rows, panel, kb, ct, ldc, cols, bias, edge, fma); break;
                             }
                         }
                     }
@@ -380,7 +386,7 @@ public static unsafe partial class Gemm
             var ai = new ReadOnlySpan<float>(job->A + (long)i * job->Lda, k);
             for (int j = n0; j < n1; j++)
             {
-                float dot = Dot(ai, new ReadOnlySpan<float>(job->B + (long)j * job->Ldb, k), job->Isa);
+                float dot = Dot(ai, new ReadOnlySpan<float>(job->B + (long)j * job->Ldb, k), job->Caps);
                 job->C[(long)i * job->Ldc + j] = job->Bias == null ? dot : dot + job->Bias[j];
             }
         }

@@ -26,9 +26,12 @@ namespace CrossEncoder.Native.Kernels;
 // and without VNNI it needs a vpmaddwd after it anyway, so per product it costs the multiplier the same as vpmaddwd alone
 // while forcing 7-bit operands. The 16-bit route is exact for int8 weights and 12-bit activations (Quantize.cs).
 //
+// Capabilities: the microkernel is the call's KernelCapabilities.Int8Isa (validated against the hardware at entry), the
+// epilogue's AVX2 form runs where Int8UsesAvx2, the fused GELU follows Isa and Fma, threads at most MaxThreads.
+//
 // Threading: C is cut into tiles of 48 rows x 4 panels (64 columns), claimed dynamically through KernelParallelism.
 
-/// <summary>The SIMD path of the int8 GEMM.</summary>
+/// <summary>The SIMD path of the int8 GEMM, the <see cref="KernelCapabilities.Int8Isa"/> of a call (only values the hardware runs).</summary>
 internal enum Int8Isa
 {
     /// <summary>Scalar, the same pair lanes as the SIMD paths.</summary>
@@ -56,15 +59,17 @@ internal static unsafe partial class GemmInt8
         _ => true,
     };
 
-    /// <summary>The fastest path the hardware runs: AVX-512BW (32 products per instruction), then AVX-VNNI (16, fused with
-    /// the add), then AVX2, then portable.</summary>
-    public static readonly Int8Isa Best = Select(AvxVnni.IsSupported, Avx512BW.IsSupported, Avx2.IsSupported);
+    /// <summary>The fastest path the hardware runs: <see cref="KernelCapabilities.Default"/>'s.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static Int8Isa Best => KernelCapabilities.Default.Int8Isa;
 
-    /// <summary>The dispatch rule, separated from the hardware query so tests can check it for every machine.</summary>
+    /// <summary>The dispatch rule of <see cref="KernelCapabilities.Detect"/>: AVX-512BW (32 products per instruction), then
+    /// AVX-VNNI (16, fused with the add), then AVX2, then portable. Separated from the hardware query so tests can check it
+    /// for every machine.</summary>
     internal static Int8Isa Select(bool avxVnni, bool avx512BW, bool avx2) =>
         avx512BW ? Int8Isa.Avx512BW : avxVnni ? Int8Isa.AvxVnni : avx2 ? Int8Isa.Avx2 : Int8Isa.Portable;
 
-    /// <summary>C[M,N] = ((qa - za) qw^T) * (sa sw) + bias on the best path.</summary>
+    /// <summary>C[M,N] = ((qa - za) qw^T) * (sa sw) + bias.</summary>
     /// <param name="qa">[M, Kp] activations in [0, Quantize.ActivationMax(Kp)] (Kp = w.KPadded), zero padded.</param>
     /// <param name="sa">[M] activation scales.</param>
     /// <param name="za">[M] activation zero points.</param>
@@ -72,20 +77,24 @@ internal static unsafe partial class GemmInt8
     /// <param name="bias">[N] or empty.</param>
     /// <param name="c">[M, N], overwritten.</param>
     /// <param name="m">Rows.</param>
-    public static void Multiply(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m)
-        => Multiply(qa, sa, za, w, bias, c, m, Best);
-
-    internal static void Multiply(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m, Int8Isa isa)
+    /// <param name="caps">This call's int8 path (it must run on this hardware), epilogue form and thread limit.</param>
+    /// <exception cref="PlatformNotSupportedException">The hardware lacks <paramref name="caps"/>.Int8Isa.</exception>
+    public static void Multiply(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias, Span<float> c, int m,
+        in KernelCapabilities caps)
     {
         ArgumentNullException.ThrowIfNull(w);
-        MultiplyColumns(qa, sa, za, w, bias, c, m, w.N, 0, w.N, isa);
+        MultiplyColumns(qa, sa, za, w, bias, c, m, w.N, 0, w.N, gelu: false, caps);
     }
 
-    /// <summary>Columns [first, first + count) of the product only, into c[r * ldc + (j - first)]; first is a multiple of 16.</summary>
-    // gelu: apply GELU to each finished tile (BERT's FFN up) while it is in L1.
-    internal static void MultiplyColumns(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
-        Span<float> c, int m, int ldc, int first, int count, Int8Isa isa, bool gelu = false)
+    /// <summary>
+    /// Columns [first, first + count) of the product only, into c[r * ldc + (j - first)]; first is a multiple of 16. With
+    /// <paramref name="gelu"/>, GELU is applied to each finished tile (BERT's FFN up) while it is in L1.
+    /// </summary>
+    /// <exception cref="PlatformNotSupportedException">The hardware lacks <paramref name="caps"/>.Int8Isa.</exception>
+    public static void MultiplyColumns(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
+        Span<float> c, int m, int ldc, int first, int count, bool gelu, in KernelCapabilities caps)
     {
+        caps.RequireInt8Support();
         ArgumentNullException.ThrowIfNull(w);
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Length(qa, (long)m * w.KPadded, nameof(qa));
@@ -95,7 +104,6 @@ internal static unsafe partial class GemmInt8
             throw new ArgumentOutOfRangeException(nameof(first), $"columns [{first}, {first + count}) with row stride {ldc} do not fit a product of {w.N} columns in whole 16-column panels.");
         if (m > 0 && count > 0) KernelGuard.Length(c, (long)(m - 1) * ldc + count, nameof(c));
         if (!bias.IsEmpty) KernelGuard.Length(bias, w.N, nameof(bias));
-        if (!IsSupported(isa)) throw new PlatformNotSupportedException($"The {isa} int8 path needs hardware this machine lacks.");
         if (m == 0 || count == 0) return;
         fixed (ushort* pa = qa)
         fixed (float* psa = sa, pbias = bias, pc = c, psw = w.Scale)
@@ -106,11 +114,11 @@ internal static unsafe partial class GemmInt8
             {
                 A = pa, Sa = psa, Za = pza, W = pw, Sw = psw, ColumnSum = psum, Bias = bias.IsEmpty ? null : pbias, C = pc,
                 M = m, N = first + count, Kp = w.KPadded, Ldc = ldc, First = first, FirstPanel = first / QuantizedMatrix.Nr,
-                Panels = (first + count + QuantizedMatrix.Nr - 1) / QuantizedMatrix.Nr, Isa = isa, RowTiles = (m + Mc - 1) / Mc, Gelu = gelu,
+                Panels = (first + count + QuantizedMatrix.Nr - 1) / QuantizedMatrix.Nr, Caps = caps, RowTiles = (m + Mc - 1) / Mc, Gelu = gelu,
             };
             job.PanelGroups = (job.Panels - job.FirstPanel + PanelsPerTile - 1) / PanelsPerTile;
             int parts = job.RowTiles * job.PanelGroups;
-            int threads = KernelParallelism.DegreeFor(2L * m * count * w.KPadded, parts);
+            int threads = caps.ThreadsFor(2L * m * count * w.KPadded, parts);
             if (threads <= 1) for (int i = 0; i < parts; i++) RunTile(&job, i);
             else KernelParallelism.For(parts, &job, &RunTile, threads);
         }
@@ -127,9 +135,16 @@ internal static unsafe partial class GemmInt8
         public float* Bias;
         public float* C;
         public int M, N, Kp, Ldc, First, FirstPanel, Panels, RowTiles, PanelGroups;   // N: end column; Panels: end panel
-        public Int8Isa Isa;
+        /// <summary>The call's capabilities: Int8Isa the microkernel, Int8UsesAvx2 the epilogue, Isa and Fma the GELU.</summary>
+        public KernelCapabilities Caps;
         public bool Gelu;
     }
+
+    /// <summary>The product on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static void MultiplyColumns(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
+        Span<float> c, int m, int ldc, int first, int count, Int8Isa isa, bool gelu = false)
+        => MultiplyColumns(qa, sa, za, w, bias, c, m, ldc, first, count, gelu, KernelCapabilities.Default with { Int8Isa = isa });
 
     /// <summary>Ints per tile row: two 32-bit lanes per column (the even and the odd pair of each group of 4 steps).</summary>
     private const int TileStride = 2 * QuantizedMatrix.Nr;
@@ -140,7 +155,9 @@ internal static unsafe partial class GemmInt8
         int rowTile = index / job->PanelGroups, group = index % job->PanelGroups;
         int r0 = rowTile * Mc, r1 = Math.Min(job->M, r0 + Mc);
         int j0 = job->FirstPanel + group * PanelsPerTile, j1 = Math.Min(job->Panels, j0 + PanelsPerTile);
-        int mr = job->Isa switch { Int8Isa.Avx512BW => 8, Int8Isa.Portable => 4, _ => 2 };
+        Int8Isa isa = job->Caps.Int8Isa;
+        bool avx2Epilogue = job->Caps.Int8UsesAvx2;
+        int mr = isa switch { Int8Isa.Avx512BW => 8, Int8Isa.Portable => 4, _ => 2 };
         int* tile = stackalloc int[8 * TileStride];
         int kp = job->Kp;
         for (int j = j0; j < j1; j++)
@@ -151,16 +168,16 @@ internal static unsafe partial class GemmInt8
             {
                 int rows = Math.Min(mr, r1 - r);
                 ushort* a = job->A + (long)r * kp;
-                switch (job->Isa)
+                switch (isa)
                 {
                     case Int8Isa.AvxVnni: Kernel2x16<VnniPairMultiplyAdd>(a, kp, rows, panel, tile); break;
                     case Int8Isa.Avx512BW: Kernel512x8x16(a, kp, rows, panel, tile); break;
                     case Int8Isa.Avx2: Kernel2x16<Avx2PairMultiplyAdd>(a, kp, rows, panel, tile); break;
                     default: KernelPortable4x16(a, kp, rows, panel, tile); break;
                 }
-                if (cols == QuantizedMatrix.Nr && job->Isa != Int8Isa.Portable && Avx2.IsSupported) EpilogueAvx2(job, tile, r, rows, col0);
+                if (avx2Epilogue && cols == QuantizedMatrix.Nr) EpilogueAvx2(job, tile, r, rows, col0);
                 else Epilogue(job, tile, r, rows, col0, cols);
-                if (job->Gelu) Kernels.Gelu.Tile(job->C + (long)r * job->Ldc + (col0 - job->First), job->Ldc, rows, cols, KernelIsas.Best);
+                if (job->Gelu) Kernels.Gelu.Tile(job->C + (long)r * job->Ldc + (col0 - job->First), job->Ldc, rows, cols, job->Caps);
             }
         }
     }

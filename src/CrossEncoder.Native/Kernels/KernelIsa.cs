@@ -1,15 +1,12 @@
 using System.Numerics;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.Arm;
-using System.Runtime.Intrinsics.X86;
 
 namespace CrossEncoder.Native.Kernels;
 
 /// <summary>
-/// The SIMD path a kernel takes. Public kernel entry points run <see cref="KernelIsas.Best"/>; internal overloads take an
-/// explicit value so tests can force every path on any machine (Vector512 code still runs, emulated, without AVX-512).
-/// Element-wise kernels have two paths: <see cref="Avx512"/> uses Vector512, the others use <see cref="Vector{T}"/>
-/// (256-bit on AVX2 machines, 128-bit on Arm). GEMM has a dedicated microkernel per value.
+/// The SIMD path of the fp32 kernels, the <see cref="KernelCapabilities.Isa"/> of a call. Every value can be forced on any
+/// machine (Vector256 and Vector512 code still runs, emulated in software, without AVX2 or AVX-512), so tests cover every
+/// path on one machine. Element-wise kernels have two paths: <see cref="Avx512"/> uses Vector512, the others use
+/// <see cref="Vector{T}"/> (256-bit on AVX2 machines, 128-bit on Arm). GEMM has a dedicated microkernel per value.
 /// </summary>
 internal enum KernelIsa
 {
@@ -23,22 +20,9 @@ internal enum KernelIsa
 
 internal static class KernelIsas
 {
-    /// <summary>The fastest path the hardware accelerates.</summary>
-    public static readonly KernelIsa Best =
-        Vector512.IsHardwareAccelerated && Avx512F.IsSupported ? KernelIsa.Avx512
-        : Vector256.IsHardwareAccelerated && Fma.IsSupported ? KernelIsa.Avx2
-        : KernelIsa.Portable;
-
-    /// <summary>
-    /// True when the portable (Vector&lt;T&gt;) path may use fused multiply-add: the hardware has one (x86 FMA3, Arm AdvSimd).
-    /// Without it (WebAssembly, x86 without FMA) <c>Vector.FusedMultiplyAdd</c> and <c>MathF.FusedMultiplyAdd</c> fall back to
-    /// a software emulation ~30x slower, so the portable kernels use a multiply then an add instead. Settable so that tests
-    /// and the bench can run that path on any machine; set it only while no kernel call is running.
-    /// </summary>
-    internal static bool PortableFma { get; set; } = Fma.IsSupported || AdvSimd.IsSupported;
-
-    /// <summary>True when a kernel on <paramref name="isa"/> computes a * b + c fused (see MultiplyAdd.cs).</summary>
-    public static bool UsesFma(KernelIsa isa) => isa != KernelIsa.Portable || PortableFma;
+    /// <summary>The fastest path the hardware accelerates: <see cref="KernelCapabilities.Default"/>'s.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static KernelIsa Best => KernelCapabilities.Default.Isa;
 
     /// <summary>Every path, for tests.</summary>
     public static readonly KernelIsa[] All = [KernelIsa.Portable, KernelIsa.Avx2, KernelIsa.Avx512];

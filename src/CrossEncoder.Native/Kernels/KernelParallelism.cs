@@ -36,23 +36,21 @@ internal static unsafe class KernelParallelism
     private static ExceptionDispatchInfo? _error;
 
     /// <summary>
-    /// The most threads any kernel call uses (default: all logical processors). Benchmarks set it to time one core or a
-    /// given thread count; it is process-wide, so set it only when no kernel call is running.
+    /// How many parts <paramref name="work"/> flops deserve, at most <paramref name="maxParts"/> (e.g. rows available) and
+    /// <paramref name="maxThreads"/> (the call's <see cref="KernelCapabilities.MaxThreads"/>).
     /// </summary>
-    internal static int ThreadLimit { get; set; } = int.MaxValue;
-
-    /// <summary>How many parts <paramref name="work"/> flops deserve, at most <paramref name="maxParts"/> (e.g. rows available).</summary>
-    public static int DegreeFor(long work, int maxParts) => (int)Math.Max(1, Math.Min(Math.Min(Math.Min(MaxDegree, ThreadLimit), maxParts), work / MinWorkPerPart));
+    public static int DegreeFor(long work, int maxParts, int maxThreads) =>
+        (int)Math.Max(1, Math.Min(Math.Min(Math.Min(MaxDegree, maxThreads), maxParts), work / MinWorkPerPart));
 
     /// <summary>
     /// Runs <c>body(state, i)</c> for i in [0, parts), in parallel when workers are free; returns when all are done. At most
-    /// <paramref name="threads"/> threads (the caller included) take parts. Splitting into several parts per thread costs one
-    /// atomic increment per part and balances the load when a core is shared with other processes: a thread that gets
-    /// descheduled holds back one small part, not half of the call.
+    /// <paramref name="threads"/> threads (the caller included) take parts: the call's <see cref="KernelCapabilities.MaxThreads"/>
+    /// or a <see cref="DegreeFor"/> below it, so the limit travels with the call (in its job), never through a global.
+    /// Splitting into several parts per thread costs one atomic increment per part and balances the load when a core is
+    /// shared with other processes: a thread that gets descheduled holds back one small part, not half of the call.
     /// </summary>
-    public static void For(int parts, void* state, delegate*<void*, int, void> body, int threads = int.MaxValue)
+    public static void For(int parts, void* state, delegate*<void*, int, void> body, int threads)
     {
-        threads = Math.Min(threads, ThreadLimit);
         if (parts <= 1 || threads <= 1 || MaxDegree == 1 || Interlocked.CompareExchange(ref _busy, 1, 0) != 0)
         {
             for (int i = 0; i < parts; i++) body(state, i);

@@ -1,12 +1,12 @@
 namespace CrossEncoder.Native.Kernels;
 
-public static partial class LayerNorm
+internal static partial class LayerNorm
 {
-    /// <summary>Readable twin of <see cref="Normalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>: two-pass mean/variance in double.</summary>
+    /// <summary>Readable twin of <see cref="Normalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/>: two-pass mean/variance in double.</summary>
     public static void NormalizeReference(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
         => AddAndNormalizeReference(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps);
 
-    /// <summary>Readable twin of <see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>. An empty residual means "no residual".</summary>
+    /// <summary>Readable twin of <see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/>. An empty residual means "no residual".</summary>
     public static void AddAndNormalizeReference(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
     {
         KernelGuard.Length(x, (long)rows * n, nameof(x));

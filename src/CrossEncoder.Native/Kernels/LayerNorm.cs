@@ -16,18 +16,27 @@ namespace CrossEncoder.Native.Kernels;
 // Rows are independent; large inputs are split over rows by KernelParallelism.
 
 /// <summary>Layer normalisation over the last dimension: <c>y = (x - mean) / sqrt(var + eps) * gamma + beta</c>, per row.</summary>
-public static unsafe partial class LayerNorm
+internal static unsafe partial class LayerNorm
 {
-    /// <summary>output[R,N] = LN(input[R,N]); output may alias input.</summary>
+    /// <summary>output[R,N] = LN(input[R,N]); output may alias input. <paramref name="caps"/>: path, FMA, threads.</summary>
+    public static void Normalize(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps,
+        in KernelCapabilities caps)
+        => AddAndNormalize(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps, caps);
+
+    /// <summary><see cref="Normalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
     public static void Normalize(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
-        => AddAndNormalize(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps, KernelIsas.Best);
+        => AddAndNormalize(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps, KernelCapabilities.Default);
 
-    /// <summary>output[R,N] = LN(x[R,N] + residual[R,N]); output may alias x or residual.</summary>
+    /// <summary><see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
     public static void AddAndNormalize(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
-        => AddAndNormalize(x, residual, gamma, beta, output, rows, n, eps, KernelIsas.Best);
+        => AddAndNormalize(x, residual, gamma, beta, output, rows, n, eps, KernelCapabilities.Default);
 
-    /// <summary><see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/> on a chosen path; an empty residual means none.</summary>
-    internal static void AddAndNormalize(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps, KernelIsa isa)
+    /// <summary>output[R,N] = LN(x[R,N] + residual[R,N]); output may alias x or residual; an empty residual means none.
+    /// <paramref name="caps"/>: the path, FMA and thread limit of this call.</summary>
+    public static void AddAndNormalize(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps,
+        in KernelCapabilities caps)
     {
         KernelGuard.Positive(rows, nameof(rows));
         KernelGuard.Positive(n, nameof(n));
@@ -39,11 +48,11 @@ public static unsafe partial class LayerNorm
         if (rows == 0 || n == 0) return;
         fixed (float* px = x, pr = residual, pg = gamma, pb = beta, po = output)
         {
-            var job = new Job { X = px, Residual = residual.IsEmpty ? null : pr, Gamma = pg, Beta = pb, Output = po, Rows = rows, N = n, Eps = eps, Isa = isa };
+            var job = new Job { X = px, Residual = residual.IsEmpty ? null : pr, Gamma = pg, Beta = pb, Output = po, Rows = rows, N = n, Eps = eps, Caps = caps };
             // ~10 flops per element; parts are blocks of rows.
-            job.Parts = KernelParallelism.DegreeFor(10L * rows * n, rows);
+            job.Parts = caps.ThreadsFor(10L * rows * n, rows);
             if (job.Parts == 1) RunRows(&job, 0, rows);
-            else KernelParallelism.For(job.Parts, &job, &RunPart);
+            else KernelParallelism.For(job.Parts, &job, &RunPart, caps.MaxThreads);
         }
     }
 
@@ -52,14 +61,14 @@ public static unsafe partial class LayerNorm
         public float* X, Residual, Gamma, Beta, Output;
         public int Rows, N, Parts;
         public float Eps;
-        public KernelIsa Isa;
+        public KernelCapabilities Caps;
     }
 
     /// <summary>output[R,N] = LN(x[R,N] + residual[R,N]) on the calling thread (a GEMM epilogue on its finished rows); the
-    /// same arithmetic as <see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float)"/>.</summary>
-    internal static void AddAndNormalizeRows(float* x, float* residual, float* gamma, float* beta, float* output, int rows, int n, float eps, KernelIsa isa)
+    /// same arithmetic as <see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/>.</summary>
+    internal static void AddAndNormalizeRows(float* x, float* residual, float* gamma, float* beta, float* output, int rows, int n, float eps, in KernelCapabilities caps)
     {
-        var job = new Job { X = x, Residual = residual, Gamma = gamma, Beta = beta, Output = output, Rows = rows, N = n, Eps = eps, Isa = isa, Parts = 1 };
+        var job = new Job { X = x, Residual = residual, Gamma = gamma, Beta = beta, Output = output, Rows = rows, N = n, Eps = eps, Caps = caps, Parts = 1 };
         RunRows(&job, 0, rows);
     }
 
@@ -75,13 +84,13 @@ public static unsafe partial class LayerNorm
         for (int r = r0; r < r1; r++)
         {
             float* x = job->X + (long)r * n, y = job->Output + (long)r * n;
-            if (job->Residual != null) Add(x, job->Residual + (long)r * n, y, n, job->Isa);
+            if (job->Residual != null) Add(x, job->Residual + (long)r * n, y, n, job->Caps.Isa);
             else if (x != y) Buffer.MemoryCopy(x, y, (long)n * sizeof(float), (long)n * sizeof(float));
-            float mean0 = Sum(y, n, job->Isa) / n;
-            var (s1, s2) = DeviationSums(y, mean0, n, job->Isa);
+            float mean0 = Sum(y, n, job->Caps.Isa) / n;
+            var (s1, s2) = DeviationSums(y, mean0, n, job->Caps);
             float variance = MathF.Max(0f, (s2 - s1 * s1 / n) / n);
             float inv = 1f / MathF.Sqrt(variance + job->Eps);
-            Scale(y, mean0, s1 / n, inv, job->Gamma, job->Beta, n, job->Isa);
+            Scale(y, mean0, s1 / n, inv, job->Gamma, job->Beta, n, job->Caps);
         }
     }
 
@@ -116,11 +125,11 @@ public static unsafe partial class LayerNorm
     }
 
     /// <summary>(sum(x - c), sum((x - c)^2)).</summary>
-    private static (float, float) DeviationSums(float* x, float c, int n, KernelIsa isa)
+    private static (float, float) DeviationSums(float* x, float c, int n, in KernelCapabilities caps)
     {
         int i = 0;
         float s1 = 0, s2 = 0;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
         {
             Vector512<float> v1 = default, v2 = default, vc = Vector512.Create(c);
             for (; i <= n - 16; i += 16)
@@ -132,7 +141,7 @@ public static unsafe partial class LayerNorm
             s1 = Vector512.Sum(v1);
             s2 = Vector512.Sum(v2);
         }
-        else return KernelIsas.UsesFma(isa) ? DeviationSums<FusedMultiplyAdd>(x, c, n) : DeviationSums<SeparateMultiplyAdd>(x, c, n);
+        else return caps.UsesFma ? DeviationSums<FusedMultiplyAdd>(x, c, n) : DeviationSums<SeparateMultiplyAdd>(x, c, n);
         for (; i < n; i++)
         {
             float d = x[i] - c;
@@ -164,10 +173,10 @@ public static unsafe partial class LayerNorm
 
     /// <summary>y = ((y - mean0) - correction) * inv * gamma + beta, in place.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* y, float mean0, float correction, float inv, float* gamma, float* beta, int n, KernelIsa isa)
+    private static void Scale(float* y, float mean0, float correction, float inv, float* gamma, float* beta, int n, in KernelCapabilities caps)
     {
         int i = 0;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
         {
             Vector512<float> vm = Vector512.Create(mean0), vc = Vector512.Create(correction), vi = Vector512.Create(inv);
             for (; i <= n - 16; i += 16)
@@ -175,7 +184,7 @@ public static unsafe partial class LayerNorm
         }
         else
         {
-            if (KernelIsas.UsesFma(isa)) Scale<FusedMultiplyAdd>(y, mean0, correction, inv, gamma, beta, n);
+            if (caps.UsesFma) Scale<FusedMultiplyAdd>(y, mean0, correction, inv, gamma, beta, n);
             else Scale<SeparateMultiplyAdd>(y, mean0, correction, inv, gamma, beta, n);
             return;
         }

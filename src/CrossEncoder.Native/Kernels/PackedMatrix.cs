@@ -15,15 +15,15 @@ namespace CrossEncoder.Native.Kernels;
 
 /// <summary>
 /// A matrix <c>B[N,K]</c> (typically a constant Linear weight, <c>[out, in]</c>) packed once by
-/// <see cref="Gemm.Pack(ReadOnlySpan{float}, int, int)"/> into the panel layout of the GEMM microkernels, for
-/// <see cref="Gemm.MultiplyTransposed(ReadOnlySpan{float}, PackedMatrix, ReadOnlySpan{float}, Span{float}, int)"/>.
+/// <see cref="Gemm.Pack(ReadOnlySpan{float}, int, int, in KernelCapabilities)"/> into the panel layout of the GEMM microkernels, for
+/// <see cref="Gemm.MultiplyTransposed(ReadOnlySpan{float}, PackedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>.
 /// </summary>
 /// <remarks>
 /// Immutable after creation and safe to share between threads. It holds a copy of B (rounded up to whole register panels,
 /// about N*K floats), so the source span may be released once packed. The layout depends on the SIMD path chosen at creation
-/// (the best one the hardware accelerates); it is an implementation detail, described in the source file's header.
+/// (the <see cref="KernelCapabilities.Isa"/> passed to Pack); it is an implementation detail, described in the source file's header.
 /// </remarks>
-public sealed unsafe class PackedMatrix
+internal sealed unsafe class PackedMatrix
 {
     private const int Alignment = 64;
 

@@ -1,7 +1,7 @@
 namespace CrossEncoder.Native.Kernels;
 
 /// <summary>Reductions over token rows: masked mean pooling and L2 normalisation (sentence-embedding heads).</summary>
-public static class Pooling
+internal static class Pooling
 {
     /// <summary>dest[N] = mean of rows [0, validRows) of x[R, N]; the padding rows after them are ignored.</summary>
     public static void MeanOfRows(ReadOnlySpan<float> x, int validRows, int n, Span<float> dest)

@@ -2,7 +2,7 @@ namespace CrossEncoder.Native.Kernels;
 
 internal static unsafe partial class Quantize
 {
-    /// <summary>Reference twin of <see cref="Rows(ReadOnlySpan{float}, Span{ushort}, Span{float}, Span{int}, int, int)"/>: one element at a time, straight from the formulas in the file header.</summary>
+    /// <summary>Reference twin of <see cref="Rows(ReadOnlySpan{float}, Span{ushort}, Span{float}, Span{int}, int, int, in KernelCapabilities)"/>: one element at a time, straight from the formulas in the file header.</summary>
     public static void RowsReference(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k)
     {
         int kp = PadK(k), levels = ActivationMax(kp);

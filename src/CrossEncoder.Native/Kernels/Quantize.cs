@@ -43,16 +43,13 @@ internal static unsafe partial class Quantize
 
     /// <summary>
     /// q[M, kPadded] = per-row asymmetric quantization of x[M, K] to [0, ActivationMax(kPadded)]; scale[M], zeroPoint[M].
-    /// Padding columns are zero.
+    /// Padding columns are zero. The AVX2 loops run where <paramref name="caps"/>.<see cref="KernelCapabilities.Int8UsesAvx2"/>,
+    /// the portable Vector&lt;T&gt; ones otherwise (bit-identical); at most <see cref="KernelCapabilities.MaxThreads"/> threads.
     /// </summary>
-    public static void Rows(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k)
-        => Rows(x, q, scale, zeroPoint, m, k, Avx2.IsSupported);
-
-    /// <summary><see cref="Rows(ReadOnlySpan{float}, Span{ushort}, Span{float}, Span{int}, int, int)"/> on the AVX2 loops or
-    /// on the portable Vector&lt;T&gt; ones (tests force each).</summary>
-    internal static void Rows(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k, bool avx2)
+    /// <exception cref="PlatformNotSupportedException">The hardware lacks <paramref name="caps"/>.Int8Isa.</exception>
+    public static void Rows(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k, in KernelCapabilities caps)
     {
-        if (avx2 && !Avx2.IsSupported) throw new PlatformNotSupportedException("The AVX2 quantization path needs AVX2.");
+        caps.RequireInt8Support();
         int kp = PadK(k);
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Positive(k, nameof(k));
@@ -62,17 +59,22 @@ internal static unsafe partial class Quantize
         KernelGuard.Length(zeroPoint, m, nameof(zeroPoint));
         int levels = ActivationMax(kp), parts = (m + RowsPerPart - 1) / RowsPerPart;
         // Rows are independent: large inputs are cut into parts of 32 rows across the cores (~8 flops' worth per element).
-        int threads = KernelParallelism.DegreeFor(8L * m * k, parts);
+        int threads = caps.ThreadsFor(8L * m * k, parts);
         fixed (float* px = x)
         fixed (ushort* pq = q)
         fixed (float* ps = scale)
         fixed (int* pz = zeroPoint)
         {
-            var job = new RowsJob { X = px, Q = pq, Scale = ps, ZeroPoint = pz, M = m, K = k, Levels = levels, Avx2 = avx2 };
+            var job = new RowsJob { X = px, Q = pq, Scale = ps, ZeroPoint = pz, M = m, K = k, Levels = levels, Avx2 = caps.Int8UsesAvx2 };
             if (threads <= 1) for (int part = 0; part < parts; part++) RowsPart(&job, part);
             else KernelParallelism.For(parts, &job, &RowsPart, threads);
         }
     }
+
+    /// <summary><see cref="Rows(ReadOnlySpan{float}, Span{ushort}, Span{float}, Span{int}, int, int, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
+    // compat: remove when Model/ passes capabilities
+    public static void Rows(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k)
+        => Rows(x, q, scale, zeroPoint, m, k, KernelCapabilities.Default);
 
     private const int RowsPerPart = 32;
 
@@ -83,6 +85,7 @@ internal static unsafe partial class Quantize
         public float* Scale;
         public int* ZeroPoint;
         public int M, K, Levels;
+        /// <summary>The call's <see cref="KernelCapabilities.Int8UsesAvx2"/>.</summary>
         public bool Avx2;
     }
 
@@ -131,6 +134,8 @@ internal static unsafe partial class Quantize
             for (int l = 0; l < 8; l++) { lo = MathF.Min(lo, vlo.GetElement(l)); hi = MathF.Max(hi, vhi.GetElement(l)); }
             if (Avx.MoveMask(nan) != 0) lo = float.NaN;
         }
+        // Vector.IsHardwareAccelerated (here and below) is not a path choice: the Vector<T> loops and the scalar ones give the
+        // same bits (RowsReference is scalar), and the check only skips vector code where Vector<T> would be emulated.
         else if (Vector.IsHardwareAccelerated && k >= Vector<float>.Count)
         {
             var vlo = Vector<float>.Zero;

@@ -1,8 +1,8 @@
 namespace CrossEncoder.Native.Kernels;
 
-public static partial class Softmax
+internal static partial class Softmax
 {
-    /// <summary>Readable twin of <see cref="Apply(ReadOnlySpan{float}, Span{float})"/>, in double.</summary>
+    /// <summary>Readable twin of <see cref="Apply(ReadOnlySpan{float}, Span{float}, in KernelCapabilities)"/>, in double.</summary>
     public static void ApplyReference(ReadOnlySpan<float> x, Span<float> y)
     {
         KernelGuard.Length(y, x.Length, nameof(y));

@@ -11,26 +11,25 @@ namespace CrossEncoder.Native.Kernels;
 // A NaN in the row makes the max NaN and with it every output.
 
 /// <summary>Numerically stable softmax over one row: <c>y = exp(x - max x) / sum exp(x - max x)</c>.</summary>
-public static unsafe partial class Softmax
+internal static unsafe partial class Softmax
 {
-    /// <summary>y = softmax(x); y may alias x. Entries equal to -inf get probability 0; an all -inf row is an error.</summary>
-    public static void Apply(ReadOnlySpan<float> x, Span<float> y) => Apply(x, y, KernelIsas.Best);
-
-    internal static void Apply(ReadOnlySpan<float> x, Span<float> y, KernelIsa isa)
+    /// <summary>y = softmax(x); y may alias x. Entries equal to -inf get probability 0; an all -inf row is an error.
+    /// <paramref name="caps"/>: the path and FMA of this call (one row: no threads).</summary>
+    public static void Apply(ReadOnlySpan<float> x, Span<float> y, in KernelCapabilities caps)
     {
         KernelGuard.Length(y, x.Length, nameof(y));
         if (x.IsEmpty) return;
-        fixed (float* px = x, py = y) Row(px, py, x.Length, isa);
+        fixed (float* px = x, py = y) Row(px, py, x.Length, caps);
     }
 
     /// <summary>Softmax of one row of n &gt; 0 values (validated by the caller); y may equal x.</summary>
-    internal static void Row(float* x, float* y, int n, KernelIsa isa)
+    internal static void Row(float* x, float* y, int n, in KernelCapabilities caps)
     {
-        float max = Max(x, n, isa);
+        float max = Max(x, n, caps.Isa);
         if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
-        float inv = 1f / ExpAndSum(x, y, max, n, isa);
+        float inv = 1f / ExpAndSum(x, y, max, n, caps);
         int i = 0;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
             for (; i <= n - 16; i += 16) (Vector512.Load(y + i) * inv).Store(y + i);
         else
             for (int w = Vector<float>.Count; i <= n - w; i += w) Vector.Store(Vector.Load(y + i) * inv, y + i);
@@ -42,13 +41,13 @@ public static unsafe partial class Softmax
     /// instead of T): x = exp(scale * x - scale * max x) in place; returns the sum. scale &gt; 0, n &gt; 0. One pass for the
     /// max, one for exp and sum (four exps interleaved, VectorExp.Exp4); Row's scale, bias and normalisation passes are not needed.
     /// </summary>
-    internal static float ExpScaledInPlace(float* x, int n, float scale, KernelIsa isa)
+    internal static float ExpScaledInPlace(float* x, int n, float scale, in KernelCapabilities caps)
     {
-        float max = Max(x, n, isa);
+        float max = Max(x, n, caps.Isa);
         if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
         float shift = -max * scale;
-        if (isa != KernelIsa.Avx512)
-            return KernelIsas.UsesFma(isa) ? ExpScaled<FusedMultiplyAdd>(x, n, scale, shift) : ExpScaled<SeparateMultiplyAdd>(x, n, scale, shift);
+        if (caps.Isa != KernelIsa.Avx512)
+            return caps.UsesFma ? ExpScaled<FusedMultiplyAdd>(x, n, scale, shift) : ExpScaled<SeparateMultiplyAdd>(x, n, scale, shift);
         int i = 0;
         Vector512<float> s0 = default, s1 = default, vs = Vector512.Create(scale), vb = Vector512.Create(shift);
         for (; i <= n - 64; i += 64)
@@ -119,11 +118,11 @@ public static unsafe partial class Softmax
     }
 
     /// <summary>y = exp(x - max); returns sum(y).</summary>
-    private static float ExpAndSum(float* x, float* y, float max, int n, KernelIsa isa)
+    private static float ExpAndSum(float* x, float* y, float max, int n, in KernelCapabilities caps)
     {
         int i = 0;
         float sum = 0;
-        if (isa == KernelIsa.Avx512)
+        if (caps.Isa == KernelIsa.Avx512)
         {
             Vector512<float> s = default, vm = Vector512.Create(max);
             for (; i <= n - 16; i += 16)
@@ -134,7 +133,7 @@ public static unsafe partial class Softmax
             }
             sum = Vector512.Sum(s);
         }
-        else if (KernelIsas.UsesFma(isa)) return ExpAndSum<FusedMultiplyAdd>(x, y, max, n);
+        else if (caps.UsesFma) return ExpAndSum<FusedMultiplyAdd>(x, y, max, n);
         else return ExpAndSum<SeparateMultiplyAdd>(x, y, max, n);
         for (; i < n; i++)
         {

@@ -16,7 +16,7 @@ namespace CrossEncoder.Native.Kernels;
 // so that z^2 is exact and the cancellation in -x^2 costs no accuracy. fdlibm documents the result as < 1 ulp in error.
 
 /// <summary>Special functions .NET does not provide.</summary>
-public static class SpecialFunctions
+internal static class SpecialFunctions
 {
     private const double Erx = 8.45062911510467529297e-01;
     private const double Efx = 1.28379167095512586316e-01; // 2/sqrt(pi) - 1

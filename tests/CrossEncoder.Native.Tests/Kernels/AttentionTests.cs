@@ -16,12 +16,12 @@ public class AttentionTests
     private static readonly int[] Tokens = [1, 2, 3, 7, 8, 9, 16, 17, 33, 65];
     private static readonly int[] HeadDims = [1, 3, 7, 8, 9, 16, 17, 32, 33];
 
-    internal record Case(int Tokens, int Heads, int HeadDim, int ExtraStride, int Masked, int Seed, KernelIsa Isa);
+    internal record Case(int Tokens, int Heads, int HeadDim, int ExtraStride, int Masked, int Seed, KernelCapabilities Caps);
 
     private static Arbitrary<Case> Cases() =>
         Gen.Elements(Tokens).SelectMany(t => Gen.Choose(1, 4).SelectMany(h => Gen.Elements(HeadDims).SelectMany(d =>
             Gen.Elements(0, 1, 5).SelectMany(extra => Gen.Choose(0, t - 1).SelectMany(masked => Gen.Choose(0, int.MaxValue).SelectMany(seed =>
-                Gen.Elements(KernelIsas.All).Select(isa => new Case(t, h, d, extra, masked, seed, isa))))))))
+                Gen.Elements(KernelIsas.All).Select(isa => new Case(t, h, d, extra, masked, seed, KernelTestData.Caps(isa)))))))))
         .ToArbitrary();
 
     internal static void Check(Case c) => Check(c, zeroBias: false);
@@ -42,7 +42,7 @@ public class AttentionTests
         Attention.MultiHeadReference(q, k, v, ld, keyBias, expected, c.Tokens, c.Heads, c.HeadDim, scale);
         var actual = Enumerable.Repeat(float.NaN, c.Tokens * hidden).ToArray();
         var scratch = new float[Attention.ScratchLength(c.Tokens, c.Heads)];
-        Attention.MultiHead(q, k, v, ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, c.Isa);
+        Attention.MultiHead(q, k, v, ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, c.Caps);
         double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv); // max|v| bounds every output
         for (int i = 0; i < expected.Length; i++)
             Assert.True(Math.Abs(actual[i] - expected[i]) <= tol, $"{c}: out[{i / hidden},{i % hidden}] fast {actual[i]} reference {expected[i]}");
@@ -68,7 +68,7 @@ public class AttentionTests
         Attention.MultiHeadReference(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, expected, c.Tokens, c.Heads, c.HeadDim, scale);
         var actual = Enumerable.Repeat(float.NaN, queries * hidden).ToArray();
         var scratch = new float[Attention.ScratchLength(c.Tokens, c.Heads)];
-        Attention.MultiHead(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, queries, c.Isa);
+        Attention.MultiHead(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, actual, c.Tokens, c.Heads, c.HeadDim, scale, scratch, queries, c.Caps);
         var twin = new float[queries * hidden];
         Attention.MultiHeadReference(qkv, qkv.AsSpan(hidden), qkv.AsSpan(2 * hidden), ld, keyBias, twin, c.Tokens, c.Heads, c.HeadDim, scale, queries);
         double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv);
@@ -85,7 +85,7 @@ public class AttentionTests
     [InlineData(nameof(KernelIsa.Portable), 97, 6, 64)]
     [InlineData(nameof(KernelIsa.Avx512), 41, 3, 24)]
     public void ThreadedShapesMatchReference(string isa, int tokens, int heads, int headDim)
-        => Check(new Case(tokens, heads, headDim, 3, tokens / 4, tokens + heads, Enum.Parse<KernelIsa>(isa)));
+        => Check(new Case(tokens, heads, headDim, 3, tokens / 4, tokens + heads, KernelTestData.Caps(Enum.Parse<KernelIsa>(isa))));
 
     // Unmasked and long: the exp pass writes P in the GEMM's packed layout (Attention.Packed.cs) across several KC = 256
     // k-slices, T not a multiple of 8 (scalar tail), query blocks of 96 with a partial last MR tile (6 rows AVX2, 8 AVX-512).
@@ -94,7 +94,7 @@ public class AttentionTests
     [InlineData(nameof(KernelIsa.Avx512), 300, 2, 16)]
     [InlineData(nameof(KernelIsa.Portable), 261, 1, 8)]
     public void LongUnmaskedShapesMatchReference(string isa, int tokens, int heads, int headDim)
-        => Check(new Case(tokens, heads, headDim, 1, 0, tokens * 7 + heads, Enum.Parse<KernelIsa>(isa)), zeroBias: true);
+        => Check(new Case(tokens, heads, headDim, 1, 0, tokens * 7 + heads, KernelTestData.Caps(Enum.Parse<KernelIsa>(isa))), zeroBias: true);
 
     // A packed batch through MultiHeadBatch ((sequence, head) parts, per-thread scores): each sequence equals the reference
     // on its own rows, all queries or only the first token; sizes mix tiny and long sequences (one over 256 keys), so
@@ -106,7 +106,7 @@ public class AttentionTests
     [InlineData(nameof(KernelIsa.Portable), true)]
     public void PackedBatchMatchesReferencePerSequence(string isaName, bool firstTokenOnly)
     {
-        var isa = Enum.Parse<KernelIsa>(isaName);
+        var caps = KernelTestData.Caps(Enum.Parse<KernelIsa>(isaName));
         int heads = 4, headDim = 16, hidden = heads * headDim, ld = 3 * hidden + 2;
         int[] lengths = [1, 7, 33, 300, 2, 64, 17];
         var starts = new int[lengths.Length + 1];
@@ -115,7 +115,7 @@ public class AttentionTests
         var qkv = KernelTestData.Uniform(n * ld, 4242, 2f);
         var actual = Enumerable.Repeat(float.NaN, (firstTokenOnly ? lengths.Length : n) * hidden).ToArray();
         float scale = 1f / MathF.Sqrt(headDim);
-        Attention.MultiHeadBatch(qkv, ld, starts, lengths.Length, actual, firstTokenOnly, heads, headDim, scale, isa);
+        Attention.MultiHeadBatch(qkv, ld, starts, lengths.Length, actual, firstTokenOnly, heads, headDim, scale, caps);
         double tol = AttentionTolerance * KernelTestData.MaxAbs(qkv) * 2;   // T up to 300: twice the T <= 200 budget
         for (int s = 0; s < lengths.Length; s++)
         {
@@ -126,7 +126,7 @@ public class AttentionTests
             int outRow = firstTokenOnly ? s : starts[s], count = firstTokenOnly ? 1 : t;
             for (int i = 0; i < count * hidden; i++)
                 Assert.True(Math.Abs(actual[outRow * hidden + i] - expected[i]) <= tol,
-                    $"{isa} sequence {s} (T {t}): out[{i / hidden},{i % hidden}] batch {actual[outRow * hidden + i]} reference {expected[i]}");
+                    $"{caps.Isa} sequence {s} (T {t}): out[{i / hidden},{i % hidden}] batch {actual[outRow * hidden + i]} reference {expected[i]}");
         }
     }
 
@@ -147,7 +147,7 @@ public class AttentionTests
         // With one key the softmax is [1]: the output is v itself, whatever q and k are.
         float[] q = [1, 2, 3, 4], k = [5, 6, 7, 8], v = [0.5f, -1, 2, 9];
         var output = new float[4];
-        Attention.MultiHead(q, k, v, 4, [0f], output, 1, 2, 2, 0.7f, new float[Attention.ScratchLength(1, 2)]);
+        Attention.MultiHead(q, k, v, 4, [0f], output, 1, 2, 2, 0.7f, new float[Attention.ScratchLength(1, 2)], KernelCapabilities.Default);
         Assert.Equal(v, output);
     }
 
@@ -158,7 +158,7 @@ public class AttentionTests
         // Row 1: scores [0, 0] -> [1/2, 1/2] -> 15.
         float[] q = [1, 0], k = [0, MathF.Log(3)], v = [10, 20];
         var output = new float[2];
-        Attention.MultiHead(q, k, v, 1, [0f, 0f], output, 2, 1, 1, 1f, new float[4]);
+        Attention.MultiHead(q, k, v, 1, [0f, 0f], output, 2, 1, 1, 1f, new float[4], KernelCapabilities.Default);
         Assert.Equal(17.5f, output[0], 1e-5f);
         Assert.Equal(15f, output[1], 1e-5f);
     }
@@ -168,13 +168,13 @@ public class AttentionTests
     {
         var x = new float[2 * 8];
         var scratch = new float[Attention.ScratchLength(2, 2)];
-        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.MultiHead(x, x, x, 7, new float[2], new float[16], 2, 2, 4, 1f, scratch));
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x.AsSpan(1), x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch));
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[1], new float[16], 2, 2, 4, 1f, scratch));
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[15], 2, 2, 4, 1f, scratch));
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch.AsSpan(1)));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Attention.MultiHead(x, x, x, 7, new float[2], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x.AsSpan(1), x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[1], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[15], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch.AsSpan(1), KernelCapabilities.Default));
         // Every key masked: the softmax is undefined.
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, [float.NegativeInfinity, float.NegativeInfinity], new float[16], 2, 2, 4, 1f, scratch));
-        Attention.MultiHead([], [], [], 8, [], [], 0, 2, 4, 1f, []); // no tokens: nothing to do
+        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, [float.NegativeInfinity, float.NegativeInfinity], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
+        Attention.MultiHead([], [], [], 8, [], [], 0, 2, 4, 1f, [], KernelCapabilities.Default); // no tokens: nothing to do
     }
 }

@@ -13,17 +13,17 @@ public class GeluTests
 
     private static double Tolerance(float x) => GeluAbsoluteTolerance * Math.Max(1.0, Math.Abs(x));
 
-    internal static void AssertMatchesReference(float[] x, KernelIsa isa)
+    internal static void AssertMatchesReference(float[] x, KernelCapabilities caps)
     {
         var expected = new float[x.Length];
         var actual = new float[x.Length];
         Gelu.ApplyReference(x, expected);
-        Gelu.Apply(x, actual, isa);
+        Gelu.Apply(x, actual, caps);
         for (int i = 0; i < x.Length; i++)
         {
             if (float.IsNaN(expected[i])) { Assert.True(float.IsNaN(actual[i]), $"x={x[i]}: expected NaN, got {actual[i]}"); continue; }
             double err = Math.Abs((double)actual[i] - expected[i]);
-            Assert.True(err <= Tolerance(x[i]), $"{isa} x={x[i]:R}: fast {actual[i]:R}, reference {expected[i]:R}, error {err:E3}");
+            Assert.True(err <= Tolerance(x[i]), $"{caps} x={x[i]:R}: fast {actual[i]:R}, reference {expected[i]:R}, error {err:E3}");
         }
     }
 
@@ -33,14 +33,14 @@ public class GeluTests
     [InlineData(nameof(KernelIsa.Avx512))]
     public void DenseSweepMatchesReference(string isaName)
     {
-        var isa = Enum.Parse<KernelIsa>(isaName);
+        var caps = KernelTestData.Caps(Enum.Parse<KernelIsa>(isaName));
         // Every 1/4096 on [-12, 12] (both erf branches, their boundary at |x| = sqrt 2, and the tails), then a geometric sweep
         // out to float.MaxValue on both sides.
         var xs = new List<float>();
         for (int i = -12 * 4096; i <= 12 * 4096; i++) xs.Add(i / 4096f);
         for (double v = 1e-30; v < float.MaxValue; v *= 1.37) { xs.Add((float)v); xs.Add((float)-v); }
         xs.AddRange([float.MaxValue, float.MinValue, float.Epsilon, -float.Epsilon, 0f, -0f, 1.4142135f, -1.4142135f, 1.4142137f, -1.4142137f]);
-        AssertMatchesReference(xs.ToArray(), isa);
+        AssertMatchesReference(xs.ToArray(), caps);
     }
 
     [Property(MaxTest = 200)]
@@ -50,7 +50,7 @@ public class GeluTests
             var rng = new Random(c.seed);
             var x = new float[c.n];
             for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() * 20 - 10) * (rng.Next(8) == 0 ? 1000 : 1);
-            foreach (var isa in KernelIsas.All) AssertMatchesReference(x, isa);
+            foreach (var isa in KernelIsas.All) AssertMatchesReference(x, KernelTestData.Caps(isa));
         });
 
     [Theory]
@@ -58,10 +58,10 @@ public class GeluTests
     [InlineData(nameof(KernelIsa.Avx512))]
     public void SpecialValues(string isaName)
     {
-        var isa = Enum.Parse<KernelIsa>(isaName);
+        var caps = KernelTestData.Caps(Enum.Parse<KernelIsa>(isaName));
         float[] x = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, 1f, -1f, 3f, -3f, 1e20f, -1e20f, 10f, -10f];
         var y = new float[x.Length];
-        Gelu.Apply(x, y, isa);
+        Gelu.Apply(x, y, caps);
         Assert.True(float.IsNaN(y[0]));
         Assert.Equal(float.PositiveInfinity, y[1]);
         Assert.Equal(0f, y[2]);
@@ -83,20 +83,20 @@ public class GeluTests
     [Theory]
     [InlineData(nameof(KernelIsa.Portable))]
     [InlineData(nameof(KernelIsa.Avx2))]
-    public void InterleavedLanesAreBitIdentical(string isaName) => AssertInterleavedLanesBitIdentical(Enum.Parse<KernelIsa>(isaName));
+    public void InterleavedLanesAreBitIdentical(string isaName) => AssertInterleavedLanesBitIdentical(KernelTestData.Caps(Enum.Parse<KernelIsa>(isaName)));
 
-    internal static void AssertInterleavedLanesBitIdentical(KernelIsa isa)
+    internal static void AssertInterleavedLanesBitIdentical(KernelCapabilities caps)
     {
         float[] specials = [float.NaN, float.PositiveInfinity, float.NegativeInfinity, 0f, -0f, 1f, -1f, 3f, -3f, 1e20f, -1e20f, 10f, -10f, 1e-30f];
         var x = KernelTestData.Uniform(157, 11, 12f);
         for (int i = 0; i < specials.Length; i++) x[i * 11] = specials[i];
         var whole = new float[x.Length];
-        Gelu.Apply(x, whole, isa);
+        Gelu.Apply(x, whole, caps);
         for (int i = 0; i < x.Length; i++)
         {
             var one = new float[1];
-            Gelu.Apply(x.AsSpan(i, 1), one, isa);
-            Assert.True(one[0].Equals(whole[i]), $"{isa} x[{i}] = {x[i]}: four-way {whole[i]:R}, one-way {one[0]:R}");
+            Gelu.Apply(x.AsSpan(i, 1), one, caps);
+            Assert.True(one[0].Equals(whole[i]), $"{caps} x[{i}] = {x[i]}: four-way {whole[i]:R}, one-way {one[0]:R}");
         }
     }
 
@@ -105,11 +105,11 @@ public class GeluTests
     {
         // 300k elements (12 Mflop) is split into parts; the boundaries must neither skip nor repeat elements.
         var x = KernelTestData.Uniform(300_001, 5, 8f);
-        foreach (var isa in new[] { KernelIsa.Portable, KernelIsa.Avx2 }) AssertMatchesReference(x, isa);
+        foreach (var isa in new[] { KernelIsa.Portable, KernelIsa.Avx2 }) AssertMatchesReference(x, KernelTestData.Caps(isa));
         var inPlace = (float[])x.Clone();
         var expected = new float[x.Length];
         Gelu.ApplyReference(x, expected);
-        Gelu.Apply(inPlace, inPlace);
+        Gelu.Apply(inPlace, inPlace, KernelCapabilities.Default);
         for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(inPlace[i] - expected[i]) <= Tolerance(x[i]), $"in place, x[{i}]");
     }
 

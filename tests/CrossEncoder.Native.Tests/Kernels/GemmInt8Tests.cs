@@ -37,13 +37,16 @@ public class GemmInt8Tests
         return (qa, sa, za, qw, sw, bias);
     }
 
+    /// <summary>This machine's capabilities with the int8 path forced to <paramref name="isa"/>.</summary>
+    internal static KernelCapabilities Caps(Int8Isa isa) => KernelCapabilities.Default with { Int8Isa = isa };
+
     private static void AssertBitIdentical(Shape s, Int8Isa isa)
     {
         var (qa, sa, za, qw, sw, bias) = Operands(s);
         var expected = new float[s.M * s.N];
         var actual = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
         GemmInt8.MultiplyReference(qa, sa, za, qw, sw, bias, expected, s.M, s.N, s.K);
-        GemmInt8.Multiply(qa, sa, za, QuantizedMatrix.FromQuantized(qw, sw, s.N, s.K), bias, actual, s.M, isa);
+        GemmInt8.Multiply(qa, sa, za, QuantizedMatrix.FromQuantized(qw, sw, s.N, s.K), bias, actual, s.M, Caps(isa));
         for (int i = 0; i < expected.Length; i++)
             Assert.True(BitConverter.SingleToInt32Bits(expected[i]) == BitConverter.SingleToInt32Bits(actual[i]),
                 $"{isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]}");
@@ -67,7 +70,7 @@ public class GemmInt8Tests
     private static void RunOrCheckUnsupported(Shape s, Int8Isa isa)
     {
         if (GemmInt8.IsSupported(isa)) { AssertBitIdentical(s, isa); return; }
-        Assert.NotEqual(isa, GemmInt8.Best);
+        Assert.NotEqual(isa, KernelCapabilities.Default.Int8Isa);
         Assert.Throws<PlatformNotSupportedException>(() => AssertBitIdentical(s, isa));
     }
 
@@ -78,7 +81,7 @@ public class GemmInt8Tests
         Assert.Equal(Int8Isa.AvxVnni, GemmInt8.Select(true, false, true));
         Assert.Equal(Int8Isa.Avx2, GemmInt8.Select(false, false, true));
         Assert.Equal(Int8Isa.Portable, GemmInt8.Select(false, false, false));
-        Assert.True(GemmInt8.IsSupported(GemmInt8.Best));
+        Assert.True(GemmInt8.IsSupported(KernelCapabilities.Default.Int8Isa));
     }
 
     [Theory]
@@ -101,7 +104,7 @@ public class GemmInt8Tests
         foreach (var isa in Enum.GetValues<Int8Isa>().Where(GemmInt8.IsSupported))
         {
             var c = new float[1];
-            GemmInt8.Multiply(qa, [0.5f], [0], QuantizedMatrix.FromQuantized(qw, [0.25f], 1, k), [], c, 1, isa);
+            GemmInt8.Multiply(qa, [0.5f], [0], QuantizedMatrix.FromQuantized(qw, [0.25f], 1, k), [], c, 1, Caps(isa));
             Assert.Equal(expected, c[0]);
         }
     }
@@ -127,9 +130,9 @@ public class GemmInt8Tests
         var qa = new ushort[m * Quantize.PadK(k)];
         var sa = new float[m];
         var za = new int[m];
-        Quantize.Rows(a, qa, sa, za, m, k);
+        Quantize.Rows(a, qa, sa, za, m, k, KernelCapabilities.Default);
         var actual = new float[m * n];
-        GemmInt8.Multiply(qa, sa, za, QuantizedMatrix.FromFloat(w, n, k), bias, actual, m);
+        GemmInt8.Multiply(qa, sa, za, QuantizedMatrix.FromFloat(w, n, k), bias, actual, m, KernelCapabilities.Default);
         double maxErr = expected.Zip(actual, (x, y) => Math.Abs((double)x - y)).Max();
         double rms = Math.Sqrt(expected.Select((x, i) => (double)(x - bias[i % n]) * (x - bias[i % n])).Average());
         Assert.True(maxErr < 0.02 * rms * 3, $"max error {maxErr} vs output rms {rms}");
@@ -149,10 +152,10 @@ public class GemmInt8Tests
         foreach (var isa in Enum.GetValues<Int8Isa>().Where(GemmInt8.IsSupported))
         {
             var expected = new float[m * n];
-            GemmInt8.Multiply(qa, sa, za, w, bias, expected, m, isa);
-            Gelu.Apply(expected, expected);
+            GemmInt8.Multiply(qa, sa, za, w, bias, expected, m, Caps(isa));
+            Gelu.Apply(expected, expected, KernelCapabilities.Default);
             var fused = new float[m * n];
-            GemmInt8.MultiplyColumns(qa, sa, za, w, bias, fused, m, n, 0, n, isa, gelu: true);
+            GemmInt8.MultiplyColumns(qa, sa, za, w, bias, fused, m, n, 0, n, gelu: true, Caps(isa));
             Assert.Equal(expected.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
         }
     }
@@ -164,7 +167,7 @@ public class GemmInt8Tests
         var (qa, sa, za, qw, sw, bias) = Operands(s);
         var w = QuantizedMatrix.FromQuantized(qw, sw, s.N, s.K);
         var full = new float[s.M * s.N];
-        GemmInt8.Multiply(qa, sa, za, w, bias, full, s.M);
+        GemmInt8.Multiply(qa, sa, za, w, bias, full, s.M, KernelCapabilities.Default);
         int first = 16, count = 50, ldc = 60;
         var part = Enumerable.Repeat(-7f, s.M * ldc).ToArray();
         GemmInt8.MultiplyColumns(qa, sa, za, w, bias, part, s.M, ldc, first, count, GemmInt8.Best);

@@ -28,7 +28,7 @@ public class GemmTests
             Gen.Elements(true, false).SelectMany(bias => Gen.Choose(0, int.MaxValue).Select(seed => new Shape(m, n, k, bias, seed))))))
         .ToArbitrary();
 
-    internal static void AssertMatchesReference(Shape s, KernelIsa isa)
+    internal static void AssertMatchesReference(Shape s, KernelCapabilities caps)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
@@ -36,27 +36,27 @@ public class GemmTests
         var expected = new float[s.M * s.N];
         var actual = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray(); // every element must be overwritten
         Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
-        Gemm.MultiplyTransposed(a, b, bias, actual, s.M, s.N, s.K, isa);
+        Gemm.MultiplyTransposed(a, b, bias, actual, s.M, s.N, s.K, caps);
         double tol = Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias));
         for (int i = 0; i < expected.Length; i++)
         {
             double err = Math.Abs((double)actual[i] - expected[i]);
-            Assert.True(err <= tol, $"{isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
+            Assert.True(err <= tol, $"{caps} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
         }
     }
 
     [Property(MaxTest = 150)]
-    public Property PortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Portable));
+    public Property PortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelTestData.Caps(KernelIsa.Portable)));
 
     [Property(MaxTest = 150)]
-    public Property Avx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Avx2));
+    public Property Avx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelTestData.Caps(KernelIsa.Avx2)));
 
     // Without AVX-512 hardware Vector512 is emulated (slowly): fewer cases, same shapes.
     [Property(MaxTest = 60)]
-    public Property Avx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsa.Avx512));
+    public Property Avx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelTestData.Caps(KernelIsa.Avx512)));
 
     [Property(MaxTest = 40)]
-    public Property PublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelIsas.Best));
+    public Property PublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertMatchesReference(s, KernelCapabilities.Default));
 
     // Large enough (2*m*n*k >= 2 * KernelParallelism.MinWorkPerPart) to be split across threads: B is packed once and shared,
     // C is cut into tiles of MC rows x a group of panels (several groups when there are few row blocks, as in 97 x 300).
@@ -70,7 +70,7 @@ public class GemmTests
     [InlineData(nameof(KernelIsa.Avx2), 97, 300, 513)]
     [InlineData(nameof(KernelIsa.Portable), 97, 300, 513)]
     public void ThreadedShapesMatchReference(string isa, int m, int n, int k)
-        => AssertMatchesReference(new Shape(m, n, k, true, m * 31 + n), Enum.Parse<KernelIsa>(isa));
+        => AssertMatchesReference(new Shape(m, n, k, true, m * 31 + n), KernelTestData.Caps(Enum.Parse<KernelIsa>(isa)));
 
     // Packing A: the AVX 8 x 8 register transpose against the element-by-element twin, bit for bit (a pure copy), for tiles
     // of 6 (AVX2) and 8 (AVX-512) rows, row counts that leave a partial last tile, k not a multiple of 8, and a row stride
@@ -132,9 +132,9 @@ public class GemmTests
         // A = [[1, 2], [3, 4]], B = [[5, 6], [7, 8], [9, 10]] ([N=3, K=2]), bias = [1, 0, -1].
         float[] a = [1, 2, 3, 4], b = [5, 6, 7, 8, 9, 10], bias = [1, 0, -1];
         var c = new float[6];
-        Gemm.MultiplyTransposed(a, b, bias, c, 2, 3, 2);
+        Gemm.MultiplyTransposed(a, b, bias, c, 2, 3, 2, KernelCapabilities.Default);
         Assert.Equal([18f, 23f, 28f, 40f, 53f, 66f], c);
-        Gemm.MultiplyTransposed(a, b, [], c, 2, 3, 2);
+        Gemm.MultiplyTransposed(a, b, [], c, 2, 3, 2, KernelCapabilities.Default);
         Assert.Equal([17f, 23f, 29f, 39f, 53f, 67f], c);
     }
 
@@ -143,9 +143,9 @@ public class GemmTests
     {
         var c = new float[6];
         Array.Fill(c, 99f);
-        Gemm.MultiplyTransposed([], [], [1f, 2f, 3f], c, 2, 3, 0);
+        Gemm.MultiplyTransposed([], [], [1f, 2f, 3f], c, 2, 3, 0, KernelCapabilities.Default);
         Assert.Equal([1f, 2f, 3f, 1f, 2f, 3f], c);
-        Gemm.MultiplyTransposed([], [], [], c, 2, 3, 0);
+        Gemm.MultiplyTransposed([], [], [], c, 2, 3, 0, KernelCapabilities.Default);
         Assert.All(c, v => Assert.Equal(0f, v));
     }
 
@@ -153,11 +153,11 @@ public class GemmTests
     public void ValidatesArguments()
     {
         float[] a = new float[6], b = new float[6], c = new float[4];
-        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a.AsSpan(1), b, [], c, 2, 2, 3));
-        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b.AsSpan(1), [], c, 2, 2, 3));
-        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [], c.AsSpan(1), 2, 2, 3));
-        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [1f], c, 2, 2, 3));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposed(a, b, [], c, -1, 2, 3));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a.AsSpan(1), b, [], c, 2, 2, 3, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b.AsSpan(1), [], c, 2, 2, 3, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [], c.AsSpan(1), 2, 2, 3, KernelCapabilities.Default));
+        Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposed(a, b, [1f], c, 2, 2, 3, KernelCapabilities.Default));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposed(a, b, [], c, -1, 2, 3, KernelCapabilities.Default));
         Assert.Throws<ArgumentException>(() => Gemm.MultiplyTransposedReference(a, b, [], c.AsSpan(1), 2, 2, 3));
     }
 
@@ -167,7 +167,7 @@ public class GemmTests
     /// The packed product matches the reference, and (for m &gt; 2, where the unpacked path packs B too instead of taking dot
     /// products) is bit-identical to the unpacked fast path on the same ISA: same panels, same k-slices, same microkernel.
     /// </summary>
-    internal static void AssertPackedMatches(Shape s, KernelIsa isa)
+    internal static void AssertPackedMatches(Shape s, KernelCapabilities caps)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
@@ -176,18 +176,18 @@ public class GemmTests
         var unpacked = new float[s.M * s.N];
         var actual = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray(); // every element must be overwritten
         Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
-        Gemm.MultiplyTransposed(a, b, bias, unpacked, s.M, s.N, s.K, isa);
-        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
-        Assert.Equal((s.N, s.K), (packed.N, packed.K));
-        Gemm.MultiplyTransposed(a, packed, bias, actual, s.M);
+        Gemm.MultiplyTransposed(a, b, bias, unpacked, s.M, s.N, s.K, caps);
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, caps);
+        Assert.Equal((s.N, s.K, caps.Isa), (packed.N, packed.K, packed.Isa));
+        Gemm.MultiplyTransposed(a, packed, bias, actual, s.M, caps);
         double tol = Tolerance(s.K, KernelTestData.MaxAbs(a), KernelTestData.MaxAbs(b), KernelTestData.MaxAbs(bias));
         for (int i = 0; i < expected.Length; i++)
         {
             double err = Math.Abs((double)actual[i] - expected[i]);
-            Assert.True(err <= tol, $"packed {isa} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
+            Assert.True(err <= tol, $"packed {caps} {s}: C[{i / s.N},{i % s.N}] fast {actual[i]} reference {expected[i]} (error {err:E2} > {tol:E2})");
             if (s.M > 2 || s.K == 0)
                 Assert.True(BitConverter.SingleToInt32Bits(actual[i]) == BitConverter.SingleToInt32Bits(unpacked[i]),
-                    $"packed {isa} {s}: C[{i / s.N},{i % s.N}] packed {actual[i]} unpacked {unpacked[i]} differ");
+                    $"packed {caps} {s}: C[{i / s.N},{i % s.N}] packed {actual[i]} unpacked {unpacked[i]} differ");
         }
     }
 
@@ -195,24 +195,24 @@ public class GemmTests
     /// A panel-aligned column range of a packed product (written into a wider C, other columns untouched) is bit-identical to
     /// those columns of the full packed product: the same tiles run.
     /// </summary>
-    private static void AssertColumnRangeMatches(Shape s, int firstPanel, int extraStride, KernelIsa isa)
+    private static void AssertColumnRangeMatches(Shape s, int firstPanel, int extraStride, KernelCapabilities caps)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
         var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
-        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, caps);
         int first = Math.Min(firstPanel * packed.Nr, s.N / packed.Nr * packed.Nr), columns = s.N - first, ldc = s.N + extraStride;
         var full = new float[s.M * s.N];
-        Gemm.MultiplyTransposed(a, packed, bias, full, s.M);
+        Gemm.MultiplyTransposed(a, packed, bias, full, s.M, caps);
         var actual = Enumerable.Repeat(float.NaN, Math.Max(0, s.M * ldc)).ToArray();
-        Gemm.MultiplyTransposedColumns(a, packed, bias, actual, s.M, ldc, first, columns);
+        Gemm.MultiplyTransposedColumns(a, packed, bias, actual, s.M, ldc, first, columns, caps);
         for (int i = 0; i < s.M; i++)
             for (int j = 0; j < ldc; j++)
             {
                 float got = actual[i * ldc + j];
-                if (j < first || j >= s.N) Assert.True(float.IsNaN(got), $"{isa} {s} from column {first}: C[{i},{j}] outside the range was written");
+                if (j < first || j >= s.N) Assert.True(float.IsNaN(got), $"{caps} {s} from column {first}: C[{i},{j}] outside the range was written");
                 else Assert.True(BitConverter.SingleToInt32Bits(got) == BitConverter.SingleToInt32Bits(full[i * s.N + j]),
-                    $"{isa} {s} from column {first}: C[{i},{j}] {got} vs full product {full[i * s.N + j]}");
+                    $"{caps} {s} from column {first}: C[{i},{j}] {got} vs full product {full[i * s.N + j]}");
             }
     }
 
@@ -220,17 +220,17 @@ public class GemmTests
     /// The fused GELU epilogue is bit-identical to the product followed by <see cref="Gelu.Apply(ReadOnlySpan{float}, Span{float})"/>
     /// on the same ISA, and within the GEMM budget (through GELU's slope, at most ~1.13) of the two reference twins chained.
     /// </summary>
-    internal static void AssertGeluEpilogueMatches(Shape s, KernelIsa isa)
+    internal static void AssertGeluEpilogueMatches(Shape s, KernelCapabilities caps)
     {
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
         var b = KernelTestData.Uniform(s.N * s.K, s.Seed + 1, 2f);
         var bias = s.Bias ? KernelTestData.Uniform(s.N, s.Seed + 2, 3f) : [];
-        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, caps);
         var separate = new float[s.M * s.N];
-        Gemm.MultiplyTransposed(a, packed, bias, separate, s.M);
-        Gelu.Apply(separate, separate, isa);
+        Gemm.MultiplyTransposed(a, packed, bias, separate, s.M, caps);
+        Gelu.Apply(separate, separate, caps);
         var fused = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
-        Gemm.MultiplyTransposed(a, packed, bias, fused, s.M, GemmEpilogue.Gelu);
+        Gemm.MultiplyTransposed(a, packed, bias, fused, s.M, GemmEpilogue.Gelu, caps);
         var expected = new float[s.M * s.N];
         Gemm.MultiplyTransposedReference(a, b, bias, expected, s.M, s.N, s.K);
         Gelu.ApplyReference(expected, expected);
@@ -238,15 +238,15 @@ public class GemmTests
         for (int i = 0; i < fused.Length; i++)
         {
             Assert.True(BitConverter.SingleToInt32Bits(fused[i]) == BitConverter.SingleToInt32Bits(separate[i]),
-                $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then GELU {separate[i]}");
-            Assert.True(Math.Abs(fused[i] - expected[i]) <= tol, $"{isa} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
+                $"{caps} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then GELU {separate[i]}");
+            Assert.True(Math.Abs(fused[i] - expected[i]) <= tol, $"{caps} {s}: C[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
         }
     }
 
     [Property(MaxTest = 40)]
     public Property GeluEpilogueMatchesGemmThenGelu() => Prop.ForAll(Shapes(), s =>
     {
-        foreach (var isa in KernelIsas.All) AssertGeluEpilogueMatches(s, isa);
+        foreach (var isa in KernelIsas.All) AssertGeluEpilogueMatches(s, KernelTestData.Caps(isa));
     });
 
     [Theory]
@@ -254,12 +254,12 @@ public class GemmTests
     [InlineData(nameof(KernelIsa.Avx512), 130, 96, 300)]
     [InlineData(nameof(KernelIsa.Portable), 97, 80, 33)]
     public void GeluEpilogueThreadedMatches(string isa, int m, int n, int k)
-        => AssertGeluEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
+        => AssertGeluEpilogueMatches(new Shape(m, n, k, true, m + k), KernelTestData.Caps(Enum.Parse<KernelIsa>(isa)));
 
     // Residual + LayerNorm fused into the GEMM (each row block normalised when its tile finishes; after the product when a
     // short batch splits rows across column groups): the residual stream must equal GEMM, then LayerNorm.AddAndNormalize,
     // bit for bit, and the scratch must hold the product. Checked against the double references too.
-    internal static void AssertAddLayerNormEpilogueMatches(Shape s, KernelIsa isa)
+    internal static void AssertAddLayerNormEpilogueMatches(Shape s, KernelCapabilities caps)
     {
         if (s.M == 0 || s.N == 0) return;
         var a = KernelTestData.Uniform(s.M * s.K, s.Seed);
@@ -269,31 +269,31 @@ public class GemmTests
         var gamma = KernelTestData.Uniform(s.N, s.Seed + 4, 1.5f);
         var beta = KernelTestData.Uniform(s.N, s.Seed + 5, 0.5f);
         const float eps = 1e-12f;
-        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, isa);
+        PackedMatrix packed = Gemm.Pack(b, s.N, s.K, caps);
         var product = new float[s.M * s.N];
-        Gemm.MultiplyTransposed(a, packed, bias, product, s.M);
+        Gemm.MultiplyTransposed(a, packed, bias, product, s.M, caps);
         var separate = (float[])residual.Clone();
-        LayerNorm.AddAndNormalize(product, separate, gamma, beta, separate, s.M, s.N, eps, isa);
+        LayerNorm.AddAndNormalize(product, separate, gamma, beta, separate, s.M, s.N, eps, caps);
         var scratch = Enumerable.Repeat(float.NaN, s.M * s.N).ToArray();
         var fused = (float[])residual.Clone();
-        Gemm.MultiplyTransposedAddLayerNorm(a, packed, bias, scratch, s.M, fused, gamma, beta, eps);
+        Gemm.MultiplyTransposedAddLayerNorm(a, packed, bias, scratch, s.M, fused, gamma, beta, eps, caps);
         var expectedProduct = new float[s.M * s.N];
         Gemm.MultiplyTransposedReference(a, b, bias, expectedProduct, s.M, s.N, s.K);
         var expected = new float[s.M * s.N];
         LayerNorm.AddAndNormalizeReference(expectedProduct, residual, gamma, beta, expected, s.M, s.N, eps);
         for (int i = 0; i < fused.Length; i++)
         {
-            Assert.True(product[i].Equals(scratch[i]), $"{isa} {s}: product[{i / s.N},{i % s.N}] fused {scratch[i]} vs GEMM {product[i]}");
-            Assert.True(fused[i].Equals(separate[i]), $"{isa} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then LayerNorm {separate[i]}");
+            Assert.True(product[i].Equals(scratch[i]), $"{caps} {s}: product[{i / s.N},{i % s.N}] fused {scratch[i]} vs GEMM {product[i]}");
+            Assert.True(fused[i].Equals(separate[i]), $"{caps} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} vs GEMM then LayerNorm {separate[i]}");
             // LayerNorm divides by the row's spread: relative GEMM error ~1e-5 * sqrt(k) of max|C| becomes that over the spread.
-            Assert.True(Math.Abs(fused[i] - expected[i]) <= 1e-3 * KernelTestData.MaxAbs(gamma) + 1e-4, $"{isa} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
+            Assert.True(Math.Abs(fused[i] - expected[i]) <= 1e-3 * KernelTestData.MaxAbs(gamma) + 1e-4, $"{caps} {s}: out[{i / s.N},{i % s.N}] fused {fused[i]} reference {expected[i]}");
         }
     }
 
     [Property(MaxTest = 40)]
     public Property AddLayerNormEpilogueMatchesGemmThenLayerNorm() => Prop.ForAll(Shapes(), s =>
     {
-        foreach (var isa in KernelIsas.All) AssertAddLayerNormEpilogueMatches(s, isa);
+        foreach (var isa in KernelIsas.All) AssertAddLayerNormEpilogueMatches(s, KernelTestData.Caps(isa));
     });
 
     // Threaded: 300 rows (several row blocks: normalised in each tile) and 40 rows (a short batch split into column groups:
@@ -304,12 +304,12 @@ public class GemmTests
     [InlineData(nameof(KernelIsa.Avx512), 130, 96, 300)]
     [InlineData(nameof(KernelIsa.Portable), 97, 80, 330)]
     public void AddLayerNormEpilogueThreadedMatches(string isa, int m, int n, int k)
-        => AssertAddLayerNormEpilogueMatches(new Shape(m, n, k, true, m + k), Enum.Parse<KernelIsa>(isa));
+        => AssertAddLayerNormEpilogueMatches(new Shape(m, n, k, true, m + k), KernelTestData.Caps(Enum.Parse<KernelIsa>(isa)));
 
     [Property(MaxTest = 60)]
     public Property PackedColumnRangeMatchesFullProduct() => Prop.ForAll(Shapes(), s =>
     {
-        foreach (var isa in KernelIsas.All) AssertColumnRangeMatches(s, s.Seed % 3, s.Seed % 5, isa);
+        foreach (var isa in KernelIsas.All) AssertColumnRangeMatches(s, s.Seed % 3, s.Seed % 5, KernelTestData.Caps(isa));
     });
 
     [Theory]
@@ -317,28 +317,29 @@ public class GemmTests
     [InlineData(nameof(KernelIsa.Avx512), 130, 96, 40, 1)]
     [InlineData(nameof(KernelIsa.Portable), 97, 80, 33, 2)]
     public void PackedColumnRangeThreadedMatchesFullProduct(string isa, int m, int n, int k, int firstPanel)
-        => AssertColumnRangeMatches(new Shape(m, n, k, true, m + n), firstPanel, 3, Enum.Parse<KernelIsa>(isa));
+        => AssertColumnRangeMatches(new Shape(m, n, k, true, m + n), firstPanel, 3, KernelTestData.Caps(Enum.Parse<KernelIsa>(isa)));
 
     [Fact]
     public void PackedColumnRangeRejectsAMisalignedStart()
     {
-        PackedMatrix packed = Gemm.Pack(new float[40 * 4], 40, 4, KernelIsa.Avx2);
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 8, 16));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 32, 16));
-        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 20, 16, 16));
+        var caps = KernelTestData.Caps(KernelIsa.Avx2);
+        PackedMatrix packed = Gemm.Pack(new float[40 * 4], 40, 4, caps);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 8, 16, caps));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 40, 32, 16, caps));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Gemm.MultiplyTransposedColumns(new float[8], packed, [], new float[80], 2, 20, 16, 16, caps));
     }
 
     [Property(MaxTest = 150)]
-    public Property PackedPortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Portable));
+    public Property PackedPortableMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelTestData.Caps(KernelIsa.Portable)));
 
     [Property(MaxTest = 150)]
-    public Property PackedAvx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Avx2));
+    public Property PackedAvx2MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelTestData.Caps(KernelIsa.Avx2)));
 
     [Property(MaxTest = 60)]
-    public Property PackedAvx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsa.Avx512));
+    public Property PackedAvx512MatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelTestData.Caps(KernelIsa.Avx512)));
 
     [Property(MaxTest = 40)]
-    public Property PackedPublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelIsas.Best));
+    public Property PackedPublicEntryMatchesReference() => Prop.ForAll(Shapes(), s => AssertPackedMatches(s, KernelCapabilities.Default));
 
     // Threaded (as in ThreadedShapesMatchReference), a MiniLM-like short batch (512 x 1152 x 384, split across threads with
     // panel groups), and single-threaded shapes with N past NC (2048), where the unpacked path blocks over N and the packed one
@@ -355,7 +356,7 @@ public class GemmTests
     [InlineData(nameof(KernelIsa.Portable), 5, 2063, 257)]
     [InlineData(nameof(KernelIsa.Avx512), 7, 2081, 31)]
     public void PackedThreadedAndWideShapesMatch(string isa, int m, int n, int k)
-        => AssertPackedMatches(new Shape(m, n, k, true, m * 31 + n), Enum.Parse<KernelIsa>(isa));
+        => AssertPackedMatches(new Shape(m, n, k, true, m * 31 + n), KernelTestData.Caps(Enum.Parse<KernelIsa>(isa)));
 
     [Fact]
     public void PackedLayoutIsKMajorPanelsPerSlice()
@@ -364,7 +365,7 @@ public class GemmTests
         const int n = 19, k = 500, nr = 16, panels = 2;
         Assert.Equal(384, Gemm.Kc(KernelIsa.Avx2));
         var b = KernelTestData.Uniform(n * k, 7);
-        PackedMatrix packed = Gemm.Pack(b, n, k, KernelIsa.Avx2);
+        PackedMatrix packed = Gemm.Pack(b, n, k, KernelTestData.Caps(KernelIsa.Avx2));
         var data = packed.Data;
         Assert.Equal(panels * nr * (k + 1), data.Length);
         for (int pc = 0; pc < k; pc += Gemm.Kc(KernelIsa.Avx2))

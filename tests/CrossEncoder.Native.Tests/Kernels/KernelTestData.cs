@@ -1,8 +1,16 @@
+using CrossEncoder.Native.Kernels;
+
 namespace CrossEncoder.Native.Tests.Kernels;
 
-/// <summary>Shared helpers for the kernel tests: seeded random fills and error measures.</summary>
+/// <summary>Shared helpers for the kernel tests: seeded random fills, error measures, forced capabilities.</summary>
 internal static class KernelTestData
 {
+    /// <summary>This machine's capabilities with the fp32 path forced to <paramref name="isa"/> (any path runs anywhere).</summary>
+    public static KernelCapabilities Caps(KernelIsa isa) => KernelCapabilities.Default with { Isa = isa };
+
+    /// <summary>The portable path as it runs on hardware without an FMA: a multiply then an add.</summary>
+    public static readonly KernelCapabilities PortableWithoutFma = KernelCapabilities.Default with { Isa = KernelIsa.Portable, Fma = false };
+
     /// <summary>Uniform values in [-scale, scale), reproducible from the seed.</summary>
     public static float[] Uniform(int length, int seed, float scale = 1f)
     {

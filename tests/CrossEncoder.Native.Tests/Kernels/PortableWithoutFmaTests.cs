@@ -4,23 +4,15 @@ using Xunit;
 
 namespace CrossEncoder.Native.Tests.Kernels;
 
-/// <summary>The tests that switch the process-wide <see cref="KernelIsas.PortableFma"/> run alone, never beside other kernel tests.</summary>
-[CollectionDefinition("Portable without FMA", DisableParallelization = true)]
-public sealed class PortableWithoutFmaCollection;
-
 /// <summary>
 /// The portable path as it runs on hardware without an FMA (WebAssembly, x86 without FMA3): every portable kernel computes
 /// a * b + c as a multiply then an add (not the ~30x slower software-emulated fused form) and still matches its reference
-/// twin within the same named tolerances. The switch is flipped for each test and restored after.
+/// twin within the same named tolerances. Each call is given <see cref="KernelTestData.PortableWithoutFma"/>
+/// (<c>Fma = false</c>); nothing process-wide is switched, so these tests run beside the others.
 /// </summary>
-[Collection("Portable without FMA")]
-public sealed class PortableWithoutFmaTests : IDisposable
+public sealed class PortableWithoutFmaTests
 {
-    private readonly bool _saved = KernelIsas.PortableFma;
-
-    public PortableWithoutFmaTests() => KernelIsas.PortableFma = false;
-
-    public void Dispose() => KernelIsas.PortableFma = _saved;
+    private static readonly KernelCapabilities NoFma = KernelTestData.PortableWithoutFma;
 
     [Fact]
     public void TheSwitchSelectsMultiplyThenAdd()
@@ -31,23 +23,22 @@ public sealed class PortableWithoutFmaTests : IDisposable
         float[] a = [-1f, e, -1f, e, -1f, e], b = [1f, e];
         float separate = MathF.Pow(2, -11), fused = separate + MathF.Pow(2, -24);
         var c = new float[3];
-        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, KernelIsa.Portable), [], c, 3);   // microkernel
+        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, NoFma), [], c, 3, NoFma);   // microkernel
         Assert.Equal([separate, separate, separate], c);
-        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Portable);               // dot product (m = 1)
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, NoFma);                     // dot product (m = 1)
         Assert.Equal(separate, c[0]);
-        KernelIsas.PortableFma = true;
-        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, KernelIsa.Portable), [], c, 3);
+        var withFma = NoFma with { Fma = true };
+        Gemm.MultiplyTransposed(a, Gemm.Pack(b, 1, 2, withFma), [], c, 3, withFma);
         Assert.Equal([fused, fused, fused], c);
-        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Portable);
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, withFma);
         Assert.Equal(fused, c[0]);
-        // The AVX2 path is FMA hardware by definition: the switch does not touch it.
-        KernelIsas.PortableFma = false;
-        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, KernelIsa.Avx2);
+        // The AVX2 path is FMA hardware by definition: the Fma field does not touch it.
+        Gemm.MultiplyTransposed(a, b, [], c, 1, 1, 2, NoFma with { Isa = KernelIsa.Avx2 });
         Assert.Equal(fused, c[0]);
     }
 
     [Fact]
-    public void GeluInterleavedLanesAreBitIdentical() => GeluTests.AssertInterleavedLanesBitIdentical(KernelIsa.Portable);
+    public void GeluInterleavedLanesAreBitIdentical() => GeluTests.AssertInterleavedLanesBitIdentical(NoFma);
 
     [Theory]
     [InlineData(1, 1, 1)]
@@ -57,9 +48,9 @@ public sealed class PortableWithoutFmaTests : IDisposable
     [InlineData(300, 200, 384)]   // threaded
     public void GemmMatchesReference(int m, int n, int k)
     {
-        GemmTests.AssertMatchesReference(new GemmTests.Shape(m, n, k, true, m + n + k), KernelIsa.Portable);
-        GemmTests.AssertPackedMatches(new GemmTests.Shape(m, n, k, m % 2 == 0, m * n + k), KernelIsa.Portable);
-        GemmTests.AssertGeluEpilogueMatches(new GemmTests.Shape(m, n, k, true, m * 3 + k), KernelIsa.Portable);
+        GemmTests.AssertMatchesReference(new GemmTests.Shape(m, n, k, true, m + n + k), NoFma);
+        GemmTests.AssertPackedMatches(new GemmTests.Shape(m, n, k, m % 2 == 0, m * n + k), NoFma);
+        GemmTests.AssertGeluEpilogueMatches(new GemmTests.Shape(m, n, k, true, m * 3 + k), NoFma);
     }
 
     [Theory]
@@ -68,7 +59,7 @@ public sealed class PortableWithoutFmaTests : IDisposable
     [InlineData(65, 4, 33, 10)]
     [InlineData(130, 12, 32, 30)]   // threaded
     public void AttentionMatchesReference(int tokens, int heads, int headDim, int masked)
-        => AttentionTests.Check(new AttentionTests.Case(tokens, heads, headDim, 3, masked, tokens * 7 + heads, KernelIsa.Portable));
+        => AttentionTests.Check(new AttentionTests.Case(tokens, heads, headDim, 3, masked, tokens * 7 + heads, NoFma));
 
     [Theory]
     [InlineData(1, 1, false, 0f)]
@@ -76,7 +67,7 @@ public sealed class PortableWithoutFmaTests : IDisposable
     [InlineData(9, 385, true, 3f)]
     [InlineData(2100, 384, true, 1f)]   // threaded
     public void LayerNormMatchesReference(int rows, int n, bool residual, float offset)
-        => LayerNormTests.Check(new LayerNormTests.Case(rows, n, residual, offset, rows + n, KernelIsa.Portable), aliasOutputToX: rows % 2 == 1);
+        => LayerNormTests.Check(new LayerNormTests.Case(rows, n, residual, offset, rows + n, NoFma), aliasOutputToX: rows % 2 == 1);
 
     [Theory]
     [InlineData(1, 1f)]
@@ -86,7 +77,7 @@ public sealed class PortableWithoutFmaTests : IDisposable
     {
         var x = KernelTestData.Uniform(n, n, scale);
         for (int i = 1; i < n; i += 3) x[i] = float.NegativeInfinity;
-        SoftmaxTests.Check(x, KernelIsa.Portable, inPlace: n % 2 == 0);
+        SoftmaxTests.Check(x, NoFma, inPlace: n % 2 == 0);
     }
 
     [Fact]
@@ -95,7 +86,7 @@ public sealed class PortableWithoutFmaTests : IDisposable
         var x = new List<float> { 0f, -0f, 1e-30f, -1e-30f, float.NaN, 88f, -88f, 1e30f, -1e30f };
         for (int i = -12 * 256; i <= 12 * 256; i++) x.Add(i / 256f);
         x.AddRange(KernelTestData.Uniform(70_000, 5, 6f));   // enough to run threaded
-        GeluTests.AssertMatchesReference([.. x], KernelIsa.Portable);
+        GeluTests.AssertMatchesReference([.. x], NoFma);
     }
 
     [Fact]

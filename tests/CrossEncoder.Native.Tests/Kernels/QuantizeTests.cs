@@ -24,16 +24,18 @@ public class QuantizeTests
         var (q1, s1, z1) = (Enumerable.Repeat((ushort)7, c.M * kp).ToArray(), new float[c.M], new int[c.M]);
         var (q2, s2, z2) = (new ushort[c.M * kp], new float[c.M], new int[c.M]);
         Quantize.RowsReference(x, q2, s2, z2, c.M, c.K);
-        foreach (bool avx2 in Avx2Choices())   // the AVX2 loops where the machine has them, and the portable ones everywhere
+        foreach (var caps in Int8Choices())   // the AVX2 loops where the machine has them, and the portable ones everywhere
         {
-            Quantize.Rows(x, q1, s1, z1, c.M, c.K, avx2);
+            Quantize.Rows(x, q1, s1, z1, c.M, c.K, caps);
             Assert.Equal(q2, q1);
             Assert.Equal(s2, s1);
             Assert.Equal(z2, z1);
         }
     });
 
-    private static bool[] Avx2Choices() => System.Runtime.Intrinsics.X86.Avx2.IsSupported ? [true, false] : [false];
+    /// <summary>This machine's int8 path (the AVX2 quantizer where it has one) and the forced portable one.</summary>
+    internal static KernelCapabilities[] Int8Choices() =>
+        KernelCapabilities.Default.Int8UsesAvx2 ? [KernelCapabilities.Default, GemmInt8Tests.Caps(Int8Isa.Portable)] : [GemmInt8Tests.Caps(Int8Isa.Portable)];
 
     [Theory]
     [InlineData(200, 1536)]   // FFN down's input: split across threads in parts of 32 rows
@@ -45,9 +47,9 @@ public class QuantizeTests
         var (q1, s1, z1) = (new ushort[m * kp], new float[m], new int[m]);
         var (q2, s2, z2) = (new ushort[m * kp], new float[m], new int[m]);
         Quantize.RowsReference(x, q2, s2, z2, m, k);
-        foreach (bool avx2 in Avx2Choices())
+        foreach (var caps in Int8Choices())
         {
-            Quantize.Rows(x, q1, s1, z1, m, k, avx2);
+            Quantize.Rows(x, q1, s1, z1, m, k, caps);
             Assert.Equal(q2, q1);
             Assert.Equal(s2, s1);
             Assert.Equal(z2, z1);
@@ -65,13 +67,13 @@ public class QuantizeTests
         x[k + 7] = bad;                                        // row 1 only
         var w = QuantizedMatrix.FromFloat(KernelTestData.Uniform(n * k, 6, 0.1f), n, k);
         int kp = Quantize.PadK(k);
-        foreach (bool avx2 in Avx2Choices())
+        foreach (var caps in Int8Choices())
         {
             var (q, s, z) = (new ushort[m * kp], new float[m], new int[m]);
-            Quantize.Rows(x, q, s, z, m, k, avx2);
+            Quantize.Rows(x, q, s, z, m, k, caps);
             Assert.True(float.IsNaN(s[1]));
             var c = new float[m * n];
-            GemmInt8.Multiply(q, s, z, w, [], c, m);
+            GemmInt8.Multiply(q, s, z, w, [], c, m, caps);
             Assert.All(c[n..(2 * n)], v => Assert.True(float.IsNaN(v)));
             Assert.All(c[..n].Concat(c[(2 * n)..]), v => Assert.True(float.IsFinite(v)));
         }

@@ -14,23 +14,23 @@ public class SoftmaxTests
 
     private static readonly int[] Ns = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 100, 512, 1000];
 
-    internal record Case(int N, float Scale, int MaskEvery, int Seed, KernelIsa Isa);
+    internal record Case(int N, float Scale, int MaskEvery, int Seed, KernelCapabilities Caps);
 
     private static Arbitrary<Case> Cases() =>
         Gen.Elements(Ns).SelectMany(n => Gen.Elements(1f, 10f, 1e4f, 1e30f).SelectMany(scale => Gen.Elements(0, 2, 3, 7).SelectMany(mask =>
-            Gen.Choose(0, int.MaxValue).SelectMany(seed => Gen.Elements(KernelIsas.All).Select(isa => new Case(n, scale, mask, seed, isa))))))
+            Gen.Choose(0, int.MaxValue).SelectMany(seed => Gen.Elements(KernelIsas.All).Select(isa => new Case(n, scale, mask, seed, KernelTestData.Caps(isa)))))))
         .ToArbitrary();
 
-    internal static void Check(float[] x, KernelIsa isa, bool inPlace)
+    internal static void Check(float[] x, KernelCapabilities caps, bool inPlace)
     {
         var expected = new float[x.Length];
         Softmax.ApplyReference(x, expected);
         var actual = inPlace ? (float[])x.Clone() : new float[x.Length];
-        Softmax.Apply(inPlace ? actual : x, actual, isa);
+        Softmax.Apply(inPlace ? actual : x, actual, caps);
         for (int i = 0; i < x.Length; i++)
         {
             Assert.True(Math.Abs(actual[i] - expected[i]) <= SoftmaxRelativeTolerance * expected[i] + 1e-38,
-                $"{isa} n={x.Length}: y[{i}] fast {actual[i]} reference {expected[i]} (x = {x[i]})");
+                $"{caps} n={x.Length}: y[{i}] fast {actual[i]} reference {expected[i]} (x = {x[i]})");
             if (float.IsNegativeInfinity(x[i])) Assert.Equal(0f, actual[i]);
         }
     }
@@ -40,7 +40,7 @@ public class SoftmaxTests
     {
         var x = KernelTestData.Uniform(c.N, c.Seed, c.Scale);
         if (c.MaskEvery > 0) for (int i = 1; i < x.Length; i += c.MaskEvery) x[i] = float.NegativeInfinity;
-        Check(x, c.Isa, inPlace: c.Seed % 2 == 0);
+        Check(x, c.Caps, inPlace: c.Seed % 2 == 0);
     });
 
     [Theory]
@@ -48,10 +48,10 @@ public class SoftmaxTests
     [InlineData(nameof(KernelIsa.Avx512))]
     public void HugeValuesDoNotOverflow(string isaName)
     {
-        var isa = Enum.Parse<KernelIsa>(isaName);
+        var caps = KernelTestData.Caps(Enum.Parse<KernelIsa>(isaName));
         float[] x = [3e38f, 3e38f, -3e38f, 1e38f, 3e38f, 0f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 3e38f, 88f, 89f];
         var y = new float[x.Length];
-        Softmax.Apply(x, y, isa);
+        Softmax.Apply(x, y, caps);
         int top = x.Count(v => v == 3e38f);
         for (int i = 0; i < x.Length; i++) Assert.Equal(x[i] == 3e38f ? 1f / top : 0f, y[i], 1e-7f);
     }
@@ -62,7 +62,7 @@ public class SoftmaxTests
         // softmax([0, ln 2, ln 3, -inf]) = [1, 2, 3, 0] / 6.
         float[] x = [0f, MathF.Log(2), MathF.Log(3), float.NegativeInfinity];
         var y = new float[4];
-        Softmax.Apply(x, y);
+        Softmax.Apply(x, y, KernelCapabilities.Default);
         Assert.Equal(1 / 6.0, y[0], 1e-7);
         Assert.Equal(2 / 6.0, y[1], 1e-7);
         Assert.Equal(3 / 6.0, y[2], 1e-7);
@@ -75,10 +75,10 @@ public class SoftmaxTests
         foreach (var isa in KernelIsas.All)
         {
             var x = Enumerable.Repeat(float.NegativeInfinity, 19).ToArray();
-            Assert.Throws<ArgumentException>(() => Softmax.Apply(x, new float[19], isa));
+            Assert.Throws<ArgumentException>(() => Softmax.Apply(x, new float[19], KernelTestData.Caps(isa)));
         }
         Assert.Throws<ArgumentException>(() => Softmax.ApplyReference([float.NegativeInfinity], new float[1]));
-        Assert.Throws<ArgumentException>(() => Softmax.Apply(new float[5], new float[4]));
-        Softmax.Apply([], []); // empty row: nothing to do
+        Assert.Throws<ArgumentException>(() => Softmax.Apply(new float[5], new float[4], KernelCapabilities.Default));
+        Softmax.Apply([], [], KernelCapabilities.Default); // empty row: nothing to do
     }
 }

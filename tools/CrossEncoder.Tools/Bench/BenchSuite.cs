@@ -96,35 +96,33 @@ public static class BenchSuite
     public static BenchReport Run(string modelDirectory, string onnxPath, BenchSettings settings, Action<string>? progress = null, IReadOnlyList<BenchCase>? cases = null)
     {
         int threads = settings.Threads;
-        int limit = KernelParallelism.ThreadLimit;
-        KernelParallelism.ThreadLimit = threads;
-        try
+        // The GEMM rows pass their thread count to every kernel call (KernelCapabilities.MaxThreads). The model cases run
+        // through the Reranker, whose layers use KernelCapabilities.Default (every logical processor) until Model/ passes
+        // capabilities; DOTNET_PROCESSOR_COUNT=N limits the whole process, kernels included. Say so when fewer are asked.
+        int modelThreads = KernelCapabilities.Default.MaxThreads;
+        if (threads < modelThreads)
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                $"note: --threads {threads} applies to the GEMM rows and ONNX Runtime; our model cases use {modelThreads} kernel threads (run with DOTNET_PROCESSOR_COUNT={threads} to limit them too)"));
+        double one = FmaPeak.Measure(1), all = threads == 1 ? one : FmaPeak.Measure(threads);
+        progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"peak: {one:F1} GFLOP/s one core, {all:F1} all cores"));
+        var gemm = GemmBench.Run(threads, one, all, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
+            r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} GFLOP/s ({r.PercentOfPeak:F0} %)")));
+        if (settings.Int8)
+            gemm = [.. gemm, .. GemmInt8Bench.Run(threads, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
+                r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} G int-ops/s ({r.PercentOfPeak:F0} % of the integer peak)")))];
+        using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
+        progress?.Invoke("model: " + context.HeadNote);
+        if (context.OrtInt8Note is { } ortInt8) progress?.Invoke(ortInt8);
+        var results = new List<BenchCaseResult>();
+        foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
         {
-            double one = FmaPeak.Measure(1), all = threads == 1 ? one : FmaPeak.Measure(threads);
-            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"peak: {one:F1} GFLOP/s one core, {all:F1} all cores"));
-            var gemm = GemmBench.Run(threads, one, all, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
-                r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} GFLOP/s ({r.PercentOfPeak:F0} %)")));
-            if (settings.Int8)
-                gemm = [.. gemm, .. GemmInt8Bench.Run(threads, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
-                    r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} G int-ops/s ({r.PercentOfPeak:F0} % of the integer peak)")))];
-            using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
-            progress?.Invoke("model: " + context.HeadNote);
-            if (context.OrtInt8Note is { } ortInt8) progress?.Invoke(ortInt8);
-            var results = new List<BenchCaseResult>();
-            foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
-            {
-                var r = c.Run(context);
-                results.Add(r);
-                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, ORT {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}"));
-            }
-            var machine = Machine(threads, context.HeadNote);
-            if (context.OrtInt8Note is { } note) machine["onnxruntime_int8"] = note;
-            return new BenchReport { Machine = machine, PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
+            var r = c.Run(context);
+            results.Add(r);
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, ORT {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}"));
         }
-        finally
-        {
-            KernelParallelism.ThreadLimit = limit;
-        }
+        var machine = Machine(threads, context.HeadNote);
+        if (context.OrtInt8Note is { } note) machine["onnxruntime_int8"] = note;
+        return new BenchReport { Machine = machine, PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
     }
 
     /// <summary>CPU model (from /proc/cpuinfo on Linux), cores, kernel path, runtime and ONNX Runtime versions.</summary>
@@ -148,7 +146,9 @@ public static class BenchSuite
             ["cpu"] = cpu,
             ["logical_cores"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture),
             ["threads"] = threads.ToString(CultureInfo.InvariantCulture),
-            ["kernel_path"] = KernelIsas.Best.ToString().ToLowerInvariant(),
+            ["kernel_path"] = KernelCapabilities.Default.Isa.ToString().ToLowerInvariant(),
+            // The model cases' kernel threads: KernelCapabilities.Default's until Model/ passes capabilities (see Run).
+            ["model_kernel_threads"] = KernelCapabilities.Default.MaxThreads.ToString(CultureInfo.InvariantCulture),
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
             ["onnxruntime"] = OrtEncoder.Version,

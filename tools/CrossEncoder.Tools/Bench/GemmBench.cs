@@ -28,14 +28,17 @@ public static class GemmBench
     public static List<GemmResult> Run(int threads, double peakOneCore, double peakAllCores, double secondsPerRow, Action<GemmResult>? progress = null)
     {
         var results = new List<GemmResult>();
-        string best = KernelIsas.Best.ToString().ToLowerInvariant();
+        var best = KernelCapabilities.Default;
+        string bestName = best.Isa.ToString().ToLowerInvariant();
         foreach (int m in Rows)
             foreach (var (k, n) in Shapes)
                 foreach (int t in threads == 1 ? [1] : new[] { 1, threads })
-                    Add(Time(m, n, k, t, KernelIsas.Best, portableFma: true, secondsPerRow, best, t == 1 ? peakOneCore : peakAllCores));
-        // The portable path (Vector<T>) on one shape: with the hardware's FMA, and with multiply + add as on hardware without one.
-        Add(Time(2048, 1536, 384, 1, KernelIsa.Portable, portableFma: true, secondsPerRow, "portable", peakOneCore));
-        Add(Time(2048, 1536, 384, 1, KernelIsa.Portable, portableFma: false, secondsPerRow, "portable-no-fma", peakOneCore));
+                    Add(Time(m, n, k, best with { MaxThreads = t }, secondsPerRow, bestName, t == 1 ? peakOneCore : peakAllCores));
+        // The portable path (Vector<T>) on one shape: with the hardware's FMA (where it has one), and with multiply + add as on
+        // hardware without one.
+        var portable = best with { Isa = KernelIsa.Portable, MaxThreads = 1 };
+        Add(Time(2048, 1536, 384, portable, secondsPerRow, "portable", peakOneCore));
+        Add(Time(2048, 1536, 384, portable with { Fma = false }, secondsPerRow, "portable-no-fma", peakOneCore));
         return results;
 
         void Add(GemmResult r)
@@ -45,7 +48,8 @@ public static class GemmBench
         }
     }
 
-    private static GemmResult Time(int m, int n, int k, int threads, KernelIsa isa, bool portableFma, double seconds, string path, double peak)
+    /// <summary>Times one shape with the kernels forced to <paramref name="caps"/> (path, FMA, threads), passed to every call.</summary>
+    private static GemmResult Time(int m, int n, int k, KernelCapabilities caps, double seconds, string path, double peak)
     {
         var random = new Random(m * 31 + n * 7 + k);
         var a = new float[m * k];
@@ -54,37 +58,25 @@ public static class GemmBench
         var c = new float[m * n];
         for (int i = 0; i < a.Length; i++) a[i] = random.NextSingle() - 0.5f;
         for (int i = 0; i < b.Length; i++) b[i] = random.NextSingle() - 0.5f;
-        var packed = Gemm.Pack(b, n, k, isa);
-        int limit = KernelParallelism.ThreadLimit;
-        bool fma = KernelIsas.PortableFma;
-        KernelParallelism.ThreadLimit = threads;
-        KernelIsas.PortableFma = portableFma && fma;
-        try
+        var packed = Gemm.Pack(b, n, k, caps);
+        // Warm up for 0.2 s, not one call: the tile loop starts as tier-0 code and is recompiled after ~30 calls.
+        var warm = Stopwatch.StartNew();
+        while (warm.Elapsed.TotalSeconds < 0.2) Gemm.MultiplyTransposed(a, packed, bias, c, m, caps);
+        double flops = 2.0 * m * n * k;
+        // Chunks of >= 20 ms; the median chunk is the figure.
+        var one = Stopwatch.StartNew();
+        Gemm.MultiplyTransposed(a, packed, bias, c, m, caps);
+        int perChunk = (int)Math.Clamp(0.02 / Math.Max(1e-7, one.Elapsed.TotalSeconds), 1, 100_000);
+        var rates = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (rates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
         {
-            // Warm up for 0.2 s, not one call: the tile loop starts as tier-0 code and is recompiled after ~30 calls.
-            var warm = Stopwatch.StartNew();
-            while (warm.Elapsed.TotalSeconds < 0.2) Gemm.MultiplyTransposed(a, packed, bias, c, m);
-            double flops = 2.0 * m * n * k;
-            // Chunks of >= 20 ms; the median chunk is the figure.
-            var one = Stopwatch.StartNew();
-            Gemm.MultiplyTransposed(a, packed, bias, c, m);
-            int perChunk = (int)Math.Clamp(0.02 / Math.Max(1e-7, one.Elapsed.TotalSeconds), 1, 100_000);
-            var rates = new List<double>();
-            var total = Stopwatch.StartNew();
-            while (rates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
-            {
-                var clock = Stopwatch.StartNew();
-                for (int i = 0; i < perChunk; i++) Gemm.MultiplyTransposed(a, packed, bias, c, m);
-                rates.Add(flops * perChunk / clock.Elapsed.TotalSeconds / 1e9);
-            }
-            double gflops = BenchStatistics.Median(rates);
-            return new GemmResult(m, n, k, threads, path, gflops, peak > 0 ? 100 * gflops / peak : 0);
+            var clock = Stopwatch.StartNew();
+            for (int i = 0; i < perChunk; i++) Gemm.MultiplyTransposed(a, packed, bias, c, m, caps);
+            rates.Add(flops * perChunk / clock.Elapsed.TotalSeconds / 1e9);
         }
-        finally
-        {
-            KernelParallelism.ThreadLimit = limit;
-            KernelIsas.PortableFma = fma;
-        }
+        double gflops = BenchStatistics.Median(rates);
+        return new GemmResult(m, n, k, caps.MaxThreads, path, gflops, peak > 0 ? 100 * gflops / peak : 0);
     }
 }
 
