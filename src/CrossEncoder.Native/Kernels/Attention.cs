@@ -170,7 +170,7 @@ internal static unsafe partial class Attention
     }
 
     /// <summary>The packed batch on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
         int heads, int headDim, float scale, KernelIsa isa)
         => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, KernelCapabilities.Default with { Isa = isa });

@@ -56,7 +56,7 @@ internal static unsafe partial class Gelu
     }
 
     /// <summary><see cref="Apply(ReadOnlySpan{float}, Span{float}, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void Apply(ReadOnlySpan<float> x, Span<float> y) => Apply(x, y, KernelCapabilities.Default);
 
     /// <summary>Floats per part of a threaded call (64 KiB: a multiple of every vector width, so only the last part has a tail).</summary>

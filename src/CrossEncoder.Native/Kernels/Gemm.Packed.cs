@@ -44,7 +44,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary><see cref="Pack(ReadOnlySpan{float}, int, int, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static PackedMatrix Pack(ReadOnlySpan<float> b, int n, int k) => Pack(b, n, k, KernelCapabilities.Default);
 
     /// <summary>
@@ -67,7 +67,7 @@ internal static unsafe partial class Gemm
         => MultiplyTransposed(a, b, bias, c, m, GemmEpilogue.None, caps);
 
     /// <summary>The packed product for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiplyTransposed(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m)
         => MultiplyTransposed(a, b, bias, c, m, GemmEpilogue.None, KernelCapabilities.Default);
 
@@ -82,7 +82,7 @@ internal static unsafe partial class Gemm
         => MultiplyTransposedColumns(a, b, bias, c, m, ldc, firstColumn, columns, GemmEpilogue.None, null, null, null, 0f, caps);
 
     /// <summary>The column range for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiplyTransposedColumns(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, int ldc, int firstColumn, int columns)
         => MultiplyTransposedColumns(a, b, bias, c, m, ldc, firstColumn, columns, KernelCapabilities.Default);
 
@@ -97,7 +97,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>The product with an epilogue for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiplyTransposed(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m, GemmEpilogue epilogue)
         => MultiplyTransposed(a, b, bias, c, m, epilogue, KernelCapabilities.Default);
 
@@ -119,7 +119,7 @@ internal static unsafe partial class Gemm
     }
 
     /// <summary>The fused residual + LayerNorm product for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiplyTransposedAddLayerNorm(ReadOnlySpan<float> a, PackedMatrix b, ReadOnlySpan<float> bias, Span<float> c, int m,
         Span<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, float eps)
         => MultiplyTransposedAddLayerNorm(a, b, bias, c, m, residual, gamma, beta, eps, KernelCapabilities.Default);

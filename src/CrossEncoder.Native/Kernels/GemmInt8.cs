@@ -60,7 +60,7 @@ internal static unsafe partial class GemmInt8
     };
 
     /// <summary>The fastest path the hardware runs: <see cref="KernelCapabilities.Default"/>'s.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static Int8Isa Best => KernelCapabilities.Default.Int8Isa;
 
     /// <summary>The dispatch rule of <see cref="KernelCapabilities.Detect"/>: AVX-512BW (32 products per instruction), then
@@ -141,7 +141,7 @@ internal static unsafe partial class GemmInt8
     }
 
     /// <summary>The product on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void MultiplyColumns(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za, QuantizedMatrix w, ReadOnlySpan<float> bias,
         Span<float> c, int m, int ldc, int first, int count, Int8Isa isa, bool gelu = false)
         => MultiplyColumns(qa, sa, za, w, bias, c, m, ldc, first, count, gelu, KernelCapabilities.Default with { Int8Isa = isa });

@@ -21,7 +21,7 @@ internal enum KernelIsa
 internal static class KernelIsas
 {
     /// <summary>The fastest path the hardware accelerates: <see cref="KernelCapabilities.Default"/>'s.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static KernelIsa Best => KernelCapabilities.Default.Isa;
 
     /// <summary>Every path, for tests.</summary>

@@ -24,12 +24,12 @@ internal static unsafe partial class LayerNorm
         => AddAndNormalize(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps, caps);
 
     /// <summary><see cref="Normalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void Normalize(ReadOnlySpan<float> input, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
         => AddAndNormalize(input, ReadOnlySpan<float>.Empty, gamma, beta, output, rows, n, eps, KernelCapabilities.Default);
 
     /// <summary><see cref="AddAndNormalize(ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, ReadOnlySpan{float}, Span{float}, int, int, float, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void AddAndNormalize(ReadOnlySpan<float> x, ReadOnlySpan<float> residual, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta, Span<float> output, int rows, int n, float eps)
         => AddAndNormalize(x, residual, gamma, beta, output, rows, n, eps, KernelCapabilities.Default);
 

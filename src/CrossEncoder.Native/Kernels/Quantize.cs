@@ -72,7 +72,7 @@ internal static unsafe partial class Quantize
     }
 
     /// <summary><see cref="Rows(ReadOnlySpan{float}, Span{ushort}, Span{float}, Span{int}, int, int, in KernelCapabilities)"/> for <see cref="KernelCapabilities.Default"/>.</summary>
-    // compat: remove when Model/ passes capabilities
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
     public static void Rows(ReadOnlySpan<float> x, Span<ushort> q, Span<float> scale, Span<int> zeroPoint, int m, int k)
         => Rows(x, q, scale, zeroPoint, m, k, KernelCapabilities.Default);
 

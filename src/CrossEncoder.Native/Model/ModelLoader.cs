@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model.Bert;
 using CrossEncoder.Native.Reranking.Verification;
 using CrossEncoder.Native.SafeTensors;
@@ -17,9 +18,10 @@ internal interface IModelFamily
     /// <summary>The <c>model_type</c> values of config.json this family runs.</summary>
     IReadOnlyCollection<string> ModelTypes { get; }
 
-    /// <summary>Loads the folder's checkpoint in <paramref name="precision"/> (Fp32 or Int8, never Auto).</summary>
+    /// <summary>Loads the folder's checkpoint in <paramref name="precision"/> (Fp32 or Int8, never Auto), its kernels to run
+    /// on <paramref name="capabilities"/> (a family passes them to its modules through <c>WeightSource</c>; it never picks one).</summary>
     /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
-    ITransformerModel Load(ModelFolder folder, Precision precision);
+    ITransformerModel Load(ModelFolder folder, Precision precision, KernelCapabilities capabilities);
 }
 
 /// <summary>
@@ -45,20 +47,23 @@ internal static class ModelLoader
         ImmutableInterlocked.Update(ref _families, list => list.Contains(family) ? list : list.Add(family));
     }
 
-    /// <summary>Loads a model folder in <paramref name="precision"/>. <see cref="Precision.Auto"/> needs the folder's
-    /// <paramref name="tokenizer"/> to run the quick accuracy check; the note says why Auto kept fp32 (null otherwise).</summary>
+    /// <summary>Loads a model folder in <paramref name="precision"/>, its kernels on <paramref name="capabilities"/> (default:
+    /// the best this machine runs). <see cref="Precision.Auto"/> needs the folder's <paramref name="tokenizer"/> to run the
+    /// quick accuracy check; the note says why Auto kept fp32 (null otherwise).</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="ModelFormatException">A file is missing, malformed, unsupported, or does not match the config.</exception>
-    public static (ITransformerModel Model, string? PrecisionNote) Load(string directory, Precision precision, ITextPairTokenizer? tokenizer = null)
+    public static (ITransformerModel Model, string? PrecisionNote) Load(string directory, Precision precision, ITextPairTokenizer? tokenizer = null,
+        KernelCapabilities? capabilities = null)
     {
+        var kernels = capabilities ?? KernelCapabilities.Default;
         ArgumentNullException.ThrowIfNull(directory);
         if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "Precision must be Fp32, Int8 or Auto.");
         var folder = ModelFolder.Open(directory);
         IModelFamily family = FamilyFor(folder);
-        if (precision != Precision.Auto) return (family.Load(folder, precision), null);
+        if (precision != Precision.Auto) return (family.Load(folder, precision, kernels), null);
         if (tokenizer is null) throw new ArgumentNullException(nameof(tokenizer), "Precision.Auto runs the accuracy check on real text and needs the model's tokenizer.");
-        var fp32 = family.Load(folder, Precision.Fp32);
-        var int8 = family.Load(folder, Precision.Int8);
+        var fp32 = family.Load(folder, Precision.Fp32, kernels);
+        var int8 = family.Load(folder, Precision.Int8, kernels);
         var check = PrecisionGate.QuickCheck(fp32, int8, tokenizer);
         if (check.Pass) return (int8, null);
         return (fp32, $"Precision.Auto: int8 failed the quick accuracy check on '{directory}' ({check.Describe()}); using fp32.");

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using CrossEncoder.Native.Hub;
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Model.Common;
 using CrossEncoder.Native.Tokenization;
@@ -35,6 +36,9 @@ public sealed partial class Reranker : IDisposable
         if (description.Kind == ModelKind.CrossEncoder && description.OutputSize != 1)
             throw new ModelFormatException("config.json", $"a reranking cross-encoder has one label (a relevance logit); this model has {description.OutputSize}.");
     }
+
+    /// <summary>The kernel paths and thread limit the model runs on.</summary>
+    internal KernelCapabilities Capabilities => _options.Capabilities ?? KernelCapabilities.Default;
 
     /// <summary>The loaded model behind the seam (tests and tools read its taps).</summary>
     internal ITransformerModel Model { get; }
@@ -75,7 +79,7 @@ public sealed partial class Reranker : IDisposable
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
-        var (model, note) = ModelLoader.Load(modelDirectory, options.Precision, tokenizer);
+        var (model, note) = ModelLoader.Load(modelDirectory, options.Precision, tokenizer, options.Capabilities);
         if (note is not null) options.Log?.Invoke(note);
         if (options.Precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
             options.Log?.Invoke($"'{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. " +

@@ -5,6 +5,10 @@ namespace CrossEncoder.Native.Reranking;
 /// <summary>Load-time settings of a <see cref="Reranker"/>: how big one forward pass may be. Runtime knobs, never model config.</summary>
 public sealed record RerankerOptions
 {
+    /// <summary>The kernel paths and thread limit the model runs (null: the best this machine runs). Internal: tests force
+    /// paths and the bench limits threads; users have no reason to choose.</summary>
+    internal Kernels.KernelCapabilities? Capabilities { get; init; }
+
     /// <summary>Most tokens (specials included, over all pairs) one forward pass holds. Bounds memory: a workspace takes
     /// (6H + I) x 4 bytes per token, 15 KB for MiniLM-L6 (H 384, I 1536), so the default 8192 tokens is ~125 MB per concurrent
     /// call, plus nH x T^2 x 4 bytes of attention scratch. Raised to the maximum sequence length if smaller.</summary>

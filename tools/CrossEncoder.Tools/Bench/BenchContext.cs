@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json.Nodes;
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Reranking;
 using CrossEncoder.Native.SafeTensors;
@@ -83,7 +84,8 @@ public sealed class BenchContext : IDisposable
                 if (File.Exists(Path.Combine(modelDirectory, file))) File.Copy(Path.Combine(modelDirectory, file), Path.Combine(directory, file));
             note = "bi-encoder folder: its encoder with a seeded random one-label head (cross-encoder path)";
         }
-        var reranker = Reranker.Load(directory, new RerankerOptions());
+        var kernels = KernelCapabilities.Default with { MaxThreads = settings.Threads };
+        var reranker = Reranker.Load(directory, new RerankerOptions { Capabilities = kernels });
         var ort = new OrtEncoder(onnxPath, settings.Threads);
         OrtEncoder? ortInt8 = null;
         string? ortInt8Note = null;
@@ -97,7 +99,7 @@ public sealed class BenchContext : IDisposable
         }
         return new BenchContext(reranker, ort, temporary, settings, note)
         {
-            Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8 }) : null,
+            Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8, Capabilities = kernels }) : null,
             OrtInt8 = ortInt8,
             OrtInt8Note = ortInt8Note,
         };

@@ -96,13 +96,8 @@ public static class BenchSuite
     public static BenchReport Run(string modelDirectory, string onnxPath, BenchSettings settings, Action<string>? progress = null, IReadOnlyList<BenchCase>? cases = null)
     {
         int threads = settings.Threads;
-        // The GEMM rows pass their thread count to every kernel call (KernelCapabilities.MaxThreads). The model cases run
-        // through the Reranker, whose layers use KernelCapabilities.Default (every logical processor) until Model/ passes
-        // capabilities; DOTNET_PROCESSOR_COUNT=N limits the whole process, kernels included. Say so when fewer are asked.
-        int modelThreads = KernelCapabilities.Default.MaxThreads;
-        if (threads < modelThreads)
-            progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                $"note: --threads {threads} applies to the GEMM rows and ONNX Runtime; our model cases use {modelThreads} kernel threads (run with DOTNET_PROCESSOR_COUNT={threads} to limit them too)"));
+        // Every kernel call of ours gets the thread count through KernelCapabilities.MaxThreads: the GEMM rows directly, the
+        // model cases through the Reranker's options (BenchContext), so --threads limits both, and ONNX Runtime's intra-op pool.
         double one = FmaPeak.Measure(1), all = threads == 1 ? one : FmaPeak.Measure(threads);
         progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"peak: {one:F1} GFLOP/s one core, {all:F1} all cores"));
         var gemm = GemmBench.Run(threads, one, all, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
@@ -147,8 +142,8 @@ public static class BenchSuite
             ["logical_cores"] = Environment.ProcessorCount.ToString(CultureInfo.InvariantCulture),
             ["threads"] = threads.ToString(CultureInfo.InvariantCulture),
             ["kernel_path"] = KernelCapabilities.Default.Isa.ToString().ToLowerInvariant(),
-            // The model cases' kernel threads: KernelCapabilities.Default's until Model/ passes capabilities (see Run).
-            ["model_kernel_threads"] = KernelCapabilities.Default.MaxThreads.ToString(CultureInfo.InvariantCulture),
+            // The model cases' kernel threads: the Reranker gets --threads through its capability record (BenchContext).
+            ["model_kernel_threads"] = threads.ToString(CultureInfo.InvariantCulture),
             ["runtime"] = RuntimeInformation.FrameworkDescription,
             ["os"] = RuntimeInformation.OSDescription,
             ["onnxruntime"] = OrtEncoder.Version,

@@ -1,3 +1,4 @@
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model.Common;
 
 namespace CrossEncoder.Native.Model.Bert;
@@ -13,7 +14,7 @@ internal sealed class BertFamily : IModelFamily
 
     public IReadOnlyCollection<string> ModelTypes { get; } = ["bert", "roberta", "xlm-roberta", "electra"];
 
-    public ITransformerModel Load(ModelFolder folder, Precision precision) => BertModel.Load(folder, precision);
+    public ITransformerModel Load(ModelFolder folder, Precision precision, KernelCapabilities capabilities) => BertModel.Load(folder, precision, capabilities);
 }
 
 /// <summary>
@@ -110,16 +111,17 @@ internal sealed class BertModel : ITransformerModel
     /// in fp32 or int8 (a folder written by <c>quantize</c> too). Callers outside the family go through <see cref="ModelLoader"/>.</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
-    public static BertModel Load(string directory, Precision precision = Precision.Fp32) => Load(ModelFolder.Open(directory), precision);
+    public static BertModel Load(string directory, Precision precision = Precision.Fp32, KernelCapabilities? capabilities = null) =>
+        Load(ModelFolder.Open(directory), precision, capabilities ?? KernelCapabilities.Default);
 
-    /// <inheritdoc cref="Load(string, Precision)"/>
-    public static BertModel Load(ModelFolder folder, Precision precision)
+    /// <inheritdoc cref="Load(string, Precision, KernelCapabilities?)"/>
+    public static BertModel Load(ModelFolder folder, Precision precision, KernelCapabilities capabilities)
     {
         if (precision is not (Precision.Fp32 or Precision.Int8)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "BertModel loads Fp32 or Int8; Auto is chosen by the loader.");
         var config = BertConfig.Load(folder.ConfigPath);
         using var file = folder.OpenWeights();
         var pooling = config.IsSequenceClassifier ? null : SentencePooling.FromModelFolder(folder.Directory);
-        var weights = new WeightSource(file, BertWeightNames.NamingOf(config.Family), precision);
+        var weights = new WeightSource(file, BertWeightNames.NamingOf(config.Family), precision, capabilities);
         return new BertModel(config, weights, pooling, folder);
     }
 

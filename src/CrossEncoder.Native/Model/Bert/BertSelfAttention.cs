@@ -14,6 +14,7 @@ internal sealed class BertSelfAttention
     private readonly Linear _queryKeyValue;   // [3H, H]: rows 0..H-1 query, H..2H-1 key, 2H..3H-1 value
     private readonly int _heads;
     private readonly int _headDim;
+    private readonly KernelCapabilities _capabilities;
 
     public BertSelfAttention(WeightSource weights, BertWeightNames.Layer names, BertConfig config)
     {
@@ -21,6 +22,7 @@ internal sealed class BertSelfAttention
         _queryKeyValue = Linear.LoadStacked(weights, [names.Query, names.Key, names.Value], h, h, quantizable: true);
         _heads = config.NumAttentionHeads;
         _headDim = config.HeadDim;
+        _capabilities = weights.Capabilities;
     }
 
     /// <summary>context[N, H] = concat over heads of softmax(Q_h K_h^T / sqrt(dH)) V_h, per sequence.</summary>
@@ -30,7 +32,7 @@ internal sealed class BertSelfAttention
         Span<float> qkv = workspace.QueryKeyValue;                 // [N, 3H]
         _queryKeyValue.Forward(hidden, qkv, batch.TotalTokens);
         // Sequence s is rows [start_s, start_s+1) of qkv: each attends to its own tokens only (no padding, so no mask).
-        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: false, _heads, _headDim, 1f / MathF.Sqrt(_headDim), KernelIsas.Best);
+        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: false, _heads, _headDim, 1f / MathF.Sqrt(_headDim), _capabilities);
     }
 
     /// <summary>
@@ -50,6 +52,6 @@ internal sealed class BertSelfAttention
             for (int s = 0; s < b; s++) queries.Slice(s * h, h).CopyTo(qkv.Slice(batch.Starts[s] * 3 * h, h));
         }
         else _queryKeyValue.Forward(hidden, qkv, n);                                    // Q | K | V for every token
-        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, b, context, firstTokenOnly: true, _heads, _headDim, 1f / MathF.Sqrt(_headDim), KernelIsas.Best);
+        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, b, context, firstTokenOnly: true, _heads, _headDim, 1f / MathF.Sqrt(_headDim), _capabilities);
     }
 }

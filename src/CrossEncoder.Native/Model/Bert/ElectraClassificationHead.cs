@@ -10,6 +10,7 @@ namespace CrossEncoder.Native.Model.Bert;
 internal sealed class ElectraClassificationHead(WeightSource weights, BertConfig config) : ISequenceClassificationHead
 {
     private readonly Linear _dense = Linear.Load(weights, BertWeightNames.ClassificationHead.Dense, config.HiddenSize, config.HiddenSize, quantizable: false, underModelPrefix: false);      // [H, H]
+    private readonly KernelCapabilities _capabilities = weights.Capabilities;
     private readonly Linear _outProj = Linear.Load(weights, BertWeightNames.ClassificationHead.OutProj, config.HiddenSize, config.NumLabels, quantizable: false, underModelPrefix: false);  // [labels, H]
 
     /// <summary>logits[B, labels] = out_proj(GELU(dense(hidden[start_b]))).</summary>
@@ -18,7 +19,7 @@ internal sealed class ElectraClassificationHead(WeightSource weights, BertConfig
         int h = _dense.InFeatures, b = batch.Count;
         for (int s = 0; s < b; s++) hidden.Slice(batch.Starts[s] * h, h).CopyTo(firstRows.Slice(s * h, h));   // [B, H]
         _dense.Forward(firstRows, dense, b);                                                                   // [B, H]
-        Gelu.Apply(dense[..(b * h)], dense[..(b * h)]);
+        Gelu.Apply(dense[..(b * h)], dense[..(b * h)], _capabilities);
         _outProj.Forward(dense, logits, b);                                                                    // [B, labels]
     }
 }

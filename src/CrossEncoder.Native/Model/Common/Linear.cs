@@ -54,15 +54,15 @@ internal abstract class Linear
                 scale.AddRange(ms);
             }
             if (complete && q.Count == outFeatures * inFeatures)
-                return new Int8Linear(QuantizedMatrix.FromQuantized(q.ToArray(), scale.ToArray(), outFeatures, inFeatures), bias.ToArray());
+                return new Int8Linear(QuantizedMatrix.FromQuantized(q.ToArray(), scale.ToArray(), outFeatures, inFeatures), bias.ToArray(), weights.Capabilities);
         }
         else
         {
             var weight = new List<float>(outFeatures * inFeatures);
             foreach (string module in modules) weight.AddRange(weights.Take(TensorNaming.Weight(module), [outFeaturesEach, inFeatures], underModelPrefix));
-            if (complete && weight.Count == outFeatures * inFeatures) return new Fp32Linear(weight.ToArray(), bias.ToArray(), inFeatures, outFeatures);
+            if (complete && weight.Count == outFeatures * inFeatures) return new Fp32Linear(weight.ToArray(), bias.ToArray(), inFeatures, outFeatures, weights.Capabilities);
         }
-        return new Fp32Linear(new float[outFeatures * inFeatures], hasBias ? new float[outFeatures] : [], inFeatures, outFeatures);
+        return new Fp32Linear(new float[outFeatures * inFeatures], hasBias ? new float[outFeatures] : [], inFeatures, outFeatures, weights.Capabilities);
     }
 
     /// <summary>True when <see cref="ForwardColumns"/> can start at output feature <paramref name="column"/> (whole weight panels).</summary>
@@ -83,35 +83,37 @@ internal abstract class Linear
 }
 
 /// <summary>fp32: the weight packed once at load (the unpacked copy is not kept), so no call repacks it.</summary>
-internal sealed class Fp32Linear(float[] weight, float[] bias, int inFeatures, int outFeatures) : Linear(inFeatures, outFeatures, bias)
+internal sealed class Fp32Linear(float[] weight, float[] bias, int inFeatures, int outFeatures, KernelCapabilities capabilities) : Linear(inFeatures, outFeatures, bias)
 {
-    private readonly PackedMatrix _weight = Gemm.Pack(weight, outFeatures, inFeatures);   // [out, in], packed
+    private readonly KernelCapabilities _capabilities = capabilities;
+    private readonly PackedMatrix _weight = Gemm.Pack(weight, outFeatures, inFeatures, capabilities);   // [out, in], packed for the chosen path
 
     public override bool IsInt8 => false;
 
     public override bool CanStartColumnsAt(int column) => column % _weight.Nr == 0;
 
     public override void ForwardColumns(ReadOnlySpan<float> x, Span<float> y, int rows, int ldy, int first, int count) =>
-        Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight, Bias, y, rows, ldy, first, count);
+        Gemm.MultiplyTransposedColumns(x[..(rows * InFeatures)], _weight, Bias, y, rows, ldy, first, count, _capabilities);
 
     public override void Forward(ReadOnlySpan<float> x, Span<float> y, int rows) =>
-        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows);
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows, _capabilities);
 
     public override void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows) =>
-        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu);
+        Gemm.MultiplyTransposed(x[..(rows * InFeatures)], _weight, Bias, y[..(rows * OutFeatures)], rows, GemmEpilogue.Gelu, _capabilities);
 
     /// <summary>Fused into the GEMM: each row block is normalised while cache-hot.</summary>
     public override void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm)
     {
         int n = rows * OutFeatures;
-        Gemm.MultiplyTransposedAddLayerNorm(x[..(rows * InFeatures)], _weight, Bias, scratch[..n], rows, residual[..n], layerNorm.Gamma, layerNorm.Beta, layerNorm.Eps);
+        Gemm.MultiplyTransposedAddLayerNorm(x[..(rows * InFeatures)], _weight, Bias, scratch[..n], rows, residual[..n], layerNorm.Gamma, layerNorm.Beta, layerNorm.Eps, _capabilities);
     }
 }
 
 /// <summary>int8: weights int8 per output channel, each call's input quantized per row (12 bits + zero point), integer
 /// product, dequantize + bias in the epilogue. Pooled buffers: no steady-state allocation.</summary>
-internal sealed class Int8Linear(QuantizedMatrix weight, float[] bias) : Linear(weight.K, weight.N, bias)
+internal sealed class Int8Linear(QuantizedMatrix weight, float[] bias, KernelCapabilities capabilities) : Linear(weight.K, weight.N, bias)
 {
+    private readonly KernelCapabilities _capabilities = capabilities;
     private readonly QuantizedMatrix _weight = weight;   // [out, in], int8 per channel, packed
 
     public override bool IsInt8 => true;
@@ -141,8 +143,8 @@ internal sealed class Int8Linear(QuantizedMatrix weight, float[] bias) : Linear(
         int[] zeroPoint = ArrayPool<int>.Shared.Rent(rows);        // [R]
         try
         {
-            Quantize.Rows(x[..(rows * InFeatures)], qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), rows, InFeatures);
-            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), _weight, Bias, y, rows, ldy, first, count, GemmInt8.Best, gelu);
+            Quantize.Rows(x[..(rows * InFeatures)], qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), rows, InFeatures, _capabilities);
+            GemmInt8.MultiplyColumns(qx.AsSpan(0, rows * kp), scale.AsSpan(0, rows), zeroPoint.AsSpan(0, rows), _weight, Bias, y, rows, ldy, first, count, gelu, _capabilities);
         }
         finally
         {

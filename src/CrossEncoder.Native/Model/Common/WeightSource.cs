@@ -10,8 +10,11 @@ namespace CrossEncoder.Native.Model.Common;
 /// never loads half-way. It is also where precision reaches the modules: <see cref="Precision"/> says whether a quantizable
 /// linear loads as int8, and every quantizable tensor is recorded under its name in the file.
 /// </summary>
-internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Precision precision)
+internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Precision precision, KernelCapabilities capabilities)
 {
+    /// <summary>The kernel paths the loaded modules run (chosen once by the loader; the modules pack weights for them).</summary>
+    public KernelCapabilities Capabilities { get; } = capabilities;
+
     private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
     private readonly List<string> _missing = [];
     private readonly List<QuantizableTensor> _quantizable = [];

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Text.Json;
+using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
 using CrossEncoder.Native.Model.Common;
 
@@ -18,7 +19,7 @@ internal sealed class ToyFamily : IModelFamily
 
     public IReadOnlyCollection<string> ModelTypes { get; } = ["toy"];
 
-    public ITransformerModel Load(ModelFolder folder, Precision precision) => new ToyModel(folder, precision);
+    public ITransformerModel Load(ModelFolder folder, Precision precision, KernelCapabilities capabilities) => new ToyModel(folder, precision, capabilities);
 
     /// <summary>Registers the family with the loader (idempotent).</summary>
     public static void Register() => ModelLoader.Register(Instance);
@@ -31,14 +32,14 @@ internal sealed class ToyModel : ITransformerModel
     private readonly Linear _score;         // [1, H]
     private readonly int _hidden;
 
-    public ToyModel(ModelFolder folder, Precision precision)
+    public ToyModel(ModelFolder folder, Precision precision, KernelCapabilities capabilities)
     {
         using var json = JsonDocument.Parse(File.ReadAllBytes(folder.ConfigPath));
         int Int(string name) => json.RootElement.GetProperty(name).GetInt32();
         int vocab = Int("vocab_size"), layers = Int("num_layers"), maxLength = Int("max_positions");
         _hidden = Int("hidden_size");
         using var file = folder.OpenWeights();
-        var weights = new WeightSource(file, new TensorNaming(ToyWeightNames.ModelPrefix, name => [name], _ => false), precision);
+        var weights = new WeightSource(file, new TensorNaming(ToyWeightNames.ModelPrefix, name => [name], _ => false), precision, capabilities);
         _embeddings = weights.TakeTable(ToyWeightNames.Embeddings, [vocab, _hidden]);
         _mixers = Enumerable.Range(0, layers).Select(i => Linear.Load(weights, ToyWeightNames.Mixer(i), _hidden, _hidden, quantizable: true)).ToArray();
         _score = Linear.Load(weights, ToyWeightNames.Score, _hidden, 1, quantizable: false, underModelPrefix: false);
