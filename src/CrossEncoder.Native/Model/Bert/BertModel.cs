@@ -147,7 +147,9 @@ internal sealed class BertModel : ITransformerModel
     /// </summary>
     /// <remarks>A cross-encoder's head reads only the first token ([CLS]) of each sequence, so without a tap the last layer
     /// computes that row only (keys and values still from every token): the same logits for ~14 % fewer flops on 6 layers.
-    /// With a tap, every layer is computed in full so that each tapped activation is complete.</remarks>
+    /// With a tap, every layer is computed in full so that each tapped activation is complete. Taps: those of
+    /// <see cref="ModelTaps"/>, plus this family's <c>pooler</c> [B, H] when the checkpoint has BERT's pooler (ONNX exports
+    /// compare it as <c>pooler_output</c>).</remarks>
     public ReadOnlySpan<float> Forward(BertWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default)
         => ForwardCore(workspace, tap, firstTokensOnly: Kind == ModelKind.CrossEncoder && tap is null, cancellationToken);
 
@@ -180,7 +182,7 @@ internal sealed class BertModel : ITransformerModel
             tap?.Invoke(ModelTaps.Layer(i), hidden, n, h);
         }
         _pooler?.Forward(hidden, batch, workspace.ClsRows, workspace.Pooled);           // [B, H] tanh(dense([CLS]))
-        if (_pooler is not null) tap?.Invoke("pooler", workspace.Pooled.AsSpan(0, b * h), b, h);
+        if (_pooler is not null) tap?.Invoke(BertWeightNames.PoolerModule, workspace.Pooled.AsSpan(0, b * h), b, h);
 
         Span<float> output = workspace.Output.AsSpan(0, b * OutputSize);              // [B, out]
         if (_classifier is not null) _classifier.Forward(workspace.Pooled, output, b);  // logits = pooled W^T + b
