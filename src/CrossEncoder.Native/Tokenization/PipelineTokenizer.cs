@@ -2,15 +2,19 @@ namespace CrossEncoder.Native.Tokenization;
 
 /// <summary>
 /// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>): added tokens, then per
-/// remaining segment normalizer -> pre-tokenizer -> model (WordPiece or Unigram), then the post-processor's special tokens,
-/// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing) and any
+/// remaining segment normalizer -> pre-tokenizer -> model (WordPiece, Unigram or BPE), then the post-processor's special tokens,
+/// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing), ModernBERT
+/// (NFC + ByteLevel + BPE + TemplateProcessing) and any
 /// other combination of the supported pieces; BERT WordPiece folders keep the tuned <see cref="BertTokenizer"/>.
 /// </summary>
 /// <remarks>
 /// Supported: normalizers BertNormalizer, Precompiled, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace, Strip, Prepend,
-/// Sequence; pre-tokenizers BertPreTokenizer, Metaspace, WhitespaceSplit, Whitespace, Punctuation, Sequence; models WordPiece,
-/// Unigram; post-processors BertProcessing, RobertaProcessing, TemplateProcessing. Anything else is rejected when loading,
-/// naming the piece. Instances are immutable and thread-safe.
+/// Sequence; pre-tokenizers BertPreTokenizer, Metaspace, WhitespaceSplit, Whitespace, Punctuation, ByteLevel, Split, Sequence;
+/// models WordPiece, Unigram, BPE (byte-level as in GPT-2/RoBERTa/ModernBERT/Qwen, or character-level with byte fallback);
+/// post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence (of those, at most one not
+/// ByteLevel). Anything else is rejected when loading,
+/// naming the piece. The <c>decoder</c> is not read (only ids are produced). Instances are immutable and thread-safe (the
+/// BPE word cache is a concurrent dictionary).
 /// </remarks>
 public sealed partial class PipelineTokenizer : ITextPairTokenizer
 {

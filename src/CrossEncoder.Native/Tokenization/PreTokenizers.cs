@@ -184,3 +184,96 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prep
         PunctuationPreTokenizer.SplitAt(replaced, DelimiterBehavior.MergedWithNext, words, r => r.Value == replacement);
     }
 }
+
+/// <summary>
+/// <c>Split</c>: cuts at the matches of a literal string or a regular expression (Qwen2/3's word pattern, for example), the
+/// matches treated by <c>behavior</c> (Isolated: each match its own word; Removed; MergedWithPrevious/Next; Contiguous), or
+/// with <c>invert</c> the text between matches treated so. Empty pieces are dropped, as tokenizers' PreTokenizedString does.
+/// </summary>
+/// <remarks>tokenizers compiles the pattern with Oniguruma; here it is .NET's Regex, which agrees on the constructs these
+/// files use (alternation, <c>\p{L}</c>, <c>\p{N}</c>, <c>\s</c>, <c>(?i:...)</c>, <c>(?!\S)</c>) with one known difference:
+/// .NET classifies UTF-16 units, so an astral letter or digit (𝐀, 𠀀, 𝟎) is not <c>\p{L}</c>/<c>\p{N}</c> there. GPT-2's
+/// pattern inside ByteLevel is matched exactly by hand (<see cref="ByteLevelPreTokenizer"/>).</remarks>
+internal sealed class SplitPreTokenizer : PreTokenizer
+{
+    private readonly System.Text.RegularExpressions.Regex? _regex;
+    private readonly string? _literal;
+    private readonly DelimiterBehavior _behavior;
+    private readonly bool _invert;
+
+    public SplitPreTokenizer(string? literal, string? regex, DelimiterBehavior behavior, bool invert)
+    {
+        _literal = literal;
+        _regex = regex is null ? null : new System.Text.RegularExpressions.Regex(regex, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        _behavior = behavior;
+        _invert = invert;
+    }
+
+    public override void Split(string text, bool atTextStart, List<string> words)
+    {
+        // tokenizers' Pattern::find_matches: the text tiled into (range, isMatch) pieces.
+        var pieces = new List<(int Start, int End, bool Match)>();
+        int previous = 0;
+        foreach ((int start, int end) in Matches(text))
+        {
+            if (start > previous) pieces.Add((previous, start, false));
+            pieces.Add((start, end, true));
+            previous = end;
+        }
+        if (previous < text.Length || pieces.Count == 0) pieces.Add((previous, text.Length, false));
+        if (_invert) for (int i = 0; i < pieces.Count; i++) pieces[i] = pieces[i] with { Match = !pieces[i].Match };
+
+        // NormalizedString::split: which pieces are kept, and which are glued to a neighbour.
+        var kept = new List<(int Start, int End)>();
+        bool previousMatch = false;
+        switch (_behavior)
+        {
+            case DelimiterBehavior.Isolated:
+                foreach (var p in pieces) kept.Add((p.Start, p.End));
+                break;
+            case DelimiterBehavior.Removed:
+                foreach (var p in pieces) if (!p.Match) kept.Add((p.Start, p.End));
+                break;
+            case DelimiterBehavior.Contiguous:
+                foreach (var p in pieces)
+                {
+                    if (p.Match == previousMatch && kept.Count > 0) kept[^1] = (kept[^1].Start, p.End);
+                    else kept.Add((p.Start, p.End));
+                    previousMatch = p.Match;
+                }
+                break;
+            case DelimiterBehavior.MergedWithPrevious:
+                foreach (var p in pieces)
+                {
+                    if (p.Match && !previousMatch && kept.Count > 0) kept[^1] = (kept[^1].Start, p.End);
+                    else kept.Add((p.Start, p.End));
+                    previousMatch = p.Match;
+                }
+                break;
+            case DelimiterBehavior.MergedWithNext:
+                for (int i = pieces.Count - 1; i >= 0; i--)
+                {
+                    var p = pieces[i];
+                    if (p.Match && !previousMatch && kept.Count > 0) kept[^1] = (p.Start, kept[^1].End);
+                    else kept.Add((p.Start, p.End));
+                    previousMatch = p.Match;
+                }
+                kept.Reverse();
+                break;
+        }
+        foreach (var (start, end) in kept) if (end > start) words.Add(text[start..end]);
+    }
+
+    private IEnumerable<(int Start, int End)> Matches(string text)
+    {
+        if (text.Length == 0) yield break;
+        if (_regex is not null)
+        {
+            foreach (System.Text.RegularExpressions.Match m in _regex.Matches(text)) yield return (m.Index, m.Index + m.Length);
+            yield break;
+        }
+        if (_literal!.Length == 0) yield break;
+        for (int at = text.IndexOf(_literal, StringComparison.Ordinal); at >= 0; at = text.IndexOf(_literal, at + _literal.Length, StringComparison.Ordinal))
+            yield return (at, at + _literal.Length);
+    }
+}
