@@ -191,15 +191,34 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prep
 /// with <c>invert</c> the text between matches treated so. Empty pieces are dropped, as tokenizers' PreTokenizedString does.
 /// </summary>
 /// <remarks>tokenizers compiles the pattern with Oniguruma; here it is .NET's Regex, which agrees on the constructs these
-/// files use (alternation, <c>\p{L}</c>, <c>\p{N}</c>, <c>\s</c>, <c>(?i:...)</c>, <c>(?!\S)</c>) with one known difference:
-/// .NET classifies UTF-16 units, so an astral letter or digit (𝐀, 𠀀, 𝟎) is not <c>\p{L}</c>/<c>\p{N}</c> there. GPT-2's
-/// pattern inside ByteLevel is matched exactly by hand (<see cref="ByteLevelPreTokenizer"/>).</remarks>
+/// files use (alternation, <c>\p{L}</c>, <c>\p{N}</c>, <c>\s</c>, <c>(?i:...)</c>, <c>(?!\S)</c>) except that .NET sees
+/// UTF-16 units: the two halves of an astral character (𝐀, 𠀀, 😀) would be two unassigned units, neither a letter nor one
+/// character. So a text with astral characters is matched through a stand-in string in which each astral character is one
+/// BMP character of the same general category (<see cref="StandIn"/>), and the match offsets are mapped back. This is
+/// exact for patterns that see astral characters only through categories and negated classes, as these files' patterns do;
+/// a pattern naming an astral character literally, or a case-insensitive astral letter, is not covered.</remarks>
 internal sealed class SplitPreTokenizer : PreTokenizer
 {
     private readonly System.Text.RegularExpressions.Regex? _regex;
     private readonly string? _literal;
     private readonly DelimiterBehavior _behavior;
     private readonly bool _invert;
+
+    /// <summary>For each <see cref="UnicodeCategory"/>, a BMP character of that category (the highest one, an obscure
+    /// character no pattern names), standing in for astral characters.</summary>
+    internal static readonly char[] StandIn = BuildStandIns();
+
+    private static char[] BuildStandIns()
+    {
+        var standIn = new char[32];
+        for (int c = 0xFFFD; c >= 0x100; c--)
+        {
+            if (c is >= 0xD800 and <= 0xDFFF) continue;
+            int category = (int)CharUnicodeInfo.GetUnicodeCategory((char)c);
+            if (standIn[category] == '\0') standIn[category] = (char)c;
+        }
+        return standIn;
+    }
 
     public SplitPreTokenizer(string? literal, string? regex, DelimiterBehavior behavior, bool invert)
     {
@@ -269,7 +288,23 @@ internal sealed class SplitPreTokenizer : PreTokenizer
         if (text.Length == 0) yield break;
         if (_regex is not null)
         {
-            foreach (System.Text.RegularExpressions.Match m in _regex.Matches(text)) yield return (m.Index, m.Index + m.Length);
+            if (!text.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF'))
+            {
+                foreach (System.Text.RegularExpressions.Match m in _regex.Matches(text)) yield return (m.Index, m.Index + m.Length);
+                yield break;
+            }
+            // Astral characters: match a stand-in with one UTF-16 unit per code point; at[i] = where stand-in unit i starts in text.
+            var proxy = new StringBuilder(text.Length);
+            var at = new List<int>(text.Length + 1);
+            for (int i = 0; i < text.Length;)
+            {
+                Rune.DecodeFromUtf16(text.AsSpan(i), out Rune rune, out int used);
+                at.Add(i);
+                proxy.Append(used == 2 ? StandIn[(int)Rune.GetUnicodeCategory(rune)] : text[i]);
+                i += used;
+            }
+            at.Add(text.Length);
+            foreach (System.Text.RegularExpressions.Match m in _regex.Matches(proxy.ToString())) yield return (at[m.Index], at[m.Index + m.Length]);
             yield break;
         }
         if (_literal!.Length == 0) yield break;

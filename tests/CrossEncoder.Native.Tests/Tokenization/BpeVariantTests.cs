@@ -56,7 +56,34 @@ public class BpeVariantTests
             T("Split", ("pattern", new JsonObject { ["Regex"] = QwenPattern }), ("behavior", "Isolated"), ("invert", false)),
             ByteLevelStep(addPrefixSpace: false, useRegex: false))));
         root["post_processor"] = ByteLevelStep(addPrefixSpace: false, useRegex: false);
-        AssertSameAsOracle(root, Texts, "Qwen Split + ByteLevel");
+        // Astral letters and digits next to BMP ones: one \p{L}+ run in Oniguruma, where .NET's Regex alone would see halves.
+        string[] astral =
+        [
+            "a\U0001d400b \U0001d7ce1 x\U00020000y", "\U0001d400\U0001d401 \U0001d7ce\U0001d7cf", "'\U0001d400s \U0001F600a \U0001F600\U0001F600!",
+            "\U00010400\U00010428 deseret \U000104a0 osmanya digit", "\U0001d7ce\U0001d7cf\U0001d7d0 digits one by one", "\u00e9\U0001d400\u0301x",
+        ];
+        AssertSameAsOracle(root, [.. Texts, .. astral], "Qwen Split + ByteLevel");
+    }
+
+    [Fact]
+    public void Qwen_split_pieces_with_astral_characters_match_hugging_face()
+    {
+        // ByteLevel's prefix space after Split puts a "Ġ" in front of every piece, so the ids show where Split cut.
+        var root = ModernBert();
+        root["pre_tokenizer"] = T("Sequence", ("pretokenizers", new JsonArray(
+            T("Split", ("pattern", new JsonObject { ["Regex"] = QwenPattern }), ("behavior", "Isolated"), ("invert", false)),
+            ByteLevelStep(addPrefixSpace: true, useRegex: false))));
+        root["post_processor"] = null;
+        string[] astral =
+        [
+            "a\U0001d400b \U0001d7ce1 x\U00020000y", "\U0001d400\U0001d401 \U0001d7ce\U0001d7cf", "'\U0001d400s \U0001F600abc \U0001F600\U0001F600!",
+            "\U00010400\U00010428 deseret \U000104a0 digit", "\U0001d7ce\U0001d7cf\U0001d7d0 digits one by one", "\u00e9\U0001d400\u0301x",
+            "(\U0001d400) [\U00020000]\n\U0001F600\n x", "plain text, no astral: Hello world 123",
+        ];
+        AssertSameAsOracle(root, [.. astral, .. Texts.Where(t => t.Any(char.IsSurrogate))], "Qwen Split pieces");
+        var words = new List<string>();
+        new SplitPreTokenizer(null, QwenPattern, DelimiterBehavior.Isolated, invert: false).Split("x\U0001d400y \U0001F600abc", true, words);
+        Assert.Equal(["x\U0001d400y", " \U0001F600", "abc"], words);   // the emoji is no letter: " ?[^\s\p{L}\p{N}]+" takes it
     }
 
     [Fact]
