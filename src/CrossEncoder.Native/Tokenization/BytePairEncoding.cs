@@ -41,6 +41,7 @@ internal sealed class BytePairEncoding
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly string? _continuingSubwordPrefix, _endOfWordSuffix;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cached;   // entries in _cache (ConcurrentDictionary.Count would take every lock)
 
     /// <param name="vocabulary">token -> id.</param>
     /// <param name="merges">The merges in rank order (rank = index); a pair listed twice keeps its last rank, as tokenizers' map does.</param>
@@ -100,7 +101,8 @@ internal sealed class BytePairEncoding
             return;
         }
         int[] tokens = MergeAll(InitialSymbols(word));
-        if (word.Length < MaxCachedWordLength && _cache.Count < CacheCapacity) _cache.TryAdd(word, tokens);
+        if (word.Length < MaxCachedWordLength && Volatile.Read(ref _cached) < CacheCapacity && _cache.TryAdd(word, tokens))
+            Interlocked.Increment(ref _cached);
         ids.AddRange(tokens);
     }
 
