@@ -95,6 +95,30 @@ internal sealed class ByteLevelPreTokenizer(bool addPrefixSpace, bool useRegex) 
         }
     }
 
+    public override void SplitTraced(string text, bool atTextStart, List<TracedWord> words)
+    {
+        // The prefix space is traced to the first character, as tokenizers' NormalizedString::prepend aligns it.
+        bool prefixed = addPrefixSpace && !text.StartsWith(' ') && text.Length > 0;
+        TracedWord source = TracedWord.Substring(text, 0, text.Length);
+        if (prefixed) source = new TracedWord(" " + text, [source.Start[0], .. source.Start], [source.End[0], .. source.End]);
+        string input = source.Word;
+        for (int position = 0; position < input.Length;)
+        {
+            int end = useRegex ? MatchGpt2(input, position) : input.Length;
+            // One mapped character per UTF-8 byte, each traced to the character the byte belongs to.
+            var from = new List<int>();
+            var to = new List<int>();
+            for (int i = position; i < end;)
+            {
+                Rune.DecodeFromUtf16(input.AsSpan(i), out Rune rune, out int used);
+                for (int b = 0; b < rune.Utf8SequenceLength; b++) { from.Add(source.Start[i]); to.Add(source.End[i + used - 1]); }
+                i += used;
+            }
+            words.Add(new TracedWord(ByteLevel.Encode(input.AsSpan(position, end - position)), from.ToArray(), to.ToArray()));
+            position = end;
+        }
+    }
+
     /// <summary>The pieces of GPT-2's split of <paramref name="text"/>, unmapped (for tests and other pre-tokenizers).</summary>
     public static List<string> SplitGpt2(string text)
     {

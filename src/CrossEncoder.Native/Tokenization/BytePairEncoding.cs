@@ -40,7 +40,7 @@ internal sealed class BytePairEncoding
     private readonly string? _missingUnkToken;                         // unk_token given but not in the vocabulary
     private readonly bool _fuseUnk, _byteFallback, _ignoreMerges;
     private readonly string? _continuingSubwordPrefix, _endOfWordSuffix;
-    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Token[]> _cache = new(StringComparer.Ordinal);
     private int _cached;   // entries in _cache (ConcurrentDictionary.Count would take every lock)
 
     /// <param name="vocabulary">token -> id.</param>
@@ -86,35 +86,37 @@ internal sealed class BytePairEncoding
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;
 
+    /// <summary>A token of a word: its id and the UTF-16 range [Start, End) of the word it covers. A byte-fallback token
+    /// covers its whole character, as tokenizers' offsets do after converting bytes to characters.</summary>
+    public readonly record struct Token(int Id, int Start, int End);
+
     /// <summary>Appends the token ids of one pre-tokenized word.</summary>
     public void Encode(string word, List<int> ids)
     {
-        if (word.Length == 0) return;
-        if (_ignoreMerges && _vocabulary.TryGetValue(word, out int whole))
-        {
-            ids.Add(whole);
-            return;
-        }
-        if (_cache.TryGetValue(word, out int[]? cached))
-        {
-            ids.AddRange(cached);
-            return;
-        }
-        int[] tokens = MergeAll(InitialSymbols(word));
+        foreach (Token token in Tokenize(word)) ids.Add(token.Id);
+    }
+
+    /// <summary>The tokens of one pre-tokenized word, with the ranges of the word they cover.</summary>
+    public Token[] Tokenize(string word)
+    {
+        if (word.Length == 0) return [];
+        if (_ignoreMerges && _vocabulary.TryGetValue(word, out int whole)) return [new Token(whole, 0, word.Length)];
+        if (_cache.TryGetValue(word, out Token[]? cached)) return cached;
+        Token[] tokens = MergeAll(InitialSymbols(word));
         if (word.Length < MaxCachedWordLength && Volatile.Read(ref _cached) < CacheCapacity && _cache.TryAdd(word, tokens))
             Interlocked.Increment(ref _cached);
-        ids.AddRange(tokens);
+        return tokens;
     }
 
     /// <summary>tokenizers' <c>merge_word</c> before merging: one symbol per character (or per byte, or unknown).</summary>
-    private List<int> InitialSymbols(string word)
+    private List<Token> InitialSymbols(string word)
     {
-        var symbols = new List<int>(word.Length);
-        int pendingUnk = -1;   // tokenizers' `unk`: an unknown token not yet added (so fuse_unk can extend it)
-        Span<byte> utf8 = stackalloc byte[4];
+        var symbols = new List<Token>(word.Length);
+        Token? pendingUnk = null;   // tokenizers' `unk`: an unknown token not yet added (so fuse_unk can extend it)
         for (int i = 0; i < word.Length;)
         {
             Rune.DecodeFromUtf16(word.AsSpan(i), out Rune rune, out int used);
+            int start = i;
             bool isFirst = i == 0, isLast = i + used == word.Length;
             ReadOnlySpan<char> character = word.AsSpan(i, used);
             i += used;
@@ -124,27 +126,28 @@ internal sealed class BytePairEncoding
 
             if (decorated is null ? _vocabulary.TryGetValue(character, out int id) : _vocabulary.TryGetValue(decorated, out id))
             {
-                if (pendingUnk >= 0) { symbols.Add(pendingUnk); pendingUnk = -1; }
-                symbols.Add(id);
+                if (pendingUnk is { } unk) { symbols.Add(unk); pendingUnk = null; }
+                symbols.Add(new Token(id, start, i));
                 continue;
             }
-            if (_byteFallback && AppendBytes(decorated ?? character.ToString(), symbols)) continue;   // note: a pending unk stays pending, as in tokenizers
+            if (_byteFallback && AppendBytes(decorated ?? character.ToString(), start, i, symbols)) continue;   // a pending unk stays pending, as in tokenizers
             if (_unkId < 0 && _missingUnkToken is null) continue;   // no unk_token: the character is dropped
             if (_missingUnkToken is not null)
                 throw new InvalidOperationException($"The BPE unknown token '{_missingUnkToken}' is not in the vocabulary, and '{rune}' needs it.");
-            if (pendingUnk >= 0 && !_fuseUnk) symbols.Add(pendingUnk);
-            pendingUnk = _unkId;
+            if (pendingUnk is { } previous && _fuseUnk) { pendingUnk = previous with { End = i }; continue; }
+            if (pendingUnk is { } notFused) symbols.Add(notFused);
+            pendingUnk = new Token(_unkId, start, i);
         }
-        if (pendingUnk >= 0) symbols.Add(pendingUnk);
+        if (pendingUnk is { } last) symbols.Add(last);
         return symbols;
     }
 
     /// <summary>Byte fallback: the <c>&lt;0xNN&gt;</c> token of every UTF-8 byte of <paramref name="text"/>, if all exist.</summary>
-    private bool AppendBytes(string text, List<int> symbols)
+    private bool AppendBytes(string text, int start, int end, List<Token> symbols)
     {
         byte[] bytes = Encoding.UTF8.GetBytes(text);
         foreach (byte b in bytes) if (_byteIds[b] < 0) return false;
-        foreach (byte b in bytes) symbols.Add(_byteIds[b]);
+        foreach (byte b in bytes) symbols.Add(new Token(_byteIds[b], start, end));
         return true;
     }
 
@@ -153,11 +156,11 @@ internal sealed class BytePairEncoding
     /// (rank, position); a popped entry is skipped if its left symbol was absorbed, has no right neighbour, or the pair there
     /// no longer merges into the entry's id (it changed since the entry was queued).
     /// </summary>
-    private int[] MergeAll(List<int> initial)
+    private Token[] MergeAll(List<Token> initial)
     {
         int n = initial.Count;
         if (n < 2) return initial.ToArray();
-        int[] id = initial.ToArray(), prev = new int[n], next = new int[n];
+        int[] id = initial.Select(t => t.Id).ToArray(), end = initial.Select(t => t.End).ToArray(), prev = new int[n], next = new int[n];
         bool[] removed = new bool[n];
         for (int i = 0; i < n; i++) { prev[i] = i - 1; next[i] = i + 1 < n ? i + 1 : -1; }
 
@@ -174,6 +177,7 @@ internal sealed class BytePairEncoding
 
             // Merge the right symbol into this one.
             id[at] = top.NewId;
+            end[at] = end[right];
             removed[right] = true;
             next[at] = next[right];
             if (next[right] >= 0) prev[next[right]] = at;
@@ -185,8 +189,8 @@ internal sealed class BytePairEncoding
                 queue.Enqueue((at, withNext.NewId), (withNext.Rank, at));
         }
 
-        var result = new List<int>(n);
-        for (int i = 0; i < n; i++) if (!removed[i]) result.Add(id[i]);
+        var result = new List<Token>(n);
+        for (int i = 0; i < n; i++) if (!removed[i]) result.Add(new Token(id[i], initial[i].Start, end[i]));
         return result.ToArray();
     }
 }

@@ -44,7 +44,7 @@ public sealed partial class PipelineTokenizer
                         reader.Bool(item, "rstrip") ?? false, reader.Bool(item, "normalized") ?? false));
                 }
 
-            var (encodeWord, vocabulary) = ReadModel(model, reader);
+            var (encodeWord, vocabulary) = ReadModel(model, reader, out BytePairEncoding? bpe);
             TextNormalizer? normalizer = root.TryGetProperty("normalizer", out JsonElement n) && n.ValueKind != JsonValueKind.Null ? ReadNormalizer(n, reader) : null;
             PreTokenizer? preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) && p.ValueKind != JsonValueKind.Null ? ReadPreTokenizer(p, reader) : null;
 
@@ -62,12 +62,13 @@ public sealed partial class PipelineTokenizer
             var idToToken = new string?[size];
             foreach ((string token, int id) in vocabulary) idToToken[id] ??= token;
             foreach (AddedToken token in added) idToToken[token.Id] ??= token.Content;
-            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength);
+            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength) { _bpe = bpe };
         }
     }
 
-    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader)
+    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader, out BytePairEncoding? bpe)
     {
+        bpe = null;
         string? type = reader.String(model, "type");
         switch (type)
         {
@@ -117,7 +118,11 @@ public sealed partial class PipelineTokenizer
                 return ((word, ids) => { unigram.Encode(word, ids); return true; }, vocabulary);
             }
             case "BPE":
-                return ReadBpe(model, reader);
+            {
+                var (encode, vocabulary, model_) = ReadBpe(model, reader);
+                bpe = model_;
+                return (encode, vocabulary);
+            }
             default:
                 throw reader.Error($"unsupported model type '{type ?? "(none)"}': WordPiece, Unigram and BPE are supported.");
         }
@@ -172,7 +177,7 @@ public sealed partial class PipelineTokenizer
     /// <c>unk_token</c>, <c>fuse_unk</c>, <c>byte_fallback</c>, <c>ignore_merges</c>, <c>continuing_subword_prefix</c>,
     /// <c>end_of_word_suffix</c>. <c>dropout</c> must be null or 0: with dropout the ids are random.
     /// </summary>
-    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadBpe(JsonElement model, Reader reader)
+    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary, BytePairEncoding Model) ReadBpe(JsonElement model, Reader reader)
     {
         if (!model.TryGetProperty("vocab", out JsonElement v) || v.ValueKind != JsonValueKind.Object)
             throw reader.Error("model.vocab is missing or not an object of token -> id.");
@@ -214,7 +219,7 @@ public sealed partial class PipelineTokenizer
         {
             throw new TokenizerFormatException(reader.Path, e.Message, e);
         }
-        return ((word, ids) => { bpe.Encode(word, ids); return true; }, vocabulary);
+        return ((word, ids) => { bpe.Encode(word, ids); return true; }, vocabulary, bpe);
     }
 
     private static PreTokenizer ReadPreTokenizer(JsonElement element, Reader reader)

@@ -12,11 +12,43 @@ internal abstract class PreTokenizer
     /// <summary>Appends the words of <paramref name="text"/> to <paramref name="words"/>.</summary>
     public abstract void Split(string text, bool atTextStart, List<string> words);
 
+    /// <summary>Like <see cref="Split"/>, with every UTF-16 unit of every word traced to the range of <paramref name="text"/>
+    /// it comes from (for character offsets). Implemented by the pre-tokenizers of byte-level BPE pipelines.</summary>
+    public virtual void SplitTraced(string text, bool atTextStart, List<TracedWord> words) =>
+        throw new NotSupportedException($"Character offsets are not implemented for the {GetType().Name.Replace("PreTokenizer", "")} pre-tokenizer.");
+
     /// <summary>tokenizers' <c>is_punctuation</c> (pre_tokenizers/punctuation.rs and BertPreTokenizer): ASCII punctuation or any P* category.</summary>
     protected static bool IsPunctuation(Rune r) =>
         (r.Value < 0x80 && char.IsAsciiLetterOrDigit((char)r.Value) is false && r.Value is > 0x20 and < 0x7F)
         || Rune.GetUnicodeCategory(r) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
             or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
+}
+
+/// <summary>A word and, for each of its UTF-16 units i, the range [Start[i], End[i]) of the text it was cut from.</summary>
+internal sealed record TracedWord(string Word, int[] Start, int[] End)
+{
+    /// <summary><paramref name="text"/>[start..end] unchanged: each unit traced to its code point (both halves of a pair to the pair).</summary>
+    public static TracedWord Substring(string text, int start, int end)
+    {
+        var from = new int[end - start];
+        var to = new int[end - start];
+        for (int i = start; i < end;)
+        {
+            int used = char.IsHighSurrogate(text[i]) && i + 1 < end && char.IsLowSurrogate(text[i + 1]) ? 2 : 1;
+            for (int k = 0; k < used; k++) { from[i - start + k] = i; to[i - start + k] = i + used; }
+            i += used;
+        }
+        return new TracedWord(text[start..end], from, to);
+    }
+
+    /// <summary>This word, cut from <paramref name="parent"/>'s word, traced through it to the parent's source.</summary>
+    public TracedWord Through(TracedWord parent)
+    {
+        var from = new int[Word.Length];
+        var to = new int[Word.Length];
+        for (int i = 0; i < Word.Length; i++) { from[i] = parent.Start[Start[i]]; to[i] = parent.End[End[i] - 1]; }
+        return new TracedWord(Word, from, to);
+    }
 }
 
 /// <summary><c>Sequence</c>: each pre-tokenizer splits every word the previous one produced.</summary>
@@ -29,6 +61,24 @@ internal sealed class SequencePreTokenizer(IReadOnlyList<PreTokenizer> steps) : 
         {
             var next = new List<string>();
             for (int i = 0; i < current.Count; i++) step.Split(current[i], atTextStart && i == 0, next);
+            current = next;
+        }
+        words.AddRange(current);
+    }
+
+    public override void SplitTraced(string text, bool atTextStart, List<TracedWord> words)
+    {
+        List<TracedWord> current = [TracedWord.Substring(text, 0, text.Length)];
+        foreach (PreTokenizer step in steps)
+        {
+            var next = new List<TracedWord>();
+            var parts = new List<TracedWord>();
+            for (int i = 0; i < current.Count; i++)
+            {
+                parts.Clear();
+                step.SplitTraced(current[i].Word, atTextStart && i == 0, parts);
+                foreach (TracedWord part in parts) next.Add(part.Through(current[i]));
+            }
             current = next;
         }
         words.AddRange(current);
@@ -230,6 +280,16 @@ internal sealed class SplitPreTokenizer : PreTokenizer
 
     public override void Split(string text, bool atTextStart, List<string> words)
     {
+        foreach (var (start, end) in Pieces(text)) words.Add(text[start..end]);
+    }
+
+    public override void SplitTraced(string text, bool atTextStart, List<TracedWord> words)
+    {
+        foreach (var (start, end) in Pieces(text)) words.Add(TracedWord.Substring(text, start, end));
+    }
+
+    private List<(int Start, int End)> Pieces(string text)
+    {
         // tokenizers' Pattern::find_matches: the text tiled into (range, isMatch) pieces.
         var pieces = new List<(int Start, int End, bool Match)>();
         int previous = 0;
@@ -280,7 +340,8 @@ internal sealed class SplitPreTokenizer : PreTokenizer
                 kept.Reverse();
                 break;
         }
-        foreach (var (start, end) in kept) if (end > start) words.Add(text[start..end]);
+        kept.RemoveAll(p => p.End <= p.Start);
+        return kept;
     }
 
     private IEnumerable<(int Start, int End)> Matches(string text)
