@@ -96,7 +96,8 @@ internal sealed class BytePairEncoding
         foreach (Token token in Tokenize(word)) ids.Add(token.Id);
     }
 
-    /// <summary>The tokens of one pre-tokenized word, with the ranges of the word they cover.</summary>
+    /// <summary>The tokens of one pre-tokenized word, with the ranges of the word they cover. The array may be the cached
+    /// one: callers read it and never write to it.</summary>
     public Token[] Tokenize(string word)
     {
         if (word.Length == 0) return [];

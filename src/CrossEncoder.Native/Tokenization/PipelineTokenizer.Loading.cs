@@ -62,7 +62,7 @@ public sealed partial class PipelineTokenizer
             var idToToken = new string?[size];
             foreach ((string token, int id) in vocabulary) idToToken[id] ??= token;
             foreach (AddedToken token in added) idToToken[token.Id] ??= token.Content;
-            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength) { _bpe = bpe };
+            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength) { Bpe = bpe };
         }
     }
 

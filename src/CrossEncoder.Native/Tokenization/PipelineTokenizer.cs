@@ -13,7 +13,8 @@ namespace CrossEncoder.Native.Tokenization;
 /// models WordPiece, Unigram, BPE (byte-level as in GPT-2/RoBERTa/ModernBERT/Qwen, or character-level with byte fallback);
 /// post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence (of those, at most one not
 /// ByteLevel). Anything else is rejected when loading,
-/// naming the piece. The <c>decoder</c> is not read (only ids are produced). Instances are immutable and thread-safe (the
+/// naming the piece. The <c>decoder</c> is not read (only ids are produced; <see cref="ByteLevel"/> has the ByteLevel decoder's
+/// byte mapping). BPE pipelines also give character offsets (<see cref="EncodeToIdsWithOffsets"/>). Instances are immutable and thread-safe (the
 /// BPE word cache is a concurrent dictionary).
 /// </remarks>
 public sealed partial class PipelineTokenizer : ITextPairTokenizer
@@ -25,7 +26,7 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     private readonly AddedTokenMatcher _normalizedAddedTokens;
     private readonly PostProcessor _postProcessor;
     private readonly string?[] _idToToken;
-    private BytePairEncoding? _bpe;   // set for BPE models: the model behind _encodeWord, for character offsets
+    private BytePairEncoding? Bpe { get; init; }   // BPE models: the model behind _encodeWord, for character offsets
 
     private PipelineTokenizer(TextNormalizer? normalizer, PreTokenizer? preTokenizer, Func<string, List<int>, bool> encodeWord,
         IReadOnlyList<AddedToken> addedTokens, PostProcessor postProcessor, string?[] idToToken, int modelMaxLength)
@@ -106,7 +107,7 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     public (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (_bpe is null) throw new NotSupportedException("Character offsets are implemented for BPE models only.");
+        if (Bpe is null) throw new NotSupportedException("Character offsets are implemented for BPE models only.");
         var ids = new List<int>();
         var offsets = new List<TokenOffsets>();
         int position = 0;
@@ -141,7 +142,7 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
                 foreach (TracedWord word in words)
                 {
                     TracedWord traced = _preTokenizer is null ? word : word.Through(piece);
-                    foreach (BytePairEncoding.Token t in _bpe!.Tokenize(traced.Word))
+                    foreach (BytePairEncoding.Token t in Bpe!.Tokenize(traced.Word))
                     {
                         ids.Add(t.Id);
                         offsets.Add(new TokenOffsets(traced.Start[t.Start], traced.End[t.End - 1]));
