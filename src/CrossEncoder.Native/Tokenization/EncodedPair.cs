@@ -19,3 +19,12 @@ public sealed record EncodedPair(int[] InputIds, int[] TokenTypeIds, string[] To
     /// <summary>Number of tokens, specials included.</summary>
     public int Length => InputIds.Length;
 }
+
+/// <summary>A token's place in the original text: the UTF-16 units [<paramref name="Start"/>, <paramref name="End"/>).</summary>
+/// <param name="Start">First unit.</param>
+/// <param name="End">One past the last unit.</param>
+public readonly record struct TokenOffsets(int Start, int End)
+{
+    /// <summary>Number of units covered.</summary>
+    public int Length => End - Start;
+}

@@ -44,7 +44,7 @@ public sealed partial class PipelineTokenizer
                         reader.Bool(item, "rstrip") ?? false, reader.Bool(item, "normalized") ?? false));
                 }
 
-            var (encodeWord, vocabulary) = ReadModel(model, reader);
+            var (encodeWord, vocabulary) = ReadModel(model, reader, out BytePairEncoding? bpe);
             TextNormalizer? normalizer = root.TryGetProperty("normalizer", out JsonElement n) && n.ValueKind != JsonValueKind.Null ? ReadNormalizer(n, reader) : null;
             PreTokenizer? preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) && p.ValueKind != JsonValueKind.Null ? ReadPreTokenizer(p, reader) : null;
 
@@ -62,12 +62,13 @@ public sealed partial class PipelineTokenizer
             var idToToken = new string?[size];
             foreach ((string token, int id) in vocabulary) idToToken[id] ??= token;
             foreach (AddedToken token in added) idToToken[token.Id] ??= token.Content;
-            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength);
+            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength) { Bpe = bpe };
         }
     }
 
-    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader)
+    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader, out BytePairEncoding? bpe)
     {
+        bpe = null;
         string? type = reader.String(model, "type");
         switch (type)
         {
@@ -116,8 +117,14 @@ public sealed partial class PipelineTokenizer
                 for (int i = 0; i < pieces.Count; i++) vocabulary[pieces[i].Item1] = i;
                 return ((word, ids) => { unigram.Encode(word, ids); return true; }, vocabulary);
             }
+            case "BPE":
+            {
+                var (encode, vocabulary, model_) = ReadBpe(model, reader);
+                bpe = model_;
+                return (encode, vocabulary);
+            }
             default:
-                throw reader.Error($"unsupported model type '{type ?? "(none)"}': WordPiece and Unigram are supported (BPE is not).");
+                throw reader.Error($"unsupported model type '{type ?? "(none)"}': WordPiece, Unigram and BPE are supported.");
         }
     }
 
@@ -164,6 +171,57 @@ public sealed partial class PipelineTokenizer
         }
     }
 
+    /// <summary>
+    /// The BPE model (tokenizers' models/bpe/serialization.rs): <c>vocab</c> token -> id; <c>merges</c> in rank order, as
+    /// <c>"a b"</c> strings (exactly one space; the older files) or <c>["a", "b"]</c> pairs (tokenizers 0.20 and later);
+    /// <c>unk_token</c>, <c>fuse_unk</c>, <c>byte_fallback</c>, <c>ignore_merges</c>, <c>continuing_subword_prefix</c>,
+    /// <c>end_of_word_suffix</c>. <c>dropout</c> must be null or 0: with dropout the ids are random.
+    /// </summary>
+    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary, BytePairEncoding Model) ReadBpe(JsonElement model, Reader reader)
+    {
+        if (!model.TryGetProperty("vocab", out JsonElement v) || v.ValueKind != JsonValueKind.Object)
+            throw reader.Error("model.vocab is missing or not an object of token -> id.");
+        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (JsonProperty entry in v.EnumerateObject())
+            vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
+        if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
+
+        var merges = new List<(string, string)>();
+        if (model.TryGetProperty("merges", out JsonElement m) && m.ValueKind != JsonValueKind.Null)
+        {
+            if (m.ValueKind != JsonValueKind.Array) throw reader.Error("model.merges is not an array.");
+            foreach (JsonElement merge in m.EnumerateArray())
+            {
+                if (merge.ValueKind == JsonValueKind.String)
+                {
+                    string[] parts = merge.GetString()!.Split(' ');
+                    if (parts.Length != 2) throw reader.Error($"merge {merges.Count + 1} '{merge.GetString()}' is not two tokens separated by one space.");
+                    merges.Add((parts[0], parts[1]));
+                }
+                else if (merge.ValueKind == JsonValueKind.Array && merge.GetArrayLength() == 2 && merge[0].ValueKind == JsonValueKind.String && merge[1].ValueKind == JsonValueKind.String)
+                    merges.Add((merge[0].GetString()!, merge[1].GetString()!));
+                else throw reader.Error($"merge {merges.Count + 1} is neither \"a b\" nor [\"a\", \"b\"].");
+            }
+        }
+
+        if (model.TryGetProperty("dropout", out JsonElement dropout) && dropout.ValueKind != JsonValueKind.Null
+            && !(dropout.ValueKind == JsonValueKind.Number && dropout.GetDouble() == 0))
+            throw reader.Error($"model.dropout is {dropout.GetRawText()}: BPE dropout skips merges at random, so its ids are not reproducible; only null (or 0) is supported.");
+
+        BytePairEncoding bpe;
+        try
+        {
+            bpe = new BytePairEncoding(vocabulary, merges, reader.String(model, "unk_token"), reader.Bool(model, "fuse_unk") ?? false,
+                reader.Bool(model, "byte_fallback") ?? false, reader.Bool(model, "ignore_merges") ?? false,
+                reader.String(model, "continuing_subword_prefix"), reader.String(model, "end_of_word_suffix"));
+        }
+        catch (ArgumentException e)
+        {
+            throw new TokenizerFormatException(reader.Path, e.Message, e);
+        }
+        return ((word, ids) => { bpe.Encode(word, ids); return true; }, vocabulary, bpe);
+    }
+
     private static PreTokenizer ReadPreTokenizer(JsonElement element, Reader reader)
     {
         string? type = element.ValueKind == JsonValueKind.Object ? reader.String(element, "type") : null;
@@ -177,6 +235,14 @@ public sealed partial class PipelineTokenizer
             case "WhitespaceSplit": return new WhitespaceSplitPreTokenizer();
             case "Whitespace": return new WhitespacePreTokenizer();
             case "Punctuation": return new PunctuationPreTokenizer(ReadBehavior(reader.String(element, "behavior") ?? "Isolated", reader));
+            case "ByteLevel":
+                return new ByteLevelPreTokenizer(reader.Bool(element, "add_prefix_space") ?? true, reader.Bool(element, "use_regex") ?? true);
+            case "Split":
+            {
+                var (literal, regex) = ReadPattern(element, reader, "Split pre_tokenizer");
+                string behavior = reader.String(element, "behavior") ?? throw reader.Error("a Split pre_tokenizer has no \"behavior\".");
+                return new SplitPreTokenizer(literal, regex, ReadBehavior(behavior, reader), reader.Bool(element, "invert") ?? false);
+            }
             case "Metaspace":
             {
                 string replacement = reader.String(element, "replacement") ?? "\u2581";
@@ -230,6 +296,16 @@ public sealed partial class PipelineTokenizer
         {
             case "BertProcessing": return PostProcessor.Bert(Pair("cls").Id, Pair("sep").Id);
             case "RobertaProcessing": return PostProcessor.Roberta(Pair("cls").Id, Pair("sep").Id);
+            case "ByteLevel": return PostProcessor.None();   // it only trims offsets; pairs are concatenated, B typed 1
+            case "Sequence":
+            {
+                // Llama-3 style [ByteLevel, TemplateProcessing]: ByteLevel steps change no ids, so at most one other step decides.
+                if (!element.TryGetProperty("processors", out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+                    throw reader.Error("a Sequence post_processor has no \"processors\" array.");
+                var steps = list.EnumerateArray().Where(p => p.ValueKind != JsonValueKind.Object || reader.String(p, "type") != "ByteLevel").ToArray();
+                if (steps.Length > 1) throw reader.Error("a Sequence post_processor with more than one step besides ByteLevel is not supported.");
+                return steps.Length == 0 ? PostProcessor.None() : ReadPostProcessor(steps[0], reader, idOf);
+            }
             case "TemplateProcessing":
             {
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
@@ -254,7 +330,7 @@ public sealed partial class PipelineTokenizer
                 return new PostProcessor(Template("single"), Template("pair"));
             }
             default:
-                throw reader.Error($"unsupported post_processor '{type ?? element.ValueKind.ToString()}': BertProcessing, RobertaProcessing and TemplateProcessing are supported.");
+                throw reader.Error($"unsupported post_processor '{type ?? element.ValueKind.ToString()}': BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel and Sequence are supported.");
         }
     }
 

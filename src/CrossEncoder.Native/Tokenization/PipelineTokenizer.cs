@@ -2,15 +2,20 @@ namespace CrossEncoder.Native.Tokenization;
 
 /// <summary>
 /// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>): added tokens, then per
-/// remaining segment normalizer -> pre-tokenizer -> model (WordPiece or Unigram), then the post-processor's special tokens,
-/// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing) and any
+/// remaining segment normalizer -> pre-tokenizer -> model (WordPiece, Unigram or BPE), then the post-processor's special tokens,
+/// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing), ModernBERT
+/// (NFC + ByteLevel + BPE + TemplateProcessing) and any
 /// other combination of the supported pieces; BERT WordPiece folders keep the tuned <see cref="BertTokenizer"/>.
 /// </summary>
 /// <remarks>
 /// Supported: normalizers BertNormalizer, Precompiled, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace, Strip, Prepend,
-/// Sequence; pre-tokenizers BertPreTokenizer, Metaspace, WhitespaceSplit, Whitespace, Punctuation, Sequence; models WordPiece,
-/// Unigram; post-processors BertProcessing, RobertaProcessing, TemplateProcessing. Anything else is rejected when loading,
-/// naming the piece. Instances are immutable and thread-safe.
+/// Sequence; pre-tokenizers BertPreTokenizer, Metaspace, WhitespaceSplit, Whitespace, Punctuation, ByteLevel, Split, Sequence;
+/// models WordPiece, Unigram, BPE (byte-level as in GPT-2/RoBERTa/ModernBERT/Qwen, or character-level with byte fallback);
+/// post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence (of those, at most one not
+/// ByteLevel). Anything else is rejected when loading,
+/// naming the piece. The <c>decoder</c> is not read (only ids are produced; <see cref="ByteLevel"/> has the ByteLevel decoder's
+/// byte mapping). BPE pipelines also give character offsets (<see cref="EncodeToIdsWithOffsets"/>). Instances are immutable and thread-safe (the
+/// BPE word cache is a concurrent dictionary).
 /// </remarks>
 public sealed partial class PipelineTokenizer : ITextPairTokenizer
 {
@@ -21,6 +26,7 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     private readonly AddedTokenMatcher _normalizedAddedTokens;
     private readonly PostProcessor _postProcessor;
     private readonly string?[] _idToToken;
+    private BytePairEncoding? Bpe { get; init; }   // BPE models: the model behind _encodeWord, for character offsets
 
     private PipelineTokenizer(TextNormalizer? normalizer, PreTokenizer? preTokenizer, Func<string, List<int>, bool> encodeWord,
         IReadOnlyList<AddedToken> addedTokens, PostProcessor postProcessor, string?[] idToToken, int modelMaxLength)
@@ -80,6 +86,104 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
             if (token is not null) ids.Add(token.Id);
             position = end;
         }
+    }
+
+    /// <summary>
+    /// The ids of <paramref name="text"/> (as <see cref="EncodeToIds"/>, no special tokens) with each token's range of UTF-16
+    /// units in <paramref name="text"/>: an added token its match; a BPE token the characters its bytes came from (a byte
+    /// of a multi-byte character gives the whole character, so neighbouring tokens can share it; a byte-level token with its
+    /// "Ġ" includes the space, as Hugging Face's offsets do without <c>trim_offsets</c> post-processing).
+    /// </summary>
+    /// <remarks>
+    /// Implemented for BPE models under the ByteLevel, Split and Sequence pre-tokenizers (GPT-2, RoBERTa, ModernBERT, Qwen
+    /// layouts). The normalizer is traced piecewise: the text is cut before every ASCII character (no Unicode normalization
+    /// form joins an ASCII character to what precedes it), each piece normalized on its own; a piece that normalization
+    /// leaves unchanged maps unit to unit, a changed one (a composed accent, a compatibility character) maps every token
+    /// inside it to the whole piece. A normalizer whose piecewise result differs from its whole-text result (one with a
+    /// Replace across pieces) maps every token of the segment to the segment. Not yet checked against Hugging Face's
+    /// offsets (the oracle package returns ids only); the tests check the ranges against the bytes each token decodes to.
+    /// </remarks>
+    /// <exception cref="NotSupportedException">The model is not BPE, or a pre-tokenizer has no traced split.</exception>
+    public (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (Bpe is null) throw new NotSupportedException("Character offsets are implemented for BPE models only.");
+        var ids = new List<int>();
+        var offsets = new List<TokenOffsets>();
+        int position = 0;
+        while (position < text.Length)
+        {
+            int start = text.Length, end = text.Length;
+            AddedToken? token = _rawAddedTokens.IsEmpty ? null : _rawAddedTokens.FindNext(text, position, out start, out end);
+            EncodeSegmentTraced(text, position, start, atTextStart: position == 0, ids, offsets);
+            if (token is not null) { ids.Add(token.Id); offsets.Add(new TokenOffsets(start, end)); }
+            position = end;
+        }
+        return (ids.ToArray(), offsets.ToArray());
+    }
+
+    private void EncodeSegmentTraced(string text, int segmentStart, int segmentEnd, bool atTextStart, List<int> ids, List<TokenOffsets> offsets)
+    {
+        if (segmentEnd <= segmentStart) return;
+        TracedWord normalized = NormalizeTraced(text, segmentStart, segmentEnd);   // traced to positions in text
+        string n = normalized.Word;
+        var words = new List<TracedWord>();
+        int position = 0;
+        while (position < n.Length)
+        {
+            int start = n.Length, end = n.Length;
+            AddedToken? token = _normalizedAddedTokens.IsEmpty ? null : _normalizedAddedTokens.FindNext(n, position, out start, out end);
+            if (start > position)
+            {
+                TracedWord piece = TracedWord.Substring(n, position, start).Through(normalized);
+                words.Clear();
+                if (_preTokenizer is null) words.Add(piece);
+                else _preTokenizer.SplitTraced(piece.Word, atTextStart && position == 0, words);
+                foreach (TracedWord word in words)
+                {
+                    TracedWord traced = _preTokenizer is null ? word : word.Through(piece);
+                    foreach (BytePairEncoding.Token t in Bpe!.Tokenize(traced.Word))
+                    {
+                        ids.Add(t.Id);
+                        offsets.Add(new TokenOffsets(traced.Start[t.Start], traced.End[t.End - 1]));
+                    }
+                }
+            }
+            if (token is not null) { ids.Add(token.Id); offsets.Add(new TokenOffsets(normalized.Start[start], normalized.End[end - 1])); }
+            position = end;
+        }
+    }
+
+    /// <summary>The normalized text[start..end], each unit traced to the range of text it came from (see the remarks of
+    /// <see cref="EncodeToIdsWithOffsets"/>).</summary>
+    private TracedWord NormalizeTraced(string text, int start, int end)
+    {
+        TracedWord original = TracedWord.Substring(text, start, end);
+        if (_normalizer is null) return original;
+        string whole = _normalizer.Normalize(original.Word);
+        var builder = new System.Text.StringBuilder(whole.Length);
+        var from = new List<int>(whole.Length);
+        var to = new List<int>(whole.Length);
+        for (int i = start; i < end;)
+        {
+            int pieceEnd = i + 1;
+            while (pieceEnd < end && text[pieceEnd] >= 0x80) pieceEnd++;   // up to the next ASCII character
+            string piece = text[i..pieceEnd];
+            string normalizedPiece = _normalizer.Normalize(piece);
+            builder.Append(normalizedPiece);
+            if (normalizedPiece == piece)
+            {
+                TracedWord same = TracedWord.Substring(text, i, pieceEnd);
+                from.AddRange(same.Start);
+                to.AddRange(same.End);
+            }
+            else
+                for (int k = 0; k < normalizedPiece.Length; k++) { from.Add(i); to.Add(pieceEnd); }
+            i = pieceEnd;
+        }
+        if (builder.ToString() != whole)   // the normalizer looks across pieces: trace everything to the segment
+            return new TracedWord(whole, Enumerable.Repeat(start, whole.Length).ToArray(), Enumerable.Repeat(end, whole.Length).ToArray());
+        return new TracedWord(whole, from.ToArray(), to.ToArray());
     }
 
     /// <inheritdoc/>

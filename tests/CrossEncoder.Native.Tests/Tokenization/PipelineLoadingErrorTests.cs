@@ -25,7 +25,7 @@ public class PipelineLoadingErrorTests
         { "vocab-entry", "model.vocab entry 1 is not [piece, score]" },
         { "normalizer", "unsupported normalizer 'Nmt'" },
         { "metaspace", "unknown Metaspace prepend_scheme 'sometimes'" },
-        { "post", "unsupported post_processor 'ByteLevel'" },
+        { "post", "unsupported post_processor 'Bert'" },
         { "template", "template sequence 'C' is neither A nor B" },
     };
 
@@ -45,7 +45,7 @@ public class PipelineLoadingErrorTests
                 case "vocab-entry": root["model"]!["vocab"]![1] = new JsonArray("x"); break;
                 case "normalizer": root["normalizer"] = new JsonObject { ["type"] = "Nmt" }; break;
                 case "metaspace": root["pre_tokenizer"]!["prepend_scheme"] = "sometimes"; break;
-                case "post": root["post_processor"] = new JsonObject { ["type"] = "ByteLevel" }; break;
+                case "post": root["post_processor"] = new JsonObject { ["type"] = "Bert" }; break;
                 case "template":
                     root["post_processor"] = new JsonObject
                     {

@@ -190,12 +190,12 @@ public class PipelineVariantTests
     [Fact]
     public void UnsupportedPiecesAreNamedWhenLoading()
     {
-        string bpe = Write(new JsonObject { ["type"] = "BPE", ["vocab"] = new JsonObject(), ["merges"] = new JsonArray() }, null, null, null);
-        string byteLevel = Write(CharacterUnigram(), null, T("ByteLevel"), null);
+        string bpe = Write(new JsonObject { ["type"] = "BPE", ["vocab"] = new JsonObject { ["a"] = 0 }, ["merges"] = new JsonArray(), ["dropout"] = 0.1 }, null, null, null);
+        string byteLevel = Write(CharacterUnigram(), null, T("Digits"), null);
         try
         {
-            Assert.Contains("unsupported model type 'BPE'", Assert.Throws<TokenizerFormatException>(() => PipelineTokenizer.FromTokenizerJson(bpe)).Message);
-            Assert.Contains("unsupported pre_tokenizer 'ByteLevel'", Assert.Throws<TokenizerFormatException>(() => PipelineTokenizer.FromTokenizerJson(byteLevel)).Message);
+            Assert.Contains("model.dropout is 0.1", Assert.Throws<TokenizerFormatException>(() => PipelineTokenizer.FromTokenizerJson(bpe)).Message);
+            Assert.Contains("unsupported pre_tokenizer 'Digits'", Assert.Throws<TokenizerFormatException>(() => PipelineTokenizer.FromTokenizerJson(byteLevel)).Message);
         }
         finally
         {
