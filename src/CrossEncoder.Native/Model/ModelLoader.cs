@@ -120,17 +120,7 @@ internal sealed class ModelFolder
     {
         if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"Model folder '{directory}' does not exist.");
         string path = Path.Combine(directory, "config.json");
-        if (!File.Exists(path)) throw new ModelFormatException(path, "config.json not found.");
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"not valid JSON ({e.Message})", e);
-        }
-        using (document)
+        using (var document = ReadConfigJson(path))
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
@@ -151,6 +141,21 @@ internal sealed class ModelFolder
             else if (root.TryGetProperty("sbert_ce_default_activation_function", out var old) && old.ValueKind == JsonValueKind.String)
                 activation = old.GetString();
             return new ModelFolder(directory, modelType, architectures, activation);
+        }
+    }
+
+    /// <summary>Parses a config.json as Hugging Face writes them (trailing commas and comments tolerated).</summary>
+    /// <exception cref="ModelFormatException">The file is missing or not valid JSON.</exception>
+    public static JsonDocument ReadConfigJson(string path)
+    {
+        if (!File.Exists(path)) throw new ModelFormatException(path, "config.json not found.");
+        try
+        {
+            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+        }
+        catch (JsonException e)
+        {
+            throw new ModelFormatException(path, $"not valid JSON ({e.Message})", e);
         }
     }
 

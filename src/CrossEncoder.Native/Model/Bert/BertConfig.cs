@@ -64,17 +64,8 @@ internal sealed record BertConfig
     public static BertConfig Load(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        if (!File.Exists(path)) throw new ModelFormatException(path, "config.json not found.");
-        JsonDocument document;
-        try
-        {
-            document = JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
-        }
-        catch (JsonException e)
-        {
-            throw new ModelFormatException(path, $"not valid JSON ({e.Message})", e);
-        }
-        using (document) return Parse(document.RootElement, path);
+        using var document = ModelFolder.ReadConfigJson(path);
+        return Parse(document.RootElement, path);
     }
 
     /// <summary>Parses a config from JSON text; <paramref name="sourceName"/> is used in error messages.</summary>
