@@ -151,7 +151,7 @@ public static class RerankServer
         public IResult Info() => Results.Json(new ServerInfo(primary.Name, primary.KindName,
             primary.Reranker.Kind == ModelKind.CrossEncoder ? "reranker" : "embedding", primary.Reranker.Description.Precision == Precision.Int8 ? "int8" : "float32", primary.Reranker.ModelMaxLength,
             options.MaxBatchTokens, options.MaxClientBatchSize, options.MaxConcurrentRequests, options.MaxRequestBodyBytes, options.ForwardPassesInFlight,
-            AutoTruncate, compare?.Name, compare?.KindName, Version));
+            AutoTruncate, compare?.Name, compare?.KindName, Version, primary.Reranker.Description.ScoreTransform.ToString().ToLowerInvariant()));
 
         // TEI: https://huggingface.github.io/text-embeddings-inference/ (router/src/http/server.rs `rerank`, types.rs RerankRequest/Rank).
         public async Task<IResult> TeiRerankAsync(HttpContext context, RerankService service)

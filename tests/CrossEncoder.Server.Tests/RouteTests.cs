@@ -185,6 +185,7 @@ public sealed class RouteTests(ServersFixture servers) : IClassFixture<ServersFi
         Assert.Equal(512, info.GetProperty("max_input_length").GetInt32());
         Assert.Equal(8, info.GetProperty("max_client_batch_size").GetInt32());
         Assert.Equal("float32", info.GetProperty("model_dtype").GetString());
+        Assert.Equal("sigmoid", info.GetProperty("score_transform").GetString());
 
         await PostAsync(servers.Cross.Client, "/rerank", new { query = Query, texts = Texts });
         await PostRawAsync(servers.Cross.Client, "/rerank", "{");

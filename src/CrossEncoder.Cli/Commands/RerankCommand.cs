@@ -42,7 +42,7 @@ internal static class RerankCommand
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);
 
-        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, query, documents, results);
+        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, reranker.Description.ScoreTransform, query, documents, results);
         else WriteTable(context.Out, reranker.Kind, documents, results);
         return 0;
     }
@@ -74,7 +74,7 @@ internal static class RerankCommand
         }
     }
 
-    private static void WriteJson(TextWriter stdout, string model, ModelKind kind, string query, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
+    private static void WriteJson(TextWriter stdout, string model, ModelKind kind, ScoreTransform transform, string query, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -82,6 +82,7 @@ internal static class RerankCommand
             json.WriteStartObject();
             json.WriteString("model", model);
             json.WriteString("kind", kind == ModelKind.CrossEncoder ? "cross-encoder" : "bi-encoder");
+            json.WriteString("score_transform", transform.ToString().ToLowerInvariant());   // how "score" comes from "logit"
             json.WriteString("query", query);
             json.WriteStartArray("results");
             for (int r = 0; r < results.Count; r++)

@@ -89,6 +89,7 @@ public class CliTests(MiniLmFixture minilm)
             using var top = JsonDocument.Parse(fromStdin.Out);
             var results = all.RootElement.GetProperty("results").EnumerateArray().ToArray();
             Assert.Equal("bi-encoder", all.RootElement.GetProperty("kind").GetString());
+            Assert.Equal("cosine", all.RootElement.GetProperty("score_transform").GetString());
             Assert.Equal([1, 2, 3], results.Select(r => r.GetProperty("rank").GetInt32()));
             Assert.Equal(1, results[0].GetProperty("index").GetInt32());
             Assert.Equal(Passages[1], results[0].GetProperty("document").GetString());

@@ -229,6 +229,7 @@ public class CommandLineTests(MiniLmFixture minilm)
         string pattern = "^\\{\n" +
             $"  \"model\": \"{Regex.Escape(JsonEncodedText.Encode(minilm.ModelDirectory).ToString())}\",\n" +
             "  \"kind\": \"bi-encoder\",\n" +
+            "  \"score_transform\": \"cosine\",\n" +
             "  \"query\": \"what is lift\",\n" +
             "  \"results\": \\[\n" +
             Result(1, 1) + ",\n" + Result(2, 0) + "\n" +

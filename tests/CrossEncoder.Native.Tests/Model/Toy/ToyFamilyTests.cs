@@ -56,6 +56,25 @@ public class ToyFamilyTests
     }
 
     [Fact]
+    public void AModelThatDeclaresAnIdentityActivationScoresWithTheRawLogitAndSaysSo()
+    {
+        // sentence-transformers' CrossEncoder activation in config.json: the family code never sees it; the folder does.
+        using var toy = new ToyFolder();
+        string config = Path.Combine(toy.Directory, "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).TrimEnd().TrimEnd('}') + """, "sentence_transformers": {"activation_fn": "torch.nn.modules.linear.Identity"}}""");
+        using var reranker = Reranker.Load(toy.Directory);
+        Assert.Equal(ScoreTransform.Identity, reranker.Description.ScoreTransform);
+        Assert.All(reranker.Rerank("boundary layer", Passages), r => Assert.Equal(r.Logit, r.Score));
+        var output = new StringWriter();
+        int code = global::CrossEncoder.Cli.Cli.Run(["rerank", "--model", toy.Directory, "--query", "boundary layer", "--json", .. Passages], new StringReader(""), output, new StringWriter());
+        Assert.Equal(0, code);
+        using var json = JsonDocument.Parse(output.ToString());
+        Assert.Equal("identity", json.RootElement.GetProperty("score_transform").GetString());
+        foreach (var hit in json.RootElement.GetProperty("results").EnumerateArray())
+            Assert.Equal(hit.GetProperty("logit").GetDouble(), hit.GetProperty("score").GetDouble());
+    }
+
+    [Fact]
     public async Task TheServerServesItOnEveryRerankRoute()
     {
         using var toy = new ToyFolder();
@@ -66,6 +85,8 @@ public class ToyFamilyTests
             using var client = new HttpClient { BaseAddress = RerankServer.Address(app), Timeout = TimeSpan.FromSeconds(60) };
             using var reranker = Reranker.Load(toy.Directory);
             var expected = reranker.Rerank("boundary layer", Passages).ToDictionary(r => r.Index, r => r.Score);
+            var info = JsonDocument.Parse(await client.GetStringAsync("/info")).RootElement;
+            Assert.Equal("sigmoid", info.GetProperty("score_transform").GetString());
             var tei = await client.PostAsJsonAsync("/rerank", new { query = "boundary layer", texts = Passages });
             Assert.True(tei.IsSuccessStatusCode, await tei.Content.ReadAsStringAsync());
             foreach (var hit in JsonDocument.Parse(await tei.Content.ReadAsStringAsync()).RootElement.EnumerateArray())
