@@ -74,12 +74,7 @@ public sealed partial class PipelineTokenizer
         {
             case "WordPiece":
             {
-                if (!model.TryGetProperty("vocab", out JsonElement v) || v.ValueKind != JsonValueKind.Object)
-                    throw reader.Error("model.vocab is missing or not an object of token -> id.");
-                var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
-                foreach (JsonProperty entry in v.EnumerateObject())
-                    vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
-                if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
+                var vocabulary = ReadVocabulary(model, reader);
                 string unk = reader.String(model, "unk_token") ?? "[UNK]";
                 if (!vocabulary.TryGetValue(unk, out int unkId)) throw reader.Error($"the unknown token {unk} is not in the vocabulary.");
                 int maxChars = reader.Int(model, "max_input_chars_per_word") ?? 100;
@@ -171,6 +166,18 @@ public sealed partial class PipelineTokenizer
         }
     }
 
+    /// <summary><c>model.vocab</c> (token -> id) of a WordPiece or BPE model, every id a non-negative integer.</summary>
+    private static Dictionary<string, int> ReadVocabulary(JsonElement model, Reader reader)
+    {
+        if (!model.TryGetProperty("vocab", out JsonElement v) || v.ValueKind != JsonValueKind.Object)
+            throw reader.Error("model.vocab is missing or not an object of token -> id.");
+        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (JsonProperty entry in v.EnumerateObject())
+            vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
+        if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
+        return vocabulary;
+    }
+
     /// <summary>
     /// The BPE model (tokenizers' models/bpe/serialization.rs): <c>vocab</c> token -> id; <c>merges</c> in rank order, as
     /// <c>"a b"</c> strings (exactly one space; the older files) or <c>["a", "b"]</c> pairs (tokenizers 0.20 and later);
@@ -179,12 +186,7 @@ public sealed partial class PipelineTokenizer
     /// </summary>
     private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary, BytePairEncoding Model) ReadBpe(JsonElement model, Reader reader)
     {
-        if (!model.TryGetProperty("vocab", out JsonElement v) || v.ValueKind != JsonValueKind.Object)
-            throw reader.Error("model.vocab is missing or not an object of token -> id.");
-        var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (JsonProperty entry in v.EnumerateObject())
-            vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
-        if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
+        var vocabulary = ReadVocabulary(model, reader);
 
         var merges = new List<(string, string)>();
         if (model.TryGetProperty("merges", out JsonElement m) && m.ValueKind != JsonValueKind.Null)

@@ -123,4 +123,53 @@ public class SeamRegressionTests
         Assert.Contains("model_type 'mamba' is not supported", e.Message);
         Assert.Contains("bert, roberta, xlm-roberta, electra", e.Message);
     }
+    [Theory]
+    [InlineData("", "not valid JSON")]
+    [InlineData("[1, 2]", "the top level must be a JSON object")]
+    [InlineData("""{"model_type": 5}""", "field 'model_type' must be a string, got 5")]
+    [InlineData("""{"model_type": "bert", "architectures": "BertModel"}""", "field 'architectures' must be an array of strings")]
+    [InlineData("""{"model_type": "bert", "architectures": [1]}""", "field 'architectures' must be an array of strings")]
+    [InlineData("""{"model_type": "\u0000\u001b[31m"}""", "is not supported")]
+    public void AMalformedConfigIsOneClearErrorBeforeAnyFamilyRuns(string json, string expected)
+    {
+        using var tiny = Folder("electra");
+        File.WriteAllText(Path.Combine(tiny.Directory, "config.json"), json);
+        var e = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(tiny.Directory, Precision.Fp32));
+        Assert.Contains(expected, e.Message);
+        Assert.Throws<ModelFormatException>(() => Reranker.Load(tiny.Directory));
+    }
+
+    [Fact]
+    public void TheLoaderRefusesAMissingFolderAndAnUndefinedPrecision()
+    {
+        Assert.Throws<DirectoryNotFoundException>(() => ModelLoader.Load(Path.Combine(Path.GetTempPath(), "no-model-" + Guid.NewGuid().ToString("N")), Precision.Fp32));
+        using var tiny = Folder("electra");
+        Assert.Throws<ArgumentOutOfRangeException>(() => ModelLoader.Load(tiny.Directory, (Precision)42));
+        Assert.Throws<ArgumentNullException>(() => ModelLoader.Load(tiny.Directory, Precision.Auto, tokenizer: null));
+    }
+
+    [Fact]
+    public void TheGateRefusesScoreListsThatDoNotMatchTheQueries()
+    {
+        var queries = new[] { new RankingQuery("q", ["a", "b"], [1, 0]) };
+        Assert.Throws<ArgumentException>(() => PrecisionGate.Compare(queries, [[0.1, 0.2]], [[0.1]], 1));
+        Assert.Throws<ArgumentException>(() => PrecisionGate.Compare(queries, [], [], 1));
+        using var tiny = Folder("electra");
+        Assert.Throws<ArgumentException>(() => PrecisionGate.Run(tiny.Directory, tiny.Directory, []));
+    }
+
+    [Fact]
+    public void EncodeTextsOnACrossEncoderAndBadLengthsAreClearErrors()
+    {
+        using var tiny = Folder("electra");
+        using var reranker = Reranker.Load(tiny.Directory);
+        Assert.Contains("cross-encoder", Assert.Throws<InvalidOperationException>(() => reranker.EncodeTexts(["a"])).Message);
+        Assert.Throws<ArgumentOutOfRangeException>(() => reranker.Encode("q", ["d"], new RerankOptions { MaxLength = 2 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => reranker.Encode("q", ["d"], new RerankOptions { MaxLength = int.MaxValue }));
+        Assert.Throws<ArgumentNullException>(() => reranker.Encode("q", [null!]));
+        string huge = new('x', 200_000);
+        var result = Assert.Single(reranker.Rerank(huge, [huge]));
+        Assert.True(result.Truncation.Truncated);
+        Assert.True(float.IsFinite(result.Score));
+    }
 }
