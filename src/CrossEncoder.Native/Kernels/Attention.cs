@@ -151,7 +151,20 @@ internal static unsafe partial class Attention
     /// </summary>
     public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
         int heads, int headDim, float scale, in KernelCapabilities caps)
+        => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, Global, caps);
+
+    /// <summary>No sliding window: every query attends to every key of its sequence.</summary>
+    public const int Global = int.MaxValue;
+
+    /// <summary>
+    /// <see cref="MultiHeadBatch(ReadOnlySpan{float}, int, ReadOnlySpan{int}, int, Span{float}, bool, int, int, float, in KernelCapabilities)"/>
+    /// with a sliding window: query i attends to keys j of its sequence with |i - j| &lt;= <paramref name="window"/> (a band
+    /// 2 window + 1 wide, clipped at the sequence's ends), or to all keys for <see cref="Global"/>.
+    /// </summary>
+    public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
+        int heads, int headDim, float scale, int window, in KernelCapabilities caps)
     {
+        if (window < 0) throw new ArgumentOutOfRangeException(nameof(window), window, "The attention window (keys on each side) must not be negative.");
         KernelGuard.Positive(heads, nameof(heads));
         KernelGuard.Positive(headDim, nameof(headDim));
         if (!(scale > 0)) throw new ArgumentOutOfRangeException(nameof(scale), scale, "The attention scale must be positive (the unmasked route takes the max before scaling).");
@@ -166,7 +179,7 @@ internal static unsafe partial class Attention
         KernelGuard.Length(output, (long)(firstTokenOnly ? sequences : n) * hidden, nameof(output));
         fixed (float* pq = qkv, po = output)
         fixed (int* ps = starts)
-            MultiHeadBatch(pq, ld, ps, sequences, po, firstTokenOnly, heads, headDim, scale, caps);
+            MultiHeadBatch(pq, ld, ps, sequences, po, firstTokenOnly, heads, headDim, scale, window, caps);
     }
 
     /// <summary>The packed batch on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
@@ -176,19 +189,19 @@ internal static unsafe partial class Attention
         => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, KernelCapabilities.Default with { Isa = isa });
 
     private static void MultiHeadBatch(float* qkv, int ld, int* starts, int sequences, float* output, bool firstTokenOnly,
-        int heads, int headDim, float scale, in KernelCapabilities caps)
+        int heads, int headDim, float scale, int window, in KernelCapabilities caps)
     {
         if (sequences == 0) return;
         var batch = new BatchJob
         {
             Qkv = qkv, Ld = ld, Starts = starts, Output = output, FirstTokenOnly = firstTokenOnly,
-            Heads = heads, HeadDim = headDim, Scale = scale, Caps = caps,
+            Heads = heads, HeadDim = headDim, Scale = scale, Window = window, Caps = caps,
         };
         long flops = 0;
         for (int s = 0; s < sequences; s++)
         {
             long t = starts[s + 1] - starts[s];
-            flops += 4L * (firstTokenOnly ? 1 : t) * t * headDim * heads;
+            flops += 4L * (firstTokenOnly ? 1 : t) * Math.Min(t, 2L * window + 1) * headDim * heads;
         }
         int parts = sequences * heads;
         int threads = caps.ThreadsFor(flops, parts);
@@ -203,6 +216,8 @@ internal static unsafe partial class Attention
         public float* Qkv, Output;
         public int* Starts;
         public int Ld, Heads, HeadDim;
+        /// <summary>Keys on each side a query sees, or <see cref="Global"/>.</summary>
+        public int Window;
         public float Scale;
         public KernelCapabilities Caps;
         public bool FirstTokenOnly;
@@ -215,6 +230,11 @@ internal static unsafe partial class Attention
         int start = batch->Starts[s], t = batch->Starts[s + 1] - start;
         if (t == 0) return;
         int hidden = batch->Heads * batch->HeadDim, queries = batch->FirstTokenOnly ? 1 : t;
+        if (batch->Window < t - 1)
+        {
+            WindowedHead(batch, s, h);   // a band of keys per query (Attention.Window.cs)
+            return;
+        }
         float* rows = batch->Qkv + (long)start * batch->Ld;
         var job = new Job
         {

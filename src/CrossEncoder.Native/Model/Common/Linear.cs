@@ -77,6 +77,20 @@ internal abstract class Linear
     /// <summary>y[R, out] = GELU(x[R, in] W^T + b), the GELU applied to each GEMM tile while it is cache-hot.</summary>
     public abstract void ForwardGelu(ReadOnlySpan<float> x, Span<float> y, int rows);
 
+    /// <summary>
+    /// y[R, out/2] = GELU(u) * g where [u | g] = x[R, in] W^T + b: a gated feed-forward input layer (GeGLU) whose weight stacks
+    /// the input rows over the gate rows ([2I, in], as ModernBERT's Wi). scratch[R, out] may hold the product.
+    /// </summary>
+    public virtual void ForwardGeGlu(ReadOnlySpan<float> x, Span<float> y, Span<float> scratch, int rows)
+    {
+        if (OutFeatures % 2 != 0) throw new InvalidOperationException($"A gated layer needs an even number of outputs, not {OutFeatures}.");
+        Forward(x, scratch, rows);
+        GeGlu.Apply(scratch[..(rows * OutFeatures)], y, rows, OutFeatures / 2, Capabilities);
+    }
+
+    /// <summary>The kernel capabilities the layer was loaded with.</summary>
+    protected abstract KernelCapabilities Capabilities { get; }
+
     /// <summary>residual[R, out] = LayerNorm(x[R, in] W^T + b + residual), the product kept in scratch[R, out]: BERT's dense +
     /// "add &amp; norm".</summary>
     public abstract void ForwardAddLayerNorm(ReadOnlySpan<float> x, Span<float> residual, Span<float> scratch, int rows, LayerNormParameters layerNorm);
@@ -87,6 +101,8 @@ internal sealed class Fp32Linear(float[] weight, float[] bias, int inFeatures, i
 {
     private readonly KernelCapabilities _capabilities = capabilities;
     private readonly PackedMatrix _weight = Gemm.Pack(weight, outFeatures, inFeatures, capabilities);   // [out, in], packed for the chosen path
+
+    protected override KernelCapabilities Capabilities => _capabilities;
 
     public override bool IsInt8 => false;
 
@@ -115,6 +131,8 @@ internal sealed class Int8Linear(QuantizedMatrix weight, float[] bias, KernelCap
 {
     private readonly KernelCapabilities _capabilities = capabilities;
     private readonly QuantizedMatrix _weight = weight;   // [out, in], int8 per channel, packed
+
+    protected override KernelCapabilities Capabilities => _capabilities;
 
     public override bool IsInt8 => true;
 

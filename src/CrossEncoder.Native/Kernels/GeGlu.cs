@@ -1,0 +1,48 @@
+using System.Numerics;
+
+namespace CrossEncoder.Native.Kernels;
+
+/// <summary>
+/// The gated GELU unit (GeGLU, Shazeer 2020) of a gated feed-forward block: a product row [input | gate] of 2I values becomes
+/// I values <c>GELU(input) * gate</c>. GELU is the exact one of <see cref="Gelu"/>.
+/// </summary>
+internal static unsafe partial class GeGlu
+{
+    /// <summary>y[r, j] = GELU(product[r, j]) * product[r, I + j] for r &lt; rows, j &lt; I (product [R, 2I], y [R, I]).</summary>
+    public static void Apply(ReadOnlySpan<float> product, Span<float> y, int rows, int inner, in KernelCapabilities caps)
+    {
+        Validate(product, y, rows, inner);
+        int w = Vector<float>.Count;
+        fixed (float* pp = product, py = y)
+            for (int r = 0; r < rows; r++)
+            {
+                float* input = pp + (long)r * 2 * inner, gate = input + inner, output = py + (long)r * inner;
+                new Span<float>(input, inner).CopyTo(new Span<float>(output, inner));
+                Gelu.Row(output, inner, caps);                                    // GELU(input)
+                int j = 0;
+                for (; j <= inner - w; j += w) Vector.Store(Vector.Load(output + j) * Vector.Load(gate + j), output + j);   // * gate
+                for (; j < inner; j++) output[j] *= gate[j];
+            }
+    }
+
+    /// <summary>Readable twin of <see cref="Apply"/>: GELU in double (<see cref="Gelu.ApplyReference"/>'s formula) times the gate.</summary>
+    public static void ApplyReference(ReadOnlySpan<float> product, Span<float> y, int rows, int inner)
+    {
+        Validate(product, y, rows, inner);
+        for (int r = 0; r < rows; r++)
+            for (int j = 0; j < inner; j++)
+            {
+                double x = product[r * 2 * inner + j], gate = product[r * 2 * inner + inner + j];
+                double gelu = 0.5 * x * (1.0 + SpecialFunctions.Erf(x / Math.Sqrt(2.0)));
+                y[r * inner + j] = (float)(gelu * gate);
+            }
+    }
+
+    private static void Validate(ReadOnlySpan<float> product, ReadOnlySpan<float> y, int rows, int inner)
+    {
+        if (rows < 0) throw new ArgumentOutOfRangeException(nameof(rows), rows, "The row count must not be negative.");
+        KernelGuard.Positive(inner, nameof(inner));
+        KernelGuard.Length(product, (long)rows * 2 * inner, nameof(product));
+        KernelGuard.Length(y, (long)rows * inner, nameof(y));
+    }
+}
