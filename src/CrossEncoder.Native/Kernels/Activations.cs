@@ -1,8 +1,30 @@
 namespace CrossEncoder.Native.Kernels;
 
-/// <summary>Element-wise activations other than GELU: tanh (BERT's pooler) and the logistic sigmoid (scores).</summary>
+/// <summary>Element-wise activations other than GELU: tanh (BERT's pooler), ReLU and SiLU (head activations), the logistic
+/// sigmoid (scores), and the residual add of pre-norm blocks.</summary>
 internal static class Activations
 {
+    /// <summary>accumulator[i] += x[i] (a residual connection: hidden = hidden + sublayer(hidden)).</summary>
+    public static void AddInPlace(Span<float> accumulator, ReadOnlySpan<float> x)
+    {
+        KernelGuard.Length(accumulator, x.Length, nameof(accumulator));
+        System.Numerics.Tensors.TensorPrimitives.Add(accumulator[..x.Length], x, accumulator[..x.Length]);
+    }
+
+    /// <summary>y[i] = max(x[i], 0); y may alias x.</summary>
+    public static void Relu(ReadOnlySpan<float> x, Span<float> y)
+    {
+        KernelGuard.Length(y, x.Length, nameof(y));
+        System.Numerics.Tensors.TensorPrimitives.Max(x, 0f, y[..x.Length]);
+    }
+
+    /// <summary>y[i] = x[i] * sigmoid(x[i]) (SiLU, "swish"); y may alias x.</summary>
+    public static void Silu(ReadOnlySpan<float> x, Span<float> y)
+    {
+        KernelGuard.Length(y, x.Length, nameof(y));
+        for (int i = 0; i < x.Length; i++) y[i] = x[i] * Sigmoid(x[i]);
+    }
+
     /// <summary>y[i] = tanh(x[i]); y may alias x.</summary>
     public static void Tanh(ReadOnlySpan<float> x, Span<float> y)
     {

@@ -32,7 +32,7 @@ internal interface IModelFamily
 internal static class ModelLoader
 {
     /// <summary>The families that ship with the library.</summary>
-    private static readonly IModelFamily[] BuiltInFamilies = [BertFamily.Instance];
+    private static readonly IModelFamily[] BuiltInFamilies = [BertFamily.Instance, ModernBert.ModernBertFamily.Instance];
 
     private static ImmutableArray<IModelFamily> _families = [.. BuiltInFamilies];
 

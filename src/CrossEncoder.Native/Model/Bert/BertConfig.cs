@@ -88,18 +88,7 @@ internal sealed record BertConfig
         if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
         var reader = new ConfigReader(root, path);
 
-        ImmutableDictionary<int, string> id2Label = ImmutableDictionary<int, string>.Empty;
-        if (root.TryGetProperty("id2label", out var labels) && labels.ValueKind == JsonValueKind.Object)
-        {
-            var builder = ImmutableDictionary.CreateBuilder<int, string>();
-            foreach (var label in labels.EnumerateObject())
-            {
-                if (!int.TryParse(label.Name, out int id) || id < 0)
-                    throw new ModelFormatException(path, $"id2label key '{label.Name}' is not a non-negative integer.");
-                builder[id] = label.Value.ValueKind == JsonValueKind.String ? label.Value.GetString()! : label.Value.ToString();
-            }
-            id2Label = builder.ToImmutable();
-        }
+        var id2Label = reader.Id2Label();
 
         var config = new BertConfig
         {
@@ -116,7 +105,7 @@ internal sealed record BertConfig
             ModelType = reader.String("model_type", "bert"),
             EmbeddingSize = reader.Int("embedding_size", reader.Int("hidden_size")),
             Architectures = reader.Strings("architectures"),
-            NumLabels = root.TryGetProperty("num_labels", out _) ? reader.Int("num_labels") : (id2Label.Count > 0 ? id2Label.Count : 2),
+            NumLabels = reader.NumLabels(id2Label),
             Id2Label = id2Label,
         };
         string positionType = reader.String("position_embedding_type", "absolute");
@@ -162,41 +151,6 @@ internal sealed record BertConfig
         "electra" => EncoderFamily.Electra,
         _ => null,
     };
-
-    /// <summary>Typed access to config.json fields with errors that name the field.</summary>
-    private readonly struct ConfigReader(JsonElement root, string path)
-    {
-        public int Int(string name, int? fallback = null)
-        {
-            if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
-                return fallback ?? throw new ModelFormatException(path, $"required field '{name}' is missing.");
-            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int result))
-                throw new ModelFormatException(path, $"field '{name}' must be an integer, got {value.GetRawText()}.");
-            return result;
-        }
-
-        public double Double(string name, double fallback)
-        {
-            if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return fallback;
-            if (value.ValueKind != JsonValueKind.Number) throw new ModelFormatException(path, $"field '{name}' must be a number, got {value.GetRawText()}.");
-            return value.GetDouble();
-        }
-
-        public string String(string name, string fallback)
-        {
-            if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return fallback;
-            if (value.ValueKind != JsonValueKind.String) throw new ModelFormatException(path, $"field '{name}' must be a string, got {value.GetRawText()}.");
-            return value.GetString()!;
-        }
-
-        public ImmutableArray<string> Strings(string name)
-        {
-            if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return ImmutableArray<string>.Empty;
-            if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
-                throw new ModelFormatException(path, $"field '{name}' must be an array of strings, got {value.GetRawText()}.");
-            return value.EnumerateArray().Select(e => e.GetString()!).ToImmutableArray();
-        }
-    }
 }
 
 /// <summary>The encoder families that share BERT's transformer layers and differ in embeddings, weight names and head.</summary>

@@ -1,0 +1,51 @@
+using CrossEncoder.Native.Kernels;
+using CrossEncoder.Native.Model.Common;
+
+namespace CrossEncoder.Native.Model.ModernBert;
+
+/// <summary>
+/// One pre-norm ModernBERT block (<c>ModernBertEncoderLayer</c>):
+/// <c>h = h + attn(attn_norm(h))</c>, then <c>h = h + mlp(mlp_norm(h))</c>. Layer 0's <c>attn_norm</c> is the identity (the
+/// embeddings end in a LayerNorm already), so its checkpoint has no <c>layers.0.attn_norm</c> tensors.
+/// </summary>
+internal sealed class ModernBertEncoderLayer
+{
+    private readonly LayerNormParameters? _attentionNorm;   // null on layer 0
+    private readonly ModernBertAttention _attention;
+    private readonly LayerNormParameters _mlpNorm;
+    private readonly ModernBertMlp _mlp;
+    private readonly int _hidden;
+
+    public ModernBertEncoderLayer(WeightSource weights, ModernBertConfig config, int index, RotaryTable globalRotary, RotaryTable localRotary)
+    {
+        var names = new ModernBertWeightNames.Layer(index);
+        _hidden = config.HiddenSize;
+        bool global = config.GlobalLayers[index];
+        if (index > 0) _attentionNorm = LayerNormParameters.Load(weights, names.AttentionNorm, config.HiddenSize, config.NormEps, config.NormBias);
+        _attention = new ModernBertAttention(weights, names, config, global, global ? globalRotary : localRotary);
+        _mlpNorm = LayerNormParameters.Load(weights, names.MlpNorm, config.HiddenSize, config.NormEps, config.NormBias);
+        _mlp = new ModernBertMlp(weights, names, config);
+    }
+
+    /// <summary>True for a sliding-window layer.</summary>
+    public bool IsLocal => _attention.IsLocal;
+
+    /// <summary>hidden[N, H], the residual stream, is updated in place.</summary>
+    public void Forward(Span<float> hidden, PackedBatch batch, ModernBertWorkspace workspace)
+    {
+        int n = batch.TotalTokens;
+        Span<float> normed = workspace.Normed.AsSpan(0, n * _hidden);                 // [N, H]
+        Span<float> projection = workspace.Projection.AsSpan(0, n * _hidden);         // [N, H]
+        ReadOnlySpan<float> attentionInput = hidden[..(n * _hidden)];
+        if (_attentionNorm is not null)
+        {
+            _attentionNorm.Forward(hidden, normed, n);                                 // normed = attn_norm(h)
+            attentionInput = normed;
+        }
+        _attention.Forward(attentionInput, batch, workspace, projection);              // projection = attn(...)
+        Activations.AddInPlace(hidden[..(n * _hidden)], projection);                   // h += attention
+        _mlpNorm.Forward(hidden, normed, n);                                           // normed = mlp_norm(h)
+        _mlp.Forward(normed, workspace, projection, n);                                // projection = mlp(normed)
+        Activations.AddInPlace(hidden[..(n * _hidden)], projection);                   // h += feed-forward
+    }
+}
