@@ -75,6 +75,27 @@ public sealed class CliHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AModernBertRerankerLoadsByName()
+    {
+        string folder = Model.ModernBert.ModernBertFolders.CreateRerankerFolder();
+        try
+        {
+            _hub.Publish("Alibaba-NLP/gte-reranker-modernbert-base", folder);
+            var fromFolder = Run(Rerank(folder, "--json"));
+            Assert.True(fromFolder.Code == 0, fromFolder.Err);
+            var byName = Run(Rerank("Alibaba-NLP/gte-reranker-modernbert-base", "--json"));
+            Assert.True(byName.Code == 0, byName.Err);
+            static string Results(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("results").GetRawText();
+            Assert.Equal(Results(fromFolder.Out), Results(byName.Out));
+            Assert.Contains(_hub.Requests, r => r.Path.EndsWith("tokenizer.json", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
     public void TokenizeAcceptsAHubIdToo()
     {
         _hub.Publish("org/tiny", _tiny.Directory);

@@ -64,6 +64,18 @@ internal static class ModernBertFolders
 
     private static readonly Lazy<string> LazyRealVocabulary = new(() => Write("real-vocab", ShrunkConfig(vocab: 50368), seed: 14, withClassifier: true));
 
+    /// <summary>A new temp folder as a user downloads a ModernBERT reranker: <see cref="RealVocabulary"/>'s checkpoint plus
+    /// ModernBERT's real tokenizer.json and tokenizer_config.json. The caller deletes it.</summary>
+    public static string CreateRerankerFolder()
+    {
+        string folder = Path.Combine(Path.GetTempPath(), "modernbert-reranker-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        foreach (string file in Directory.GetFiles(RealVocabulary)) File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        File.Copy(Tokenization.BpeFixtures.ModernBertTokenizerJson, Path.Combine(folder, "tokenizer.json"));
+        File.Copy(Path.Combine(FixtureFolder, "ModernBERT-base.tokenizer_config.json"), Path.Combine(folder, "tokenizer_config.json"));
+        return folder;
+    }
+
     public static string Write(string name, JsonObject config, int seed, bool withClassifier)
     {
         string directory = Path.Combine(Path.GetTempPath(), $"modernbert-{name}-{Environment.ProcessId}");

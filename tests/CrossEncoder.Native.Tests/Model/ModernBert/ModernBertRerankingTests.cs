@@ -20,14 +20,7 @@ public sealed class ModernBertRerankingTests : IDisposable
     private const int Cls = 50281, Sep = 50282;
     private readonly string _folder;
 
-    public ModernBertRerankingTests()
-    {
-        _folder = Path.Combine(Path.GetTempPath(), "modernbert-reranker-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-        foreach (string file in Directory.GetFiles(ModernBertFolders.RealVocabulary)) File.Copy(file, Path.Combine(_folder, Path.GetFileName(file)));
-        File.Copy(BpeFixtures.ModernBertTokenizerJson, Path.Combine(_folder, "tokenizer.json"));
-        File.Copy(Path.Combine(ModernBertFolders.FixtureFolder, "ModernBERT-base.tokenizer_config.json"), Path.Combine(_folder, "tokenizer_config.json"));
-    }
+    public ModernBertRerankingTests() => _folder = ModernBertFolders.CreateRerankerFolder();
 
     public void Dispose()
     {
