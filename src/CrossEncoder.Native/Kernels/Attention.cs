@@ -188,22 +188,44 @@ internal static unsafe partial class Attention
         int heads, int headDim, float scale, KernelIsa isa)
         => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, KernelCapabilities.Default with { Isa = isa });
 
+    /// <summary>The windowed packed batch on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
+    // convenience for tests and tools (KernelCapabilities.Default); model code passes its own record (LayeringTests checks it)
+    public static void MultiHeadBatch(ReadOnlySpan<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, Span<float> output, bool firstTokenOnly,
+        int heads, int headDim, float scale, int window, KernelIsa isa)
+        => MultiHeadBatch(qkv, ld, starts, sequences, output, firstTokenOnly, heads, headDim, scale, window, KernelCapabilities.Default with { Isa = isa });
+
     private static void MultiHeadBatch(float* qkv, int ld, int* starts, int sequences, float* output, bool firstTokenOnly,
         int heads, int headDim, float scale, int window, in KernelCapabilities caps)
     {
-        if (sequences == 0) return;
+        if (sequences == 0 || heads == 0 || headDim == 0) return;   // nothing to write
         var batch = new BatchJob
         {
             Qkv = qkv, Ld = ld, Starts = starts, Output = output, FirstTokenOnly = firstTokenOnly,
             Heads = heads, HeadDim = headDim, Scale = scale, Window = window, Caps = caps,
         };
         long flops = 0;
+        int longestWindowed = 0;   // the most query rows of a sequence on the windowed path
         for (int s = 0; s < sequences; s++)
         {
-            long t = starts[s + 1] - starts[s];
+            int t = starts[s + 1] - starts[s];
             flops += 4L * (firstTokenOnly ? 1 : t) * Math.Min(t, 2L * window + 1) * headDim * heads;
+            if (IsWindowed(t, window, firstTokenOnly)) longestWindowed = Math.Max(longestWindowed, t);
         }
-        int parts = sequences * heads;
+        // A windowed sequence's query rows are split into chunks, so one long sequence still fills every core (1 x 8192 with
+        // 12 heads: 12 parts of ~100 Mflop each became 384 of ~3 Mflop). Every (sequence, head) gets the same number of chunk
+        // slots (no per-call table); slots past a sequence's rows return at once, at the cost of one atomic increment each.
+        batch.ChunkRows = WindowChunkRows(window, caps.Isa);
+        long chunks = Math.Max(1, (longestWindowed + batch.ChunkRows - 1) / batch.ChunkRows);
+        long maxChunks = Math.Max(1, MaxBatchParts / ((long)sequences * heads));   // heads > 0 here
+        if (chunks > maxChunks)
+        {
+            // Absurdly many parts (a huge batch beside a huge sequence): fewer, longer chunks, still whole blocks.
+            int block = WindowBlockRows(window, caps.Isa);
+            batch.ChunkRows = (int)Math.Min(int.MaxValue - block, ((longestWindowed + maxChunks - 1) / maxChunks + block - 1) / block * block);
+            chunks = (longestWindowed + batch.ChunkRows - 1) / batch.ChunkRows;
+        }
+        batch.Chunks = (int)chunks;
+        int parts = checked(sequences * heads * batch.Chunks);
         int threads = caps.ThreadsFor(flops, parts);
         if (threads == 1)
             for (int part = 0; part < parts; part++) BatchPart(&batch, part);
@@ -221,26 +243,43 @@ internal static unsafe partial class Attention
         public float Scale;
         public KernelCapabilities Caps;
         public bool FirstTokenOnly;
+        /// <summary>Chunk slots per (sequence, head): parts are (sequence, head, chunk), chunk fastest.</summary>
+        public int Chunks;
+        /// <summary>Query rows per chunk of a windowed sequence (a whole number of windowed blocks).</summary>
+        public int ChunkRows;
     }
+
+    /// <summary>The most parts one batch call is split into (see the chunking in MultiHeadBatch).</summary>
+    private const long MaxBatchParts = 1 << 24;
+
+    /// <summary>True when a sequence of <paramref name="t"/> tokens takes the band path: some query does not see every key.
+    /// With only the first token as query, the global path covers it too (token 0's band is the first window + 1 keys).</summary>
+    private static bool IsWindowed(int t, int window, bool firstTokenOnly) => !firstTokenOnly && window < t - 1;
 
     private static void BatchPart(void* state, int part)
     {
         var batch = (BatchJob*)state;
-        int s = part / batch->Heads, h = part % batch->Heads;
+        int chunks = batch->Chunks;
+        int s = part / chunks / batch->Heads, h = part / chunks % batch->Heads, chunk = part % chunks;
         int start = batch->Starts[s], t = batch->Starts[s + 1] - start;
         if (t == 0) return;
-        int hidden = batch->Heads * batch->HeadDim, queries = batch->FirstTokenOnly ? 1 : t;
-        if (batch->Window < t - 1)
+        if (IsWindowed(t, batch->Window, batch->FirstTokenOnly))
         {
-            WindowedHead(batch, s, h);   // a band of keys per query (Attention.Window.cs)
+            // A chunk of query rows, each against its band of keys (Attention.Window.cs).
+            long first = (long)chunk * batch->ChunkRows;
+            if (first < t) WindowedRows(batch, s, h, (int)first, (int)Math.Min(t, first + batch->ChunkRows));
             return;
         }
+        if (chunk != 0) return;
+        int hidden = batch->Heads * batch->HeadDim, queries = batch->FirstTokenOnly ? 1 : t;
+        // Every query sees every key, or only token 0 queries: its keys are [0, min(T, window + 1)).
+        int keys = batch->FirstTokenOnly ? (int)Math.Min(t, batch->Window + 1L) : t;
         float* rows = batch->Qkv + (long)start * batch->Ld;
         var job = new Job
         {
             Q = rows, K = rows + hidden, V = rows + 2 * hidden, KeyBias = null,
             Output = batch->Output + (long)(batch->FirstTokenOnly ? s : start) * hidden,
-            Ld = batch->Ld, Tokens = t, Queries = queries, HeadDim = batch->HeadDim, Hidden = hidden, Scale = batch->Scale,
+            Ld = batch->Ld, Tokens = keys, Queries = queries, HeadDim = batch->HeadDim, Hidden = hidden, Scale = batch->Scale,
             Caps = batch->Caps, Unmasked = true,
         };
         HeadCore(&job, h, null);   // scores in this thread's buffer
