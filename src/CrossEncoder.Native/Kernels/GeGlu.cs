@@ -25,6 +25,32 @@ internal static unsafe partial class GeGlu
             }
     }
 
+    /// <summary>
+    /// The fused GEMM epilogue (Gemm.GeGlu.cs, GemmInt8.GeGlu.cs): a finished product tile P[rows, 2*nr] (row stride ldp) holds
+    /// u in columns [0, nr) and g in [nr, 2nr) of the same outputs; y[r, j] = GELU(u[r, j]) * g[r, j] for j &lt; cols (row
+    /// stride ldy). GELU runs in place on u. The same per-element arithmetic as <see cref="Apply"/>, so bit for bit equal to it.
+    /// </summary>
+    internal static void Tile(float* product, int ldp, int rows, int nr, int cols, float* y, int ldy, in KernelCapabilities caps)
+    {
+        Gelu.Tile(product, ldp, rows, nr, caps);                                  // GELU(u), in place
+        int w = Vector<float>.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            float* u = product + (long)r * ldp, g = u + nr, output = y + (long)r * ldy;
+            int j = 0;
+            for (; j <= cols - w; j += w) Vector.Store(Vector.Load(u + j) * Vector.Load(g + j), output + j);   // * gate
+            for (; j < cols; j++) output[j] = u[j] * g[j];
+        }
+    }
+
+    /// <summary>GELU(u) * g for one pair (a product without reduction: the bias alone), as <see cref="Apply"/> computes it.</summary>
+    internal static float Scalar(float u, float g, in KernelCapabilities caps)
+    {
+        float v = u;
+        Gelu.Row(&v, 1, caps);
+        return v * g;
+    }
+
     /// <summary>Readable twin of <see cref="Apply"/>: GELU in double (<see cref="Gelu.ApplyReference"/>'s formula) times the gate.</summary>
     public static void ApplyReference(ReadOnlySpan<float> product, Span<float> y, int rows, int inner)
     {
