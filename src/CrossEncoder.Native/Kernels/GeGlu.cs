@@ -26,20 +26,21 @@ internal static unsafe partial class GeGlu
     }
 
     /// <summary>
-    /// The fused GEMM epilogue (Gemm.GeGlu.cs, GemmInt8.GeGlu.cs): a finished product tile P[rows, 2*nr] (row stride ldp) holds
-    /// u in columns [0, nr) and g in [nr, 2nr) of the same outputs; y[r, j] = GELU(u[r, j]) * g[r, j] for j &lt; cols (row
-    /// stride ldy). GELU runs in place on u. The same per-element arithmetic as <see cref="Apply"/>, so bit for bit equal to it.
+    /// The fused GEMM epilogue (Gemm.GeGlu.cs, GemmInt8.GeGlu.cs): a finished tile holds u[rows, width] and g[rows, width],
+    /// each a contiguous block (row stride width), the two halves of the same outputs; y[r, j] = GELU(u[r, j]) * g[r, j] for
+    /// j &lt; cols (row stride ldy). GELU runs in place on u, in one call over the whole block (a call per short row cost ~4 %
+    /// of the int8 layer). The same per-element arithmetic as <see cref="Apply"/>, so bit for bit equal to it.
     /// </summary>
-    internal static void Tile(float* product, int ldp, int rows, int nr, int cols, float* y, int ldy, in KernelCapabilities caps)
+    internal static void Tile(float* u, float* g, int rows, int width, int cols, float* y, int ldy, in KernelCapabilities caps)
     {
-        Gelu.Tile(product, ldp, rows, nr, caps);                                  // GELU(u), in place
+        Gelu.Row(u, rows * width, caps);                                          // GELU(u), in place
         int w = Vector<float>.Count;
         for (int r = 0; r < rows; r++)
         {
-            float* u = product + (long)r * ldp, g = u + nr, output = y + (long)r * ldy;
+            float* ur = u + (long)r * width, gr = g + (long)r * width, output = y + (long)r * ldy;
             int j = 0;
-            for (; j <= cols - w; j += w) Vector.Store(Vector.Load(u + j) * Vector.Load(g + j), output + j);   // * gate
-            for (; j < cols; j++) output[j] = u[j] * g[j];
+            for (; j <= cols - w; j += w) Vector.Store(Vector.Load(ur + j) * Vector.Load(gr + j), output + j);   // * gate
+            for (; j < cols; j++) output[j] = ur[j] * gr[j];
         }
     }
 

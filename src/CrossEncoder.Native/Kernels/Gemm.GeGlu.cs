@@ -16,10 +16,11 @@ namespace CrossEncoder.Native.Kernels;
 //   for q in the group's pairs
 //     for pc in K by KC                      (the same k-slices, in the same order, as the plain product)
 //       for half in input, gate
-//         for ir in MC by MR                 microkernel: P[ir:ir+MR, half*NR : +NR] (+)= A-rows x panel(2q + half, pc)
-//     y[i0:, q*NR : +cols] = GELU(P[:, 0:NR]) * P[:, NR:2NR]        (cols = min(NR, I - q*NR); the zero columns are dropped)
+//         for ir in MC by MR                 microkernel: P[half][ir:ir+MR, 0:NR] (+)= A-rows x panel(2q + half, pc)
+//     y[i0:, q*NR : +cols] = GELU(P[0]) * P[1]                      (cols = min(NR, I - q*NR); the zero columns are dropped)
 //
-// P is a per-thread [MC, 2*NR] buffer (24 KiB at NR = 32) that stays in L1/L2 across the k-slices, in place of the full C.
+// P is a per-thread buffer of two [MC, NR] blocks, u then g (24 KiB at NR = 32), that stays in L1/L2 across the k-slices in
+// place of the full C; each block is contiguous, so GELU runs once over the whole of u.
 // Every element of P is computed exactly as the plain packed product computes that column (same microkernel, same k-slices,
 // the bias added on the first), and the epilogue is GeGlu.Apply's arithmetic, so y is bit-identical to the unfused route
 // (Gemm.MultiplyTransposed with the plain packed B, then GeGlu.Apply). The bias is copied per pair into a 2*NR buffer in
@@ -128,10 +129,10 @@ internal static unsafe partial class Gemm
         int i0 = rb * Mc, mb = Math.Min(job->M, i0 + Mc) - i0;
         KernelIsa isa = job->Caps.Isa;
         bool fma = job->Caps.Fma;
-        int mr = Mr(isa), nr = Nr(isa), k = job->K, kc = Kc(isa), inner = job->Inner, ldp = 2 * nr;
+        int mr = Mr(isa), nr = Nr(isa), k = job->K, kc = Kc(isa), inner = job->Inner;
         float* edge = stackalloc float[8 * 32];
         float* pairBias = stackalloc float[2 * 32];          // [input NR | gate NR] of the current pair
-        float* product = GeGluTileBuffer();                  // P [MC, 2 NR]: u then g of the pair's columns
+        float* product = GeGluTileBuffer();                  // P: u [MC, NR], then g [MC, NR] at product + MC*NR
         // A [MC, K] packed for every k-slice (slice pc at MC*pc): shared when several tiles hold these rows, else our own.
         float* packA = job->PackedA != null ? job->PackedA + (long)rb * Mc * k : RowBlockABuffer((long)Mc * k);
         if (job->PackedA == null)
@@ -157,25 +158,25 @@ internal static unsafe partial class Gemm
                     for (int ir = 0; ir < mb; ir += mr)
                     {
                         float* at = packA + (long)Mc * pc + (long)ir * kb;
-                        float* pt = product + ir * ldp + half * nr;
+                        float* pt = product + (long)half * Mc * nr + ir * nr;
                         int rows = Math.Min(mr, mb - ir);
                         switch (isa)
                         {
-                            case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, pt, ldp, nr, bias, edge); break;
-                            case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, pt, ldp, nr, bias, edge); break;
-                            default: KernelPortable(at, rows, panel, kb, pt, ldp, nr, bias, edge, fma); break;
+                            case KernelIsa.Avx512: Kernel8x32(at, rows, panel, kb, pt, nr, nr, bias, edge); break;
+                            case KernelIsa.Avx2: Kernel6x16(at, rows, panel, kb, pt, nr, nr, bias, edge); break;
+                            default: KernelPortable(at, rows, panel, kb, pt, nr, nr, bias, edge, fma); break;
                         }
                     }
                 }
             }
             // u and g of these columns are final and in L1: y = GELU(u) * g, only the valid columns.
-            GeGlu.Tile(product, ldp, mb, nr, cols, job->C + (long)i0 * job->Ldc + col0, job->Ldc, job->Caps);
+            GeGlu.Tile(product, product + (long)Mc * nr, mb, nr, cols, job->C + (long)i0 * job->Ldc + col0, job->Ldc, job->Caps);
         }
     }
 
     [ThreadStatic] private static float* t_geGluTile;
 
-    /// <summary>This thread's P buffer, [MC, 2 * 32] floats (the widest NR), 64-byte aligned, allocated once per thread.</summary>
+    /// <summary>This thread's P buffer, 2 x [MC, 32] floats (the widest NR), 64-byte aligned, allocated once per thread.</summary>
     private static float* GeGluTileBuffer()
     {
         if (t_geGluTile == null) t_geGluTile = (float*)NativeMemory.AlignedAlloc((nuint)(Mc * 2 * 32) * sizeof(float), 64);
