@@ -25,6 +25,33 @@ internal static unsafe partial class GeGlu
             }
     }
 
+    /// <summary>
+    /// The fused GEMM epilogue (Gemm.GeGlu.cs, GemmInt8.GeGlu.cs): a finished tile holds u[rows, width] and g[rows, width],
+    /// each a contiguous block (row stride width), the two halves of the same outputs; y[r, j] = GELU(u[r, j]) * g[r, j] for
+    /// j &lt; cols (row stride ldy). GELU runs in place on u, in one call over the whole block (a call per short row cost ~4 %
+    /// of the int8 layer). The same per-element arithmetic as <see cref="Apply"/>, so bit for bit equal to it.
+    /// </summary>
+    internal static void Tile(float* u, float* g, int rows, int width, int cols, float* y, int ldy, in KernelCapabilities caps)
+    {
+        Gelu.Row(u, rows * width, caps);                                          // GELU(u), in place
+        int w = Vector<float>.Count;
+        for (int r = 0; r < rows; r++)
+        {
+            float* ur = u + (long)r * width, gr = g + (long)r * width, output = y + (long)r * ldy;
+            int j = 0;
+            for (; j <= cols - w; j += w) Vector.Store(Vector.Load(ur + j) * Vector.Load(gr + j), output + j);   // * gate
+            for (; j < cols; j++) output[j] = ur[j] * gr[j];
+        }
+    }
+
+    /// <summary>GELU(u) * g for one pair (a product without reduction: the bias alone), as <see cref="Apply"/> computes it.</summary>
+    internal static float Scalar(float u, float g, in KernelCapabilities caps)
+    {
+        float v = u;
+        Gelu.Row(&v, 1, caps);
+        return v * g;
+    }
+
     /// <summary>Readable twin of <see cref="Apply"/>: GELU in double (<see cref="Gelu.ApplyReference"/>'s formula) times the gate.</summary>
     public static void ApplyReference(ReadOnlySpan<float> product, Span<float> y, int rows, int inner)
     {

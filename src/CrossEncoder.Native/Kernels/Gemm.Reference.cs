@@ -19,4 +19,29 @@ internal static partial class Gemm
             }
         }
     }
+
+    /// <summary>
+    /// The readable twin of <see cref="MultiplyTransposedGeGlu(ReadOnlySpan{float}, PackedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>:
+    /// y[i, j] = GELU(u) * g with u = A[i,:] . B[j,:] + bias[j] and g = A[i,:] . B[I + j,:] + bias[I + j], everything in double
+    /// (B [2I, K] and bias [2I] in the original order: input half, then gate half), rounded once.
+    /// </summary>
+    public static void MultiplyTransposedGeGluReference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k)
+    {
+        KernelGuard.Length(a, (long)m * k, nameof(a));
+        KernelGuard.Length(b, 2L * inner * k, nameof(b));
+        KernelGuard.Length(y, (long)m * inner, nameof(y));
+        if (!bias.IsEmpty) KernelGuard.Length(bias, 2 * inner, nameof(bias));
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < inner; j++)
+            {
+                double u = bias.IsEmpty ? 0 : bias[j], g = bias.IsEmpty ? 0 : bias[inner + j];
+                for (int p = 0; p < k; p++)
+                {
+                    u += (double)a[i * k + p] * b[j * k + p];
+                    g += (double)a[i * k + p] * b[(inner + j) * k + p];
+                }
+                double gelu = 0.5 * u * (1.0 + SpecialFunctions.Erf(u / Math.Sqrt(2.0)));
+                y[i * inner + j] = (float)(gelu * g);
+            }
+    }
 }

@@ -23,4 +23,17 @@ internal static partial class GemmInt8
                 c[i * n + j] = bias.IsEmpty ? v : v + bias[j];
             }
     }
+
+    /// <summary>
+    /// The readable twin of <see cref="MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>:
+    /// the plain product [M, 2I] by <see cref="MultiplyReference"/> over the unpacked weights q[2I, K] and scales[2I] in the
+    /// original order, then <see cref="GeGlu.ApplyReference"/> (GELU in double). Allocates the product.
+    /// </summary>
+    public static void MultiplyGeGluReference(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za,
+        ReadOnlySpan<sbyte> qw, ReadOnlySpan<float> sw, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k)
+    {
+        var product = new float[(long)m * 2 * inner];   // [M, 2I]
+        MultiplyReference(qa, sa, za, qw, sw, bias, product, m, 2 * inner, k);
+        GeGlu.ApplyReference(product, y, m, inner);
+    }
 }

@@ -96,6 +96,7 @@ internal static unsafe partial class GemmInt8
     {
         caps.RequireInt8Support();
         ArgumentNullException.ThrowIfNull(w);
+        if (w.IsGated) throw new ArgumentException("The matrix is in gated order (QuantizedMatrix.FromQuantizedGated); only MultiplyGeGlu takes it.", nameof(w));
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Length(qa, (long)m * w.KPadded, nameof(qa));
         KernelGuard.Length(sa, m, nameof(sa));
@@ -138,6 +139,8 @@ internal static unsafe partial class GemmInt8
         /// <summary>The call's capabilities: Int8Isa the microkernel, Int8UsesAvx2 the epilogue, Isa and Fma the GELU.</summary>
         public KernelCapabilities Caps;
         public bool Gelu;
+        /// <summary>MultiplyGeGlu: I (C is y [M, I]; N and Panels count the padded gated panels, PanelGroups groups of pairs).</summary>
+        public int Inner;
     }
 
     /// <summary>The product on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>
@@ -175,40 +178,42 @@ internal static unsafe partial class GemmInt8
                     case Int8Isa.Avx2: Kernel2x16<Avx2PairMultiplyAdd>(a, kp, rows, panel, tile); break;
                     default: KernelPortable4x16(a, kp, rows, panel, tile); break;
                 }
-                if (avx2Epilogue && cols == QuantizedMatrix.Nr) EpilogueAvx2(job, tile, r, rows, col0);
-                else Epilogue(job, tile, r, rows, col0, cols);
+                float* c = job->C + (long)r * job->Ldc + (col0 - job->First);
+                float* bias = job->Bias == null ? null : job->Bias + col0;
+                if (avx2Epilogue && cols == QuantizedMatrix.Nr) EpilogueAvx2(job, tile, r, rows, col0, c, job->Ldc, bias);
+                else Epilogue(job, tile, r, rows, col0, cols, c, job->Ldc, bias);
                 if (job->Gelu) Kernels.Gelu.Tile(job->C + (long)r * job->Ldc + (col0 - job->First), job->Ldc, rows, cols, job->Caps);
             }
         }
     }
 
-    /// <summary>c = (float)(acc - za * colsum) * (sa * sw) + bias for one tile, acc = the sum of a column's two lanes.</summary>
-    private static void Epilogue(Job* job, int* tile, int r0, int rows, int col0, int cols)
+    /// <summary>c = (float)(acc - za * colsum) * (sa * sw) + bias for one tile, acc = the sum of a column's two lanes. Rows
+    /// r0.. of the activations, packed columns col0..col0+cols of the weight (its scales and column sums); the results go to
+    /// <paramref name="c"/> (the tile's first element, row stride ldc), with <paramref name="bias"/> (the tile's first column's, or null).</summary>
+    private static void Epilogue(Job* job, int* tile, int r0, int rows, int col0, int cols, float* c, int ldc, float* bias)
     {
-        for (int i = 0; i < rows; i++)
+        for (int i = 0; i < rows; i++, c += ldc)
         {
             int za = job->Za[r0 + i];
             float sa = job->Sa[r0 + i];
-            float* c = job->C + (long)(r0 + i) * job->Ldc + (col0 - job->First);
             int* lanes = tile + i * TileStride;
             for (int j = 0; j < cols; j++)
             {
                 int acc = lanes[2 * j] + lanes[2 * j + 1];
                 float v = (float)(acc - za * job->ColumnSum[col0 + j]) * (sa * job->Sw[col0 + j]);
-                c[j] = job->Bias is null ? v : v + job->Bias[col0 + j];
+                c[j] = bias is null ? v : v + bias[j];
             }
         }
     }
 
     /// <summary>The same epilogue 8 columns at a time (a full 16-column panel): the same integer and float operations in
     /// the same order, so it is bit-identical to <see cref="Epilogue"/>.</summary>
-    private static void EpilogueAvx2(Job* job, int* tile, int r0, int rows, int col0)
+    private static void EpilogueAvx2(Job* job, int* tile, int r0, int rows, int col0, float* c, int ldc, float* bias)
     {
-        for (int i = 0; i < rows; i++)
+        for (int i = 0; i < rows; i++, c += ldc)
         {
             var za = Vector256.Create(job->Za[r0 + i]);
             var sa = Vector256.Create(job->Sa[r0 + i]);
-            float* c = job->C + (long)(r0 + i) * job->Ldc + (col0 - job->First);
             int* lanes = tile + i * TileStride;
             for (int j = 0; j < QuantizedMatrix.Nr; j += 8)
             {
@@ -217,7 +222,7 @@ internal static unsafe partial class GemmInt8
                 var acc = Avx2.Permute4x64(pairs.AsInt64(), 0b11_01_10_00).AsInt32();
                 var centred = acc - za * Vector256.Load(job->ColumnSum + col0 + j);
                 var v = Vector256.ConvertToSingle(centred) * (sa * Vector256.Load(job->Sw + col0 + j));
-                if (job->Bias is not null) v += Vector256.Load(job->Bias + col0 + j);
+                if (bias is not null) v += Vector256.Load(bias + j);
                 v.Store(c + j);
             }
         }

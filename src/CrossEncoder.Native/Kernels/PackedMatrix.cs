@@ -9,7 +9,13 @@ namespace CrossEncoder.Native.Kernels;
 //
 //   data[panels*NR*pc + j*NR*kb + p*NR + c] = B[j*NR + c, pc + p]     (kb = min(KC, K - pc); zero where j*NR + c >= N)
 //
-// This is the same buffer a threaded unpacked call builds on every call (see the header of Gemm.cs). After the K slices
+// This is the same buffer a threaded unpacked call builds on every call (see the header of Gemm.cs).
+//
+// Gated order (Gemm.PackGated, for the GeGLU epilogue): B is [2I, K], rows [0, I) the input half and [I, 2I) the gate half.
+// Panels come in pairs, panels = 2 * ceil(I / NR): panel 2q holds input rows [q*NR, q*NR + NR), panel 2q + 1 the gate rows
+// I + [q*NR, q*NR + NR), zero where q*NR + c >= I. So one pair of panels yields both halves of the same NR output columns.
+//
+// After the K
 // come panels * NR zeros, the first k-slice's "bias" when the caller passes none. The floats live in a managed array on the
 // pinned object heap, starting at a 64-byte aligned offset, so nothing needs disposing and the address never changes.
 
@@ -30,13 +36,19 @@ internal sealed unsafe class PackedMatrix
     private readonly float[] _data;
     private readonly int _offset;
 
-    internal PackedMatrix(int n, int k, KernelIsa isa, int nr)
+    /// <param name="n">Rows of B.</param>
+    /// <param name="k">Columns of B.</param>
+    /// <param name="isa">The microkernel the layout is for.</param>
+    /// <param name="nr">Its panel width.</param>
+    /// <param name="inner">0 for the plain layout; I (with <paramref name="n"/> = 2I) for the gated order of the file header.</param>
+    internal PackedMatrix(int n, int k, KernelIsa isa, int nr, int inner = 0)
     {
         N = n;
         K = k;
         Isa = isa;
         Nr = nr;
-        Panels = (n + nr - 1) / nr;
+        Inner = inner;
+        Panels = inner > 0 ? 2 * ((inner + nr - 1) / nr) : (n + nr - 1) / nr;
         long floats = (long)Panels * nr * k + (long)Panels * nr;
         if (floats > Array.MaxLength - Alignment / sizeof(float))
             throw new ArgumentException($"A packed [{n}, {k}] matrix needs {floats} floats, more than one array can hold.");
@@ -55,8 +67,15 @@ internal sealed unsafe class PackedMatrix
     /// <summary>The microkernel whose panel width (NR) this matrix was packed for.</summary>
     internal KernelIsa Isa { get; }
 
-    /// <summary>ceil(N / NR).</summary>
+    /// <summary>ceil(N / NR); for a gated matrix 2 * ceil(I / NR) (input and gate panels in pairs).</summary>
     internal int Panels { get; }
+
+    /// <summary>I for a matrix packed in gated order by <see cref="Gemm.PackGated"/> (then N = 2I and only the GeGLU product
+    /// takes it); 0 for the plain layout.</summary>
+    internal int Inner { get; }
+
+    /// <summary>True when packed in gated order (<see cref="Inner"/> &gt; 0).</summary>
+    internal bool IsGated => Inner > 0;
 
     /// <summary>The panel width the matrix was packed with.</summary>
     internal int Nr { get; }

@@ -14,6 +14,12 @@ namespace CrossEncoder.Native.Kernels;
 // Kept as int8 in memory (a quarter of fp32: MiniLM's linears are 10.6 MB), widened in the kernel: the widening runs off
 // the multiplier's port. Measured against packing them widened to 16 bits (21 MB) on 2 Zen 2 cores: 1 x 128 forward
 // 20.0 -> 19.5 ms, longer batches within noise, and half the memory.
+//
+// Gated order (FromQuantizedGated, for GemmInt8.MultiplyGeGlu): W is [2I, K], rows [0, I) the input half, [I, 2I) the gate
+// half. The packed rows are reordered so that panels come in pairs, panels = 2 * ceil(I / 16): packed row (2q + h)*16 + c is
+// W row h*I + q*16 + c (zero, with scale 0 and column sum 0, where q*16 + c >= I). Scale and ColumnSum follow the packed
+// order ([panels * 16]); N stays 2I and Unpack restores the original order. Only the order in memory changes: a file keeps
+// the tensor as [2I, K] with per-row scales in that order.
 
 /// <summary>A weight matrix W[N,K] quantized per output channel (int8 symmetric) and packed for <see cref="GemmInt8"/>.</summary>
 internal sealed class QuantizedMatrix
@@ -21,9 +27,10 @@ internal sealed class QuantizedMatrix
     /// <summary>Columns per panel (two 256-bit registers of 32-bit lanes).</summary>
     public const int Nr = 16;
 
-    private QuantizedMatrix(int n, int k, sbyte[] packed, float[] scale, int[] columnSum)
+    private QuantizedMatrix(int n, int k, int inner, sbyte[] packed, float[] scale, int[] columnSum)
     {
-        N = n; K = k; Packed = packed; Scale = scale; ColumnSum = columnSum;
+        N = n; K = k; Inner = inner; Packed = packed; Scale = scale; ColumnSum = columnSum;
+        Panels = inner > 0 ? 2 * ((inner + Nr - 1) / Nr) : (n + Nr - 1) / Nr;
     }
 
     /// <summary>Rows of W (output features).</summary>
@@ -32,13 +39,17 @@ internal sealed class QuantizedMatrix
     public int K { get; }
     /// <summary>K rounded up to 4.</summary>
     public int KPadded => Quantize.PadK(K);
-    /// <summary>ceil(N / 16).</summary>
-    public int Panels => (N + Nr - 1) / Nr;
+    /// <summary>ceil(N / 16); gated: 2 * ceil(I / 16) (input and gate panels in pairs).</summary>
+    public int Panels { get; }
+    /// <summary>I for a matrix in gated order (<see cref="FromQuantizedGated"/>, N = 2I); 0 for the plain order.</summary>
+    public int Inner { get; }
+    /// <summary>True when the rows are in gated order (only <see cref="GemmInt8.MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/> takes it).</summary>
+    public bool IsGated => Inner > 0;
     /// <summary>The packed weights (layout in the file header).</summary>
     public sbyte[] Packed { get; }
-    /// <summary>[N] dequantization scale per output channel.</summary>
+    /// <summary>[N] dequantization scale per output channel (gated: [Panels * 16], in packed order).</summary>
     public float[] Scale { get; }
-    /// <summary>[N] sum of each channel's quantized weights.</summary>
+    /// <summary>[N] sum of each channel's quantized weights (gated: [Panels * 16], in packed order).</summary>
     public int[] ColumnSum { get; }
 
     /// <summary>Quantizes a float W[N,K] (int8, per channel) and packs it.</summary>
@@ -57,33 +68,71 @@ internal sealed class QuantizedMatrix
         KernelGuard.Positive(k, nameof(k));
         KernelGuard.Length(q, (long)n * k, nameof(q));
         KernelGuard.Length(scale, n, nameof(scale));
-        int kp = Quantize.PadK(k), panels = (n + Nr - 1) / Nr;
+        var (packed, sums) = PackRows(q, n, k, row => row);
+        return new QuantizedMatrix(n, k, 0, packed, scale.ToArray(), sums);
+    }
+
+    /// <summary>
+    /// Packs a gated layer's quantized weight q[2I, K] (input rows, then gate rows; each in [-127, 127]) with its scales[2I],
+    /// both in the original order, into gated order (file header): for <see cref="GemmInt8.MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>.
+    /// </summary>
+    public static QuantizedMatrix FromQuantizedGated(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, int inner, int k)
+    {
+        if (inner <= 0) throw new ArgumentOutOfRangeException(nameof(inner), inner, "A gated layer needs at least one output.");
+        KernelGuard.Positive(k, nameof(k));
+        KernelGuard.Length(q, 2L * inner * k, nameof(q));
+        KernelGuard.Length(scale, 2 * inner, nameof(scale));
+        int padded = 2 * ((inner + Nr - 1) / Nr) * Nr;
+        var (packed, sums) = PackRows(q, padded, k, row => GatedSourceRow(row, inner));
+        var packedScale = new float[padded];
+        for (int row = 0; row < padded; row++)
+            if (GatedSourceRow(row, inner) is int source and >= 0) packedScale[row] = scale[source];
+        return new QuantizedMatrix(2 * inner, k, inner, packed, packedScale, sums);
+    }
+
+    /// <summary>The row of W [2I, K] at packed row <paramref name="row"/> of the gated order, or -1 for a zero padding row.</summary>
+    private static int GatedSourceRow(int row, int inner)
+    {
+        int panel = row / Nr, q = panel / 2, half = panel % 2, column = q * Nr + row % Nr;
+        return column < inner ? half * inner + column : -1;
+    }
+
+    /// <summary>Packs <paramref name="rows"/> rows, packed row r taken from q's row source(r) (zeros where that is -1), with
+    /// their column sums.</summary>
+    private static (sbyte[] Packed, int[] Sums) PackRows(ReadOnlySpan<sbyte> q, int rows, int k, Func<int, int> source)
+    {
+        int kp = Quantize.PadK(k), panels = (rows + Nr - 1) / Nr;
         var packed = new sbyte[(long)panels * kp * Nr];
-        var sums = new int[n];
-        for (int row = 0; row < n; row++)
+        var sums = new int[rows];
+        for (int row = 0; row < rows; row++)
         {
-            int j = row / Nr, c = row % Nr, sum = 0;
+            int j = row / Nr, c = row % Nr, sum = 0, from = source(row);
+            if (from < 0) continue;
             for (int p = 0; p < k; p++)
             {
-                sbyte v = q[row * k + p];
+                sbyte v = q[from * k + p];
                 if (v < -Quantize.WeightMax || v > Quantize.WeightMax)
-                    throw new ArgumentException($"Quantized weight [{row}, {p}] = {v} is outside [-{Quantize.WeightMax}, {Quantize.WeightMax}].", nameof(q));
+                    throw new ArgumentException($"Quantized weight [{from}, {p}] = {v} is outside [-{Quantize.WeightMax}, {Quantize.WeightMax}].", nameof(q));
                 packed[(long)j * kp * Nr + (p / 4) * 64 + c * 4 + (p % 4)] = v;
                 sum += v;
             }
             sums[row] = sum;
         }
-        return new QuantizedMatrix(n, k, packed, scale.ToArray(), sums);
+        return (packed, sums);
     }
 
-    /// <summary>Unpacks q[N,K] (for writing a quantized file and for tests).</summary>
+    /// <summary>Unpacks q[N,K] in the original row order (for writing a quantized file and for tests).</summary>
     public sbyte[] Unpack()
     {
         var q = new sbyte[(long)N * K];
-        int kp = KPadded;
-        for (int row = 0; row < N; row++)
+        int kp = KPadded, packedRows = Panels * Nr;
+        for (int row = 0; row < packedRows; row++)
+        {
+            int to = IsGated ? GatedSourceRow(row, Inner) : row;
+            if (to < 0 || to >= N) continue;
             for (int p = 0; p < K; p++)
-                q[row * K + p] = Packed[(long)(row / Nr) * kp * Nr + (p / 4) * 64 + (row % Nr) * 4 + (p % 4)];
+                q[to * K + p] = Packed[(long)(row / Nr) * kp * Nr + (p / 4) * 64 + (row % Nr) * 4 + (p % 4)];
+        }
         return q;
     }
 }
