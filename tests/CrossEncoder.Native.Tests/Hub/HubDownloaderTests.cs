@@ -134,7 +134,7 @@ public sealed class HubDownloaderTests : IAsyncLifetime
             new FileInfo(Path.Combine(snapshot, "1_Pooling", "config.json")).LinkTarget);
         Assert.True(File.Exists(Path.Combine(snapshot, "sentence_bert_config.json")));
         using var reranker = Reranker.Load(snapshot);
-        Assert.Equal(PoolingMode.Cls, ((BertModel)reranker.Model).SentencePooling!.Mode);
+        Assert.Equal(PoolingMode.Cls, ((BertModel)reranker.Model).SentenceHead!.Pooling.Mode);
     }
 
     [Fact]
