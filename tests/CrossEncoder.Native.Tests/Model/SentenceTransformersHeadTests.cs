@@ -347,6 +347,34 @@ public class SentenceTransformersHeadTests
     }
 
     [Fact]
+    public void TheHeadStaysFp32InInt8AndAQuantizedFolderKeepsItsModules()
+    {
+        using var tiny = HeadlessBert();
+        WriteEttinChain(tiny.Directory);
+        var fp32 = BertModel.Load(tiny.Directory);
+        var int8 = BertModel.Load(tiny.Directory, Precision.Int8);
+        Assert.NotEmpty(int8.QuantizableTensors);
+        Assert.DoesNotContain(int8.QuantizableTensors, t => t.Name.StartsWith("linear.", StringComparison.Ordinal) || t.Name.StartsWith("norm.", StringComparison.Ordinal));
+        float[] reference = RunTapped(fp32).Output, quantized = RunTapped(int8).Output;
+        for (int s = 0; s < Sequences.Length; s++) Assert.Equal(reference[s], quantized[s], 0.2);   // only the encoder is int8
+
+        string destination = Path.Combine(Path.GetTempPath(), "st-quantized-" + Guid.NewGuid().ToString("N"));
+        try
+        {
+            ModelQuantization.WriteQuantizedFolder(tiny.Directory, destination);
+            foreach (string module in new[] { "2_Dense", "3_LayerNorm", "4_Dense" })
+                Assert.True(File.Exists(Path.Combine(destination, module, "model.safetensors")), module);
+            var fromFolder = BertModel.Load(destination, Precision.Int8);
+            Assert.Equal(ModelKind.CrossEncoder, fromFolder.Kind);
+            Assert.Equal(quantized, RunTapped(fromFolder).Output);
+        }
+        finally
+        {
+            try { Directory.Delete(destination, recursive: true); } catch (IOException) { }
+        }
+    }
+
+    [Fact]
     public void TryLoadReturnsNullWithoutAChainAndTheDefaultIsMeanPooling()
     {
         using var tiny = HeadlessBert();
