@@ -65,7 +65,8 @@ public static class ContentKey
     /// <summary>
     /// SHA-256 over the files of a model folder that decide its embeddings, as 16 hex digits: config.json, the tokenizer
     /// (vocab.txt, tokenizer.json, sentencepiece.bpe.model, tokenizer_config.json), sentence-transformers' modules.json and
-    /// 1_Pooling/config.json, and the weights (model.safetensors, or model.safetensors.index.json and every shard it names).
+    /// 1_Pooling/config.json (and the other module folders' config.json and model.safetensors, when present), and the weights
+    /// (model.safetensors, or model.safetensors.index.json and every shard it names).
     /// </summary>
     public static string OfModel(string modelDirectory)
     {
@@ -84,12 +85,35 @@ public static class ContentKey
             Add(name);
         // Files hashed since the library loads more than BERT folders: only when present, so the keys (and cached
         // embeddings) of folders without them stay what they were.
-        foreach (string name in new[] { "sentencepiece.bpe.model", "tokenizer_config.json", WeightsIndex }.Concat(Shards(modelDirectory)))
+        foreach (string name in new[] { "sentencepiece.bpe.model", "tokenizer_config.json", WeightsIndex }.Concat(Shards(modelDirectory)).Concat(ModuleFiles(modelDirectory)))
             if (File.Exists(Path.Combine(modelDirectory, name))) Add(name);
         return Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
     }
 
     private const string WeightsIndex = "model.safetensors.index.json";
+
+    /// <summary>The files of the sentence-transformers modules modules.json lists (a Dense layer's config and weights decide the
+    /// embeddings too), in modules.json order: each module folder's config.json and model.safetensors, except
+    /// 1_Pooling/config.json, which the key always covered.</summary>
+    private static IEnumerable<string> ModuleFiles(string modelDirectory)
+    {
+        string modules = Path.Combine(modelDirectory, "modules.json");
+        if (!File.Exists(modules)) return [];
+        try
+        {
+            using var json = JsonDocument.Parse(File.ReadAllBytes(modules));
+            if (json.RootElement.ValueKind != JsonValueKind.Array) return [];
+            return json.RootElement.EnumerateArray()
+                .Select(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("path", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString()!.TrimEnd('/') : "")
+                .Where(p => p.Length > 0 && !p.Contains("..", StringComparison.Ordinal))
+                .SelectMany(p => new[] { p + "/config.json", p + "/model.safetensors" })
+                .Where(f => f != "1_Pooling/config.json").ToList();
+        }
+        catch (JsonException)
+        {
+            return [];   // the loader reports a malformed modules.json; the key still covers its bytes
+        }
+    }
 
     /// <summary>The shard files model.safetensors.index.json names in its weight_map, in order, each once.</summary>
     private static IEnumerable<string> Shards(string modelDirectory)

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Names = CrossEncoder.Native.Model.Common.SentenceTransformersWeightNames;
 
 namespace CrossEncoder.Native.Hub;
 
@@ -40,8 +41,10 @@ internal static class ModelFiles
         return files;
     }
 
-    /// <summary>Files named by files already fetched: the shards of model.safetensors.index.json and the config.json of each
-    /// sentence-transformers module folder (e.g. 1_Pooling/config.json).</summary>
+    /// <summary>Files named by files already fetched: the shards of model.safetensors.index.json and, for each
+    /// sentence-transformers module folder of modules.json, its config.json and model.safetensors (e.g. 1_Pooling/config.json,
+    /// 2_Dense/config.json + 2_Dense/model.safetensors). A Dense or LayerNorm module without model.safetensors fails here,
+    /// before anything large is downloaded.</summary>
     public static List<string> Dependents(string snapshotFolder, IReadOnlySet<string> repoFiles, HubModelId id)
     {
         var files = new List<string>();
@@ -61,22 +64,39 @@ internal static class ModelFiles
         string modules = Path.Combine(snapshotFolder, Modules);
         if (File.Exists(modules))
         {
-            foreach (string folder in ReadJson(modules, root => root.ValueKind == JsonValueKind.Array
-                ? root.EnumerateArray().Select(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("path", out var p) ? p.GetString() ?? "" : "").ToList()
+            foreach (var (path, type) in ReadJson(modules, root => root.ValueKind == JsonValueKind.Array
+                ? root.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.Object).Select(m => (Path: String(m, "path"), Type: String(m, "type"))).ToList()
                 : []))
             {
-                string config = folder.TrimEnd('/') + "/config.json";
-                if (folder.Length > 0 && IsSafeRelativePath(config) && repoFiles.Contains(config)) files.Add(config);
+                string folder = path.TrimEnd('/');
+                if (folder.Length == 0 || Names.ModuleClass(type) == "Transformer") continue;   // the encoder: the model's own files
+                string config = $"{folder}/{Names.ModuleConfigFile}", weights = $"{folder}/{Names.ModuleWeightsFile}";
+                if (!IsSafeRelativePath(weights)) continue;
+                if (repoFiles.Contains(config)) files.Add(config);
+                if (repoFiles.Contains(weights)) files.Add(weights);
+                else if (Names.ModuleClass(type) is "Dense" or "LayerNorm")
+                {
+                    string pickle = $"{folder}/{Names.ModulePickleFile}";
+                    throw repoFiles.Contains(pickle)
+                        ? new HubException(HubErrorKind.Unsupported,
+                            $"{id}'s module {folder} ({type}) has only {pickle}: pickled PyTorch weights are never loaded. Convert it once in Python " +
+                            $"(save_file(torch.load(\"{pickle}\"), \"{weights}\") with safetensors.torch) or load and save the model with " +
+                            "sentence-transformers (it writes safetensors), and load the converted folder.")
+                        : new HubException(HubErrorKind.NotFound, $"{id}'s module {folder} ({type}) has no {weights}.");
+                }
             }
         }
         return files;
     }
 
+    private static string String(JsonElement module, string name) =>
+        module.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString()! : "";
+
     /// <summary>A repository path that stays inside the snapshot folder: '/'-separated, no empty, '.' or '..' segment, no backslash.</summary>
     public static bool IsSafeRelativePath(string path) =>
         path.Length > 0 && !path.Contains('\\') && !path.Contains(':') && path.Split('/').All(s => s.Length > 0 && s != "." && s != "..");
 
-    private static List<string> ReadJson(string path, Func<JsonElement, List<string>> read)
+    private static T ReadJson<T>(string path, Func<JsonElement, T> read)
     {
         try
         {

@@ -1,6 +1,6 @@
 namespace CrossEncoder.Native.Kernels;
 
-/// <summary>Reductions over token rows: masked mean pooling and L2 normalisation (sentence-embedding heads).</summary>
+/// <summary>Reductions over token rows: mean and max pooling and L2 normalisation (sentence-embedding heads).</summary>
 internal static class Pooling
 {
     /// <summary>dest[N] = mean of rows [0, validRows) of x[R, N]; the padding rows after them are ignored.</summary>
@@ -13,6 +13,17 @@ internal static class Pooling
         d.Clear();
         for (int r = 0; r < validRows; r++) System.Numerics.Tensors.TensorPrimitives.Add(d, x.Slice(r * n, n), d);
         System.Numerics.Tensors.TensorPrimitives.Multiply(d, 1f / validRows, d);
+    }
+
+    /// <summary>dest[N] = element-wise maximum of rows [0, validRows) of x[R, N] (sentence-transformers' max pooling).</summary>
+    public static void MaxOfRows(ReadOnlySpan<float> x, int validRows, int n, Span<float> dest)
+    {
+        KernelGuard.Length(x, (long)validRows * n, nameof(x));
+        KernelGuard.Length(dest, n, nameof(dest));
+        if (validRows <= 0) throw new ArgumentOutOfRangeException(nameof(validRows), validRows, "Max pooling needs at least one row.");
+        var d = dest[..n];
+        x[..n].CopyTo(d);
+        for (int r = 1; r < validRows; r++) System.Numerics.Tensors.TensorPrimitives.Max(d, x.Slice(r * n, n), d);
     }
 
     /// <summary>x = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize.</summary>

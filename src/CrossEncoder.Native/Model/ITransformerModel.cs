@@ -54,7 +54,9 @@ internal static class ModelTaps
     public static string Layer(int index) => $"layer.{index}";
 
     /// <summary>[B, H]: the vector the head's last projection reads, one row per sequence: BERT's pooled [CLS] (tanh(dense)),
-    /// RoBERTa's and ELECTRA's <c>act(dense(first token))</c>; a bi-encoder's pooled sentence vector before normalisation.</summary>
+    /// RoBERTa's and ELECTRA's <c>act(dense(first token))</c>, the input of a sentence-transformers chain's last Dense (e.g.
+    /// the LayerNorm output of an Ettin reranker; its width may differ from H); for a chain without a Dense, the sentence
+    /// vector itself.</summary>
     public const string HeadHidden = "head.hidden";
 
     /// <summary>[B, OutputSize]: what <see cref="ITransformerModel.Forward"/> returns.</summary>

@@ -85,13 +85,17 @@ internal static class ModelLoader
 /// </summary>
 internal sealed class ModelFolder
 {
-    private ModelFolder(string directory, string modelType, ImmutableArray<string> architectures, string? activation)
+    private ModelFolder(string directory, string modelType, ImmutableArray<string> architectures, string? activation, string? sentenceTransformersModelType)
     {
         Directory = directory;
         ModelType = modelType;
         Architectures = architectures;
         SentenceTransformersActivation = activation;
+        SentenceTransformersModelType = sentenceTransformersModelType;
     }
+
+    /// <summary>sentence-transformers' model-level settings file at the folder's root.</summary>
+    public const string SentenceTransformersConfigFile = "config_sentence_transformers.json";
 
     /// <summary>The folder.</summary>
     public string Directory { get; }
@@ -105,9 +109,19 @@ internal sealed class ModelFolder
     /// <summary>Hugging Face class names.</summary>
     public ImmutableArray<string> Architectures { get; }
 
-    /// <summary>The activation sentence-transformers applies to a CrossEncoder's logits, if the folder names one
-    /// (<c>sentence_transformers.activation_fn</c> or the older <c>sbert_ce_default_activation_function</c> in config.json).</summary>
+    /// <summary>The activation sentence-transformers applies to a CrossEncoder's logits, if the folder names one. As
+    /// sentence-transformers 5.x resolves it: <c>activation_fn</c> in config_sentence_transformers.json first (what 5.x saves),
+    /// then config.json's <c>sentence_transformers.activation_fn</c> (4.x), then its older <c>sbert_ce_default_activation_function</c>.
+    /// A path outside <c>torch.</c> is skipped, as sentence-transformers does without trust_remote_code.</summary>
     public string? SentenceTransformersActivation { get; }
+
+    /// <summary><c>model_type</c> of config_sentence_transformers.json (<c>SentenceTransformer</c>, <c>CrossEncoder</c>, ...),
+    /// or null when the file or field is absent.</summary>
+    public string? SentenceTransformersModelType { get; }
+
+    /// <summary>True when config_sentence_transformers.json says <c>"model_type": "CrossEncoder"</c>: a module chain then ends
+    /// in the Dense layer that scores the pair.</summary>
+    public bool IsSentenceTransformersCrossEncoder => SentenceTransformersModelType == "CrossEncoder";
 
     /// <summary>The score transform a cross-encoder of this folder intends: Identity when sentence-transformers says so.</summary>
     public ScoreTransform CrossEncoderTransform =>
@@ -134,21 +148,40 @@ internal sealed class ModelFolder
                     throw new ModelFormatException(path, $"field 'architectures' must be an array of strings, got {list.GetRawText()}.");
                 architectures = [.. list.EnumerateArray().Select(e => e.GetString()!)];
             }
-            string? activation = null;
-            if (root.TryGetProperty("sentence_transformers", out var st) && st.ValueKind == JsonValueKind.Object &&
+            var (stModelType, stActivation) = ReadSentenceTransformersConfig(Path.Combine(directory, SentenceTransformersConfigFile));
+            string? activation = Trusted(stActivation);
+            if (activation is null && root.TryGetProperty("sentence_transformers", out var st) && st.ValueKind == JsonValueKind.Object &&
                 st.TryGetProperty("activation_fn", out var fn) && fn.ValueKind == JsonValueKind.String)
-                activation = fn.GetString();
-            else if (root.TryGetProperty("sbert_ce_default_activation_function", out var old) && old.ValueKind == JsonValueKind.String)
-                activation = old.GetString();
-            return new ModelFolder(directory, modelType, architectures, activation);
+                activation = Trusted(fn.GetString());
+            else if (activation is null && root.TryGetProperty("sbert_ce_default_activation_function", out var old) && old.ValueKind == JsonValueKind.String)
+                activation = Trusted(old.GetString());
+            return new ModelFolder(directory, modelType, architectures, activation, stModelType);
         }
+    }
+
+    /// <summary>sentence-transformers imports only <c>torch.*</c> activations unless told to trust remote code.</summary>
+    private static string? Trusted(string? activation) => activation is not null && activation.StartsWith("torch.", StringComparison.Ordinal) ? activation : null;
+
+    /// <summary><c>model_type</c> and <c>activation_fn</c> of config_sentence_transformers.json (nulls when absent).</summary>
+    /// <exception cref="ModelFormatException">The file exists but is not a JSON object, or a field is not a string.</exception>
+    private static (string? ModelType, string? Activation) ReadSentenceTransformersConfig(string path)
+    {
+        if (!File.Exists(path)) return (null, null);
+        using var document = ReadConfigJson(path);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
+        string? Field(string name) =>
+            !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? null
+            : v.ValueKind == JsonValueKind.String ? v.GetString()
+            : throw new ModelFormatException(path, $"field '{name}' must be a string, got {v.GetRawText()}.");
+        return (Field("model_type"), Field("activation_fn"));
     }
 
     /// <summary>Parses a config.json as Hugging Face writes them (trailing commas and comments tolerated).</summary>
     /// <exception cref="ModelFormatException">The file is missing or not valid JSON.</exception>
     public static JsonDocument ReadConfigJson(string path)
     {
-        if (!File.Exists(path)) throw new ModelFormatException(path, "config.json not found.");
+        if (!File.Exists(path)) throw new ModelFormatException(path, $"{Path.GetFileName(path)} not found.");
         try
         {
             return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });

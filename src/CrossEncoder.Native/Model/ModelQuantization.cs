@@ -90,7 +90,7 @@ public static class ModelQuantization
             if (fileName is "model.safetensors" or "quantization.json" || fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
             File.Copy(path, Path.Combine(destination, fileName), overwrite: true);
         }
-        foreach (string dir in Directory.EnumerateDirectories(source))   // sentence-transformers pooling config (1_Pooling/)
+        foreach (string dir in Directory.EnumerateDirectories(source))   // sentence-transformers module folders (1_Pooling/, 2_Dense/...), head weights kept fp32
         {
             string target = Path.Combine(destination, Path.GetFileName(dir));
             Directory.CreateDirectory(target);

@@ -10,8 +10,8 @@ public sealed partial class Reranker
     public int EmbeddingSize => Kind == ModelKind.BiEncoder ? OutputSize : 0;
 
     /// <summary>
-    /// Embeds each text on its own ([CLS] text [SEP]), pooled and normalised as the folder's sentence-transformers files say
-    /// (modules.json, 1_Pooling/config.json), in token-budgeted batches like <see cref="Rerank"/>: <see cref="EncodeTexts"/>
+    /// Embeds each text on its own ([CLS] text [SEP]), pooled, projected and normalised as the folder's sentence-transformers
+    /// module chain says (modules.json and its module folders), in token-budgeted batches like <see cref="Rerank"/>: <see cref="EncodeTexts"/>
     /// then <see cref="Forward"/>. Texts longer than <paramref name="maxLength"/> (default: the model's limit) are truncated,
     /// as sentence-transformers does.
     /// </summary>

@@ -134,7 +134,33 @@ public sealed class HubDownloaderTests : IAsyncLifetime
             new FileInfo(Path.Combine(snapshot, "1_Pooling", "config.json")).LinkTarget);
         Assert.True(File.Exists(Path.Combine(snapshot, "sentence_bert_config.json")));
         using var reranker = Reranker.Load(snapshot);
-        Assert.Equal(PoolingMode.Cls, ((BertModel)reranker.Model).SentencePooling!.Mode);
+        Assert.Equal(PoolingMode.Cls, ((BertModel)reranker.Model).SentenceHead!.Pooling.Mode);
+    }
+
+    [Fact]
+    public async Task SentenceTransformersModuleWeightsAreFetchedAndAPickleOnlyModuleIsRefused()
+    {
+        // An Ettin-style CrossEncoder: Pooling -> Dense -> LayerNorm -> Dense, each weighted module with its own model.safetensors.
+        using var encoder = new TinyBert(classifier: false, withPooler: false);
+        SentenceTransformersHeadTests.WriteEttinChain(encoder.Directory);
+        _hub.Publish("org/ettin", encoder.Directory);
+        string snapshot = await HubDownloader.DownloadModelAsync("org/ettin", Options());
+        foreach (string module in new[] { "2_Dense", "3_LayerNorm", "4_Dense" })
+        {
+            Assert.True(File.Exists(Path.Combine(snapshot, module, "config.json")), module);
+            Assert.True(File.Exists(Path.Combine(snapshot, module, "model.safetensors")), module);
+        }
+        Assert.True(File.Exists(Path.Combine(snapshot, "config_sentence_transformers.json")));
+        using (var downloaded = Reranker.Load(snapshot))
+        using (var direct = Reranker.Load(encoder.Directory))
+            Assert.Equal(direct.Rerank(Query, Documents).Select(r => r.Score), downloaded.Rerank(Query, Documents).Select(r => r.Score));
+
+        File.Move(Path.Combine(encoder.Directory, "2_Dense", "model.safetensors"), Path.Combine(encoder.Directory, "2_Dense", "pytorch_model.bin"));
+        _hub.Publish("org/ettin-pickle", encoder.Directory);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/ettin-pickle", Options()));
+        Assert.Equal(HubErrorKind.Unsupported, e.Kind);
+        Assert.Contains("2_Dense/pytorch_model.bin", e.Message);
+        Assert.DoesNotContain(_hub.Requests, r => r.Path.Contains("ettin-pickle/resolve/") && r.Path.EndsWith("pytorch_model.bin"));
     }
 
     [Fact]

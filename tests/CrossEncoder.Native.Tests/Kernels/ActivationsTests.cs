@@ -25,4 +25,18 @@ public class ActivationsTests
         Assert.Equal(0f, Activations.Sigmoid(-1000f));
         Assert.False(float.IsNaN(Activations.Sigmoid(-1e30f)));
     }
+
+    [Fact]
+    public void ReluAndElementwiseSigmoidMatchMath()
+    {
+        float[] x = [-3f, -0f, 0f, 0.5f, 40f, -40f, float.NaN];
+        var relu = new float[x.Length];
+        Activations.Relu(x, relu);
+        Assert.Equal([0f, 0f, 0f, 0.5f, 40f, 0f], relu[..6]);
+        Assert.True(float.IsNaN(relu[6]));
+        var sigmoid = (float[])x.Clone();
+        Activations.Sigmoid(sigmoid, sigmoid);   // in place
+        for (int i = 0; i < 6; i++) Assert.Equal(1.0 / (1.0 + Math.Exp(-x[i])), sigmoid[i], 1e-7);
+        Assert.Throws<ArgumentException>(() => Activations.Relu(x, new float[2]));
+    }
 }

@@ -19,6 +19,20 @@ public class PoolingTests
     }
 
     [Fact]
+    public void MaxOfRowsTakesTheElementwiseMaximumOfTheValidRows()
+    {
+        // Rows [1, -2], [-3, 6] are valid, [100, 100] is padding: max = [1, 6].
+        float[] x = [1, -2, -3, 6, 100, 100];
+        var dest = new float[2];
+        Pooling.MaxOfRows(x, 2, 2, dest);
+        Assert.Equal([1f, 6f], dest);
+        Pooling.MaxOfRows(x, 1, 2, dest);
+        Assert.Equal([1f, -2f], dest);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Pooling.MaxOfRows(x, 0, 2, dest));
+        Assert.Throws<ArgumentException>(() => Pooling.MaxOfRows(x, 4, 2, dest));
+    }
+
+    [Fact]
     public void L2NormalizeMatchesHandMath()
     {
         float[] x = [3, 4];

@@ -94,7 +94,7 @@ public class BertModelTests
         File.WriteAllText(Path.Combine(tiny.Directory, "1_Pooling", "config.json"), """{"word_embedding_dimension":16,"pooling_mode_cls_token":false,"pooling_mode_mean_tokens":true}""");
         var model = BertModel.Load(tiny.Directory);
         Assert.Equal(ModelKind.BiEncoder, model.Kind);
-        Assert.Equal(new SentencePooling(PoolingMode.Mean, Normalize: true), model.SentencePooling);
+        Assert.Equal("Pooling(mean) -> Normalize", model.SentenceHead!.ToString());
         float[] embeddings = model.Forward(Fill(model, Sequences)).ToArray();
 
         var naive = new NaiveBert(tiny.Tensors, TinyBert.Hidden, TinyBert.Heads, TinyBert.Layers, 1e-12);

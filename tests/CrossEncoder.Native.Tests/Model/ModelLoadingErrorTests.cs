@@ -114,7 +114,7 @@ public class ModelLoadingErrorTests
     public void UnsupportedSentenceTransformersModulesAreRejected()
     {
         using var tiny = new TinyBert(classifier: false);
-        File.WriteAllText(Path.Combine(tiny.Directory, "modules.json"), """[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"2_Dense","type":"sentence_transformers.models.Dense"}]""");
-        Assert.Contains("'sentence_transformers.models.Dense' is not supported", Assert.Throws<ModelFormatException>(() => BertModel.Load(tiny.Directory)).Message);
+        File.WriteAllText(Path.Combine(tiny.Directory, "modules.json"), """[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"1_LSTM","type":"sentence_transformers.models.LSTM"}]""");
+        Assert.Contains("'sentence_transformers.models.LSTM' is not supported", Assert.Throws<ModelFormatException>(() => BertModel.Load(tiny.Directory)).Message);
     }
 }

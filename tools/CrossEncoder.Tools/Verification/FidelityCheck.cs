@@ -100,7 +100,7 @@ public static class FidelityCheck
                     for (int k = 0; k < h; k++) Compare(OnnxReference.PoolerOutput, PooledTolerance, ourPooler[s * h + k], pooler.Data[s * h + k]);
                 row += length;
             }
-            if (model.Kind == ModelKind.BiEncoder && model.SentencePooling is { Mode: PoolingMode.Mean, Normalize: true })
+            if (model.Kind == ModelKind.BiEncoder && model.SentenceHead is { Pooling.Mode: PoolingMode.Mean, Modules: [SentenceNormalize] })
             {
                 double[] expected = OnnxReference.MeanPoolNormalize(theirs[OnnxReference.LastHiddenState].Data, mask, b, t, h);
                 for (int k = 0; k < b * h; k++) Compare("sentence_embedding", PooledTolerance, output[k], expected[k]);

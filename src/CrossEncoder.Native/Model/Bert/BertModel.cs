@@ -32,7 +32,7 @@ internal sealed class BertModel : ITransformerModel
     private readonly BertPooler? _pooler;
     private readonly BertClassifier? _classifier;
 
-    private BertModel(BertConfig config, WeightSource weights, SentencePooling? sentencePooling, ModelFolder folder)
+    private BertModel(BertConfig config, WeightSource weights, SentenceTransformersHead? sentenceHead, ModelFolder folder)
     {
         Config = config;
         Precision = weights.Precision;
@@ -59,9 +59,11 @@ internal sealed class BertModel : ITransformerModel
         }
         else
         {
-            Kind = ModelKind.BiEncoder;
+            // No classification head: sentence-transformers' module chain (modules.json) is the head, a bi-encoder's pooling
+            // (mean by default) or a 5.x CrossEncoder's Pooling -> Dense ... -> Dense(1) scorer.
+            SentenceHead = sentenceHead ?? SentenceTransformersHead.MeanPooling(config.HiddenSize);
+            Kind = SentenceHead.IsScore ? ModelKind.CrossEncoder : ModelKind.BiEncoder;
             if (weights.Has(TensorNaming.Weight(BertWeightNames.Pooler))) _pooler = new BertPooler(weights, config);
-            SentencePooling = sentencePooling ?? new SentencePooling(PoolingMode.Mean, Normalize: false);
         }
         weights.ThrowIfIncomplete();
         QuantizableTensors = weights.Quantizable.ToArray();
@@ -78,8 +80,7 @@ internal sealed class BertModel : ITransformerModel
             HiddenSize = config.HiddenSize,
             Layers = config.NumHiddenLayers,
             Precision = Precision,
-            ScoreTransform = Kind == ModelKind.BiEncoder ? ScoreTransform.Cosine
-                : folder.CrossEncoderTransform,
+            ScoreTransform = Kind == ModelKind.BiEncoder ? ScoreTransform.Cosine : folder.CrossEncoderTransform,
         };
     }
 
@@ -98,16 +99,19 @@ internal sealed class BertModel : ITransformerModel
     /// <summary>Cross-encoder (classification logits) or bi-encoder (sentence embeddings).</summary>
     public ModelKind Kind { get; }
 
-    /// <summary>The bi-encoder's pooling; null for a cross-encoder.</summary>
-    public SentencePooling? SentencePooling { get; }
+    /// <summary>The sentence-transformers head (modules.json) of a checkpoint without a classification head: a bi-encoder's
+    /// pooling chain or a sentence-transformers CrossEncoder's scorer; null for a <c>*ForSequenceClassification</c> checkpoint.</summary>
+    public SentenceTransformersHead? SentenceHead { get; }
 
     /// <summary>True when the checkpoint has BERT's pooler (dense + tanh on [CLS]).</summary>
     public bool HasPooler => _pooler is not null;
 
-    /// <summary>Width of one output row: the number of labels or the hidden size.</summary>
-    public int OutputSize => Kind == ModelKind.CrossEncoder ? Config.NumLabels : Config.HiddenSize;
+    /// <summary>Width of one output row: the number of labels, or the sentence-transformers head's output (the embedding
+    /// width, or 1 for its score).</summary>
+    public int OutputSize => SentenceHead?.OutputSize ?? Config.NumLabels;
 
-    /// <summary>Loads <c>config.json</c>, <c>model.safetensors</c> and (for bi-encoders) the sentence-transformers pooling files,
+    /// <summary>Loads <c>config.json</c>, <c>model.safetensors</c> and (without a classification head) the sentence-transformers
+    /// module chain (<c>modules.json</c> and its module folders, see <see cref="SentenceTransformersHead"/>),
     /// in fp32 or int8 (a folder written by <c>quantize</c> too). Callers outside the family go through <see cref="ModelLoader"/>.</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
@@ -120,13 +124,16 @@ internal sealed class BertModel : ITransformerModel
         if (precision is not (Precision.Fp32 or Precision.Int8)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "BertModel loads Fp32 or Int8; Auto is chosen by the loader.");
         var config = BertConfig.Load(folder.ConfigPath);
         using var file = folder.OpenWeights();
-        var pooling = config.IsSequenceClassifier ? null : SentencePooling.FromModelFolder(folder.Directory);
+        var head = config.IsSequenceClassifier ? null : SentenceTransformersHead.TryLoad(folder, config.HiddenSize, capabilities);
         var weights = new WeightSource(file, BertWeightNames.NamingOf(config.Family), precision, capabilities);
-        return new BertModel(config, weights, pooling, folder);
+        return new BertModel(config, weights, head, folder);
     }
 
     /// <summary>Creates buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/> sequences.</summary>
-    public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences) => new(Config, maxTokens, maxSequences, OutputSize);
+    public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences) => new(Config, maxTokens, maxSequences, OutputSize, headHiddenSize: HeadHiddenSize);
+
+    /// <summary>Width of the <see cref="ModelTaps.HeadHidden"/> rows: what the last projection reads.</summary>
+    private int HeadHiddenSize => SentenceHead?.HeadHiddenSize ?? Config.HiddenSize;
 
     ModelWorkspace ITransformerModel.CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength) => CreateWorkspace(maxTokens, maxSequences, maxSequenceLength);
 
@@ -138,26 +145,28 @@ internal sealed class BertModel : ITransformerModel
     public BertWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength)
     {
         if (maxSequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "The sequence length must be positive.");
-        return new(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength);
+        return new(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength, HeadHiddenSize);
     }
 
     /// <summary>
     /// Runs the encoder and head on <c>workspace.Batch</c> and returns the outputs [B, <see cref="OutputSize"/>]: logits for a
     /// cross-encoder, sentence embeddings for a bi-encoder. The span is valid until the workspace is used again.
     /// </summary>
-    /// <remarks>A cross-encoder's head reads only the first token ([CLS]) of each sequence, so without a tap the last layer
+    /// <remarks>A cross-encoder's head (a classifier, or a sentence-transformers chain with CLS pooling) reads only the first
+    /// token ([CLS]) of each sequence, so without a tap the last layer
     /// computes that row only (keys and values still from every token): the same logits for ~14 % fewer flops on 6 layers.
     /// With a tap, every layer is computed in full so that each tapped activation is complete. Taps: those of
     /// <see cref="ModelTaps"/>, plus this family's <c>pooler</c> [B, H] when the checkpoint has BERT's pooler (ONNX exports
     /// compare it as <c>pooler_output</c>).</remarks>
     public ReadOnlySpan<float> Forward(BertWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default)
-        => ForwardCore(workspace, tap, firstTokensOnly: Kind == ModelKind.CrossEncoder && tap is null, cancellationToken);
+        => ForwardCore(workspace, tap, firstTokensOnly: tap is null && Kind == ModelKind.CrossEncoder && (SentenceHead?.ReadsFirstTokenOnly ?? true), cancellationToken);
 
     /// <summary><see cref="Forward(BertWorkspace, ActivationTap?, CancellationToken)"/> with the last-layer shortcut chosen by the caller (tests compare both).</summary>
     internal ReadOnlySpan<float> ForwardCore(BertWorkspace workspace, ActivationTap? tap, bool firstTokensOnly, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workspace);
-        if (workspace.OutputSize != OutputSize || workspace.Hidden.Length % Config.HiddenSize != 0)
+        if (workspace.OutputSize != OutputSize || workspace.Hidden.Length % Config.HiddenSize != 0 ||
+            workspace.HeadHidden.Length < workspace.Batch.SequenceCapacity * (SentenceHead?.HeadHiddenSize ?? 0))
             throw new ArgumentException("The workspace was created for another model.", nameof(workspace));
         PackedBatch batch = workspace.Batch;
         int n = batch.TotalTokens, b = batch.Count, h = Config.HiddenSize;
@@ -185,15 +194,20 @@ internal sealed class BertModel : ITransformerModel
         if (_pooler is not null) tap?.Invoke(BertWeightNames.PoolerModule, workspace.Pooled.AsSpan(0, b * h), b, h);
 
         Span<float> output = workspace.Output.AsSpan(0, b * OutputSize);              // [B, out]
+        Span<float> headHidden = workspace.Pooled.AsSpan(0, b * h);                    // [B, H] what the last projection reads
         if (_classifier is not null) _classifier.Forward(workspace.Pooled, output, b);  // logits = pooled W^T + b
         else if (_head is not null) _head.Forward(hidden, batch, workspace.ClsRows, workspace.Pooled, output);   // out_proj(act(dense(h[first])))
-        else SentencePooling!.Forward(hidden, batch, h, output);                         // mean/CLS pooling (+ L2 norm)
+        else
+        {
+            headHidden = workspace.HeadHidden.AsSpan(0, b * SentenceHead!.HeadHiddenSize);
+            SentenceHead.Forward(hidden, batch, output, headHidden);                     // pooling -> dense/LayerNorm/normalize chain
+        }
         if (tap is not null)
         {
             // head.hidden: what the last projection reads (pooled [CLS] for BERT, act(dense(first token)) for the two-layer
-            // heads), or the sentence vector itself for a bi-encoder, which has no projection.
-            if (Kind == ModelKind.BiEncoder) tap(ModelTaps.HeadHidden, output, b, OutputSize);
-            else tap(ModelTaps.HeadHidden, workspace.Pooled.AsSpan(0, b * h), b, h);
+            // heads, the input of a sentence-transformers chain's last Dense), or the sentence vector itself for a chain
+            // without one.
+            tap(ModelTaps.HeadHidden, headHidden, b, headHidden.Length / b);
             tap(ModelTaps.Output, output, b, OutputSize);
         }
         return output;

@@ -8,7 +8,8 @@ namespace CrossEncoder.Native.Model.Bert;
 /// </summary>
 internal sealed class BertWorkspace : ModelWorkspace
 {
-    internal BertWorkspace(BertConfig config, int maxTokens, int maxSequences, int outputSize, int maxSequenceLength = int.MaxValue)
+    // headHiddenSize: width of the head's last-projection input when a sentence-transformers chain is the head (0: none).
+    internal BertWorkspace(BertConfig config, int maxTokens, int maxSequences, int outputSize, int maxSequenceLength = int.MaxValue, int headHiddenSize = 0)
         : base(PackedBatch.Create(maxTokens, maxSequences, maxSequenceLength, config.MaxSequenceLength, config.VocabSize, config.TypeVocabSize), outputSize)
     {
         int h = config.HiddenSize;
@@ -23,6 +24,7 @@ internal sealed class BertWorkspace : ModelWorkspace
         ClsRows = new float[maxSequences * h];                    // [B, H]  first-token rows gathered for the pooler
         Pooled = new float[maxSequences * h];                     // [B, H]  pooler output / sentence embedding
         Output = new float[maxSequences * outputSize];            // [B, out] logits or embeddings
+        HeadHidden = new float[maxSequences * headHiddenSize];    // [B, Hh] a sentence-transformers chain's last-projection input
     }
 
     internal float[] Hidden { get; }
@@ -34,4 +36,5 @@ internal sealed class BertWorkspace : ModelWorkspace
     internal float[] ClsRows { get; }
     internal float[] Pooled { get; }
     internal float[] Output { get; }
+    internal float[] HeadHidden { get; }
 }
