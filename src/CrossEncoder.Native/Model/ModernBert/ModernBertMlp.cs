@@ -8,13 +8,13 @@ namespace CrossEncoder.Native.Model.ModernBert;
 /// </summary>
 internal sealed class ModernBertMlp
 {
-    private readonly Linear _wi;   // [2I, H]: rows 0..I-1 input, I..2I-1 gate
+    private readonly Linear _wi;   // [2I, H]: rows 0..I-1 input, I..2I-1 gate (packed as input/gate panel pairs)
     private readonly Linear _wo;   // [H, I]
 
     public ModernBertMlp(WeightSource weights, ModernBertWeightNames.Layer names, ModernBertConfig config)
     {
         int h = config.HiddenSize, i = config.IntermediateSize;
-        _wi = Linear.Load(weights, names.MlpInput, h, 2 * i, quantizable: true, hasBias: config.MlpBias);
+        _wi = Linear.LoadGated(weights, names.MlpInput, h, i, quantizable: true, hasBias: config.MlpBias);   // packed input|gate pairs
         _wo = Linear.Load(weights, names.MlpOutput, i, h, quantizable: true, hasBias: config.MlpBias);
     }
 
@@ -22,7 +22,7 @@ internal sealed class ModernBertMlp
     public void Forward(ReadOnlySpan<float> x, ModernBertWorkspace workspace, Span<float> output, int rows)
     {
         Span<float> gated = workspace.Intermediate.AsSpan(0, rows * _wo.InFeatures);   // [N, I]
-        _wi.ForwardGeGlu(x, gated, workspace.GateProduct, rows);                         // GELU(input) * gate
+        _wi.ForwardGeGlu(x, gated, Span<float>.Empty, rows);                             // GELU(input) * gate, in Wi's GEMM epilogue
         _wo.Forward(gated, output, rows);
     }
 }

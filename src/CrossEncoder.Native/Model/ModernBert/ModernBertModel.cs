@@ -34,7 +34,7 @@ internal sealed class ModernBertModel : ITransformerModel
     private readonly ModernBertEncoderLayer[] _layers;
     private readonly LayerNormParameters _finalNorm;
     private readonly ModernBertPredictionHead? _head;
-    private readonly SentencePooling? _sentencePooling;
+    private readonly SentenceTransformersHead? _sentenceHead;
 
     private ModernBertModel(ModernBertConfig config, WeightSource weights, ModelFolder folder)
     {
@@ -52,13 +52,17 @@ internal sealed class ModernBertModel : ITransformerModel
         }
         else
         {
-            kind = ModelKind.BiEncoder;
-            weights.Ignore(ModernBertWeightNames.Head.Module);   // ModernBertForMaskedLM's prediction head, unused for embeddings
-            _sentencePooling = SentencePooling.FromModelFolder(folder.Directory);
+            // A bare encoder: sentence-transformers' module chain (modules.json) is the head. An embedding model's pooling
+            // (gte-modernbert-base: CLS + Normalize; mean by default), or the Ettin rerankers' CrossEncoder chain
+            // Pooling(cls) -> Dense(H, H, GELU) -> LayerNorm -> Dense(H, 1).
+            weights.Ignore(ModernBertWeightNames.Head.Module);   // ModernBertForMaskedLM's prediction head, unused here
+            _sentenceHead = SentenceTransformersHead.TryLoad(folder, config.HiddenSize, weights.Capabilities) ?? SentenceTransformersHead.MeanPooling(config.HiddenSize);
+            kind = _sentenceHead.IsScore ? ModelKind.CrossEncoder : ModelKind.BiEncoder;
         }
         weights.ThrowIfIncomplete();
         QuantizableTensors = weights.Quantizable.ToArray();
-        OutputSize = kind == ModelKind.CrossEncoder ? config.NumLabels : config.HiddenSize;
+        OutputSize = _sentenceHead?.OutputSize ?? config.NumLabels;
+        HeadHiddenSize = _sentenceHead?.HeadHiddenSize ?? config.HiddenSize;
         Description = new ModelDescription
         {
             Family = "modernbert",
@@ -85,8 +89,11 @@ internal sealed class ModernBertModel : ITransformerModel
     /// <summary>The architecture, from config.json.</summary>
     public ModernBertConfig Config { get; }
 
-    /// <summary>Width of one output row: the number of labels or the hidden size.</summary>
+    /// <summary>Width of one output row: the number of labels, or the sentence-transformers chain's output.</summary>
     public int OutputSize { get; }
+
+    /// <summary>Width of what the last projection reads (the <c>head.hidden</c> tap).</summary>
+    public int HeadHiddenSize { get; }
 
     /// <summary>Loads <c>config.json</c> and <c>model.safetensors</c> in fp32 or int8. Callers outside the family go through <see cref="ModelLoader"/>.</summary>
     /// <exception cref="ModelFormatException">A file is missing, malformed, or does not match the config.</exception>
@@ -102,7 +109,7 @@ internal sealed class ModernBertModel : ITransformerModel
     public ModelWorkspace CreateWorkspace(int maxTokens, int maxSequences, int maxSequenceLength)
     {
         if (maxSequenceLength <= 0) throw new ArgumentOutOfRangeException(nameof(maxSequenceLength), maxSequenceLength, "The sequence length must be positive.");
-        return new ModernBertWorkspace(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength);
+        return new ModernBertWorkspace(Config, maxTokens, maxSequences, OutputSize, maxSequenceLength, HeadHiddenSize);
     }
 
     /// <summary>
@@ -137,8 +144,9 @@ internal sealed class ModernBertModel : ITransformerModel
         }
         else
         {
-            _sentencePooling!.Forward(hidden, batch, h, output);                     // mean/CLS pooling (+ L2 norm)
-            tap?.Invoke(ModelTaps.HeadHidden, output, b, OutputSize);
+            Span<float> headHidden = ws.HeadHidden.AsSpan(0, b * HeadHiddenSize);    // [B, head hidden]
+            _sentenceHead!.Forward(hidden, batch, output, headHidden);               // pooling -> dense/LayerNorm/normalize chain
+            tap?.Invoke(ModelTaps.HeadHidden, headHidden, b, HeadHiddenSize);
         }
         tap?.Invoke(ModelTaps.Output, output, b, OutputSize);
         return output;

@@ -8,7 +8,7 @@ namespace CrossEncoder.Native.Model.ModernBert;
 /// </summary>
 internal sealed class ModernBertWorkspace : ModelWorkspace
 {
-    internal ModernBertWorkspace(ModernBertConfig config, int maxTokens, int maxSequences, int outputSize, int maxSequenceLength)
+    internal ModernBertWorkspace(ModernBertConfig config, int maxTokens, int maxSequences, int outputSize, int maxSequenceLength, int headHiddenSize)
         : base(PackedBatch.Create(maxTokens, maxSequences, maxSequenceLength, config.MaxPositionEmbeddings, config.VocabSize, typeVocabSize: 1), outputSize)
     {
         int h = config.HiddenSize;
@@ -19,10 +19,9 @@ internal sealed class ModernBertWorkspace : ModelWorkspace
         QueryKeyValue = new float[maxTokens * 3 * h];                   // [N, 3H] Q | K | V, Q and K rotated
         Context = new float[maxTokens * h];                             // [N, H]  attention output before Wo
         Projection = new float[maxTokens * h];                          // [N, H]  a sublayer's output before the residual add
-        GateProduct = new float[maxTokens * 2 * config.IntermediateSize];   // [N, 2I] Wi's product when GeGLU is not fused
-        Intermediate = new float[maxTokens * config.IntermediateSize];  // [N, I]  GELU(input) * gate
+        Intermediate = new float[maxTokens * config.IntermediateSize];  // [N, I]  GELU(input) * gate (fused into Wi's GEMM)
         Pooled = new float[maxSequences * h];                           // [B, H]  pooled final states
-        HeadHidden = new float[maxSequences * h];                       // [B, H]  what the classifier reads
+        HeadHidden = new float[maxSequences * Math.Max(h, headHiddenSize)];   // [B, H]  what the classifier reads
         Output = new float[maxSequences * outputSize];                  // [B, out] logits or embeddings
     }
 
@@ -31,7 +30,6 @@ internal sealed class ModernBertWorkspace : ModelWorkspace
     internal float[] QueryKeyValue { get; }
     internal float[] Context { get; }
     internal float[] Projection { get; }
-    internal float[] GateProduct { get; }
     internal float[] Intermediate { get; }
     internal float[] Pooled { get; }
     internal float[] HeadHidden { get; }
