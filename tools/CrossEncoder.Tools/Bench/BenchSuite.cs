@@ -42,7 +42,7 @@ public sealed class BenchReport
         {
             var row = new JsonObject
             {
-                ["case"] = c.Case, ["ours_per_s"] = Number(c.OursPerSecond, 2), ["ort_per_s"] = Number(c.OrtPerSecond, 2),
+                ["case"] = c.Case, ["ours_per_s"] = Number(c.OursPerSecond, c.OursPerSecond < 1 ? 4 : 2), ["ort_per_s"] = Number(c.OrtPerSecond, c.OrtPerSecond < 1 ? 4 : 2),
                 ["ratio"] = Number(c.Ratio, 3), ["peer"] = c.Peer,
             };
             foreach (var (key, value) in c.Extra) row[key] = Number(value, value != 0 && Math.Abs(value) < 0.01 ? 8 : 2);
