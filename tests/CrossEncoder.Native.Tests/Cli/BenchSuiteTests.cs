@@ -100,5 +100,12 @@ public class BenchSuiteTests(MiniLmFixture minilm)
         error = new StringWriter();
         Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--cases", "int8-vs-ort-int8"], new StringReader(""), new StringWriter(), error));
         Assert.Contains("--cases 'int8-vs-ort-int8' matches no case (cases: padded 1x128,", error.ToString());   // needs --precision int8
+        error = new StringWriter();
+        Assert.Equal(2, CrossEncoder.Cli.OnnxCli.Run(["bench", "--modernbert", "some/folder"], new StringReader(""), new StringWriter(), error));
+        Assert.Contains("--modernbert belongs to --suite", error.ToString());
+        error = new StringWriter();
+        string notAModel = Path.Combine(Path.GetTempPath(), "crossencoder-no-model-" + Guid.NewGuid().ToString("N"));
+        Assert.Equal(1, CrossEncoder.Cli.OnnxCli.Run(["bench", "--suite", "--cases", "modernbert", "--modernbert", notAModel], new StringReader(""), new StringWriter(), error));
+        Assert.Contains($"--modernbert '{notAModel}' is not a model folder (no config.json)", error.ToString());
     }
 }

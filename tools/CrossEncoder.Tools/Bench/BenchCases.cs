@@ -5,15 +5,20 @@ using Microsoft.ML.OnnxRuntime;
 
 namespace CrossEncoder.Tools.Bench;
 
-/// <summary>One row of the suite: <c>ratio</c> is always ours / ORT throughput (higher is better).</summary>
+/// <summary>One row of the suite: <c>ratio</c> is always ours / peer throughput (higher is better); the peer is ONNX Runtime
+/// unless <see cref="Peer"/> says otherwise (PyTorch for ModernBERT).</summary>
 /// <param name="Case">Stable name, e.g. <c>padded 64x128</c>.</param>
 /// <param name="OursPerSecond">Our median throughput (pairs per second).</param>
-/// <param name="OrtPerSecond">ONNX Runtime's median throughput on the same ids.</param>
+/// <param name="OrtPerSecond">The peer's throughput on the same ids (ONNX Runtime's median for the BERT cases); NaN when no peer ran.</param>
 /// <param name="Extra">Case-specific numbers (e.g. <c>ours_median_ms</c>), written to the JSON as they are.</param>
-public sealed record BenchCaseResult(string Case, double OursPerSecond, double OrtPerSecond, IReadOnlyDictionary<string, double> Extra)
+/// <param name="Note">One line for the reader (e.g. why the peer did not run), or null.</param>
+public sealed record BenchCaseResult(string Case, double OursPerSecond, double OrtPerSecond, IReadOnlyDictionary<string, double> Extra, string? Note = null)
 {
-    /// <summary>ours / ORT.</summary>
+    /// <summary>ours / peer (NaN without a peer).</summary>
     public double Ratio => OursPerSecond / OrtPerSecond;
+
+    /// <summary>The engine in the peer column: <c>onnxruntime</c>, <c>torch 1.13.1</c>, or <c>none</c>.</summary>
+    public string Peer { get; init; } = "onnxruntime";
 }
 
 /// <summary>One case's work, ready to time: one call of each engine over the same pairs.</summary>
@@ -33,7 +38,7 @@ public sealed record BenchCase(string Name, Func<BenchContext, PreparedCase> Pre
 /// each, and reports the median round: a neighbour process that takes a core for a while hurts both sides alike.
 /// To add a case (e.g. an int8 variant), append to <see cref="All"/>.
 /// </summary>
-public static class BenchCases
+public static partial class BenchCases
 {
     /// <summary>(pairs, tokens) of the padded cases.</summary>
     public static readonly (int Pairs, int Tokens)[] PaddedShapes = [(1, 128), (16, 32), (64, 128), (8, 512)];

@@ -12,8 +12,11 @@ public sealed class BenchContext : IDisposable
 {
     private readonly string? _temporaryFolder;
 
-    private BenchContext(Reranker reranker, OrtEncoder ort, string? temporaryFolder, BenchSettings settings, string headNote)
+    private readonly Lazy<ModernBertBench> _modernBert;
+
+    private BenchContext(Reranker reranker, OrtEncoder ort, string? temporaryFolder, BenchSettings settings, string headNote, Lazy<ModernBertBench> modernBert)
     {
+        _modernBert = modernBert;
         Reranker = reranker;
         Ort = ort;
         _temporaryFolder = temporaryFolder;
@@ -28,7 +31,7 @@ public sealed class BenchContext : IDisposable
     public Reranker? Int8Reranker { get; private init; }
 
     /// <summary>This context with <see cref="Int8Reranker"/> as the engine (shares ORT; never dispose the view).</summary>
-    public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8");
+    public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8", _modernBert);
 
     /// <summary>ONNX Runtime on its own dynamic int8 model of the same export (when <see cref="BenchSettings.Int8"/>), else null.</summary>
     public OrtEncoder? OrtInt8 { get; private init; }
@@ -38,7 +41,13 @@ public sealed class BenchContext : IDisposable
 
     /// <summary>This context with <see cref="Int8Reranker"/> and <see cref="OrtInt8"/> as the engines (never dispose the view).</summary>
     public BenchContext OrtInt8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."),
-        OrtInt8 ?? throw new InvalidOperationException("The suite was opened without int8."), null, Settings, HeadNote + "; int8 vs ORT int8");
+        OrtInt8 ?? throw new InvalidOperationException("The suite was opened without int8."), null, Settings, HeadNote + "; int8 vs ORT int8", _modernBert);
+
+    /// <summary>The ModernBERT cases' model and peer, opened on first use (the random checkpoint is written then) and shared by the views.</summary>
+    public ModernBertBench ModernBert => _modernBert.Value;
+
+    /// <summary>True once a ModernBERT case has opened <see cref="ModernBert"/>.</summary>
+    public bool ModernBertOpened => _modernBert.IsValueCreated;
 
     /// <summary>ONNX Runtime on the same encoder.</summary>
     public OrtEncoder Ort { get; }
@@ -97,7 +106,8 @@ public sealed class BenchContext : IDisposable
             ortInt8 = new OrtEncoder(Google.Protobuf.MessageExtensions.ToByteArray(int8Model), settings.Threads);
             ortInt8Note = $"ORT int8: quantize_dynamic-equivalent model, {quantization.QuantizedMatMuls} MatMuls per-column QInt8 x dynamic u8, {quantization.SkippedMatMuls} fp32";
         }
-        return new BenchContext(reranker, ort, temporary, settings, note)
+        var modernBert = new Lazy<ModernBertBench>(() => ModernBertBench.Open(settings.ModernBertDirectory, settings.Threads));
+        return new BenchContext(reranker, ort, temporary, settings, note, modernBert)
         {
             Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8, Capabilities = kernels }) : null,
             OrtInt8 = ortInt8,
@@ -128,6 +138,7 @@ public sealed class BenchContext : IDisposable
         OrtInt8?.Dispose();
         Reranker.Dispose();
         Int8Reranker?.Dispose();
+        if (_modernBert.IsValueCreated) _modernBert.Value.Dispose();
         if (_temporaryFolder is not null)
         {
             try { Directory.Delete(_temporaryFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -141,4 +152,8 @@ public sealed class BenchContext : IDisposable
 /// <param name="Query">The workload query.</param>
 /// <param name="Documents">The workload passages.</param>
 /// <param name="Int8">Also load our engine in int8, ONNX Runtime on its own dynamic int8 model, and add the int8 rows (<see cref="BenchCases.Int8"/>).</param>
-public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents, bool Int8 = false);
+/// <param name="ModernBertDirectory">The ModernBERT folder the <c>modernbert</c> cases time; null: random weights at
+/// gte-reranker-modernbert-base's shape, written to a temporary folder.</param>
+/// <param name="PeakGflops">The FMA peak of <paramref name="Threads"/> cores (GFLOP/s) the cases' % of peak refers to; 0: not measured.</param>
+public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents, bool Int8 = false, string? ModernBertDirectory = null,
+    double PeakGflops = 0);

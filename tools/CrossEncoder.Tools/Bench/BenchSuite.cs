@@ -42,10 +42,11 @@ public sealed class BenchReport
         {
             var row = new JsonObject
             {
-                ["case"] = c.Case, ["ours_per_s"] = Math.Round(c.OursPerSecond, 2), ["ort_per_s"] = Math.Round(c.OrtPerSecond, 2),
-                ["ratio"] = Math.Round(c.Ratio, 3),
+                ["case"] = c.Case, ["ours_per_s"] = Number(c.OursPerSecond, c.OursPerSecond < 1 ? 4 : 2), ["ort_per_s"] = Number(c.OrtPerSecond, c.OrtPerSecond < 1 ? 4 : 2),
+                ["ratio"] = Number(c.Ratio, 3), ["peer"] = c.Peer,
             };
-            foreach (var (key, value) in c.Extra) row[key] = Math.Round(value, 2);
+            foreach (var (key, value) in c.Extra) row[key] = Number(value, value != 0 && Math.Abs(value) < 0.01 ? 8 : 2);
+            if (c.Note is not null) row["note"] = c.Note;
             cases.Add(row);
         }
         var root = new JsonObject
@@ -57,6 +58,9 @@ public sealed class BenchReport
         };
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
+
+    // JSON has no NaN: a missing peer's throughput and ratio are null.
+    private static JsonNode? Number(double value, int digits) => double.IsFinite(value) ? Math.Round(value, digits) : null;
 
     /// <summary>Markdown tables: peak, GEMM (one row per shape, 1 thread and all threads side by side), cases.</summary>
     public string ToTable()
@@ -78,18 +82,22 @@ public sealed class BenchReport
             s.AppendLine(one is not null && all is not null ? string.Create(inv, $"{all.Gflops / one.Gflops:F2}x |") : " |");
         }
         s.AppendLine();
-        s.AppendLine("| case | ours pairs/s | ORT pairs/s | ours/ORT | notes |");
+        s.AppendLine("| case | ours pairs/s | peer pairs/s | ours/peer | notes |");
         s.AppendLine("|---|---|---|---|---|");
         foreach (var c in Cases)
         {
-            string notes = string.Join(", ", c.Extra.Select(kv => string.Create(inv, $"{kv.Key} {kv.Value:0.#}")));
-            s.AppendLine(inv, $"| {c.Case} | {c.OursPerSecond:F1} | {c.OrtPerSecond:F1} | {c.Ratio:F2} | {notes} |");
+            var parts = c.Extra.Select(kv => string.Create(inv, $"{kv.Key} {(kv.Value != 0 && Math.Abs(kv.Value) < 0.05 ? kv.Value.ToString("G2", inv) : kv.Value.ToString("0.#", inv))}")).ToList();
+            if (c.Peer != "onnxruntime") parts.Insert(0, "peer " + c.Peer);
+            if (c.Note is not null) parts.Add(c.Note);
+            string peer = double.IsFinite(c.OrtPerSecond) ? c.OrtPerSecond.ToString("F1", inv) : "n/a";
+            string ratio = double.IsFinite(c.Ratio) ? c.Ratio.ToString("F2", inv) : "n/a";
+            s.AppendLine(inv, $"| {c.Case} | {c.OursPerSecond:F1} | {peer} | {ratio} | {string.Join(", ", parts)} |");
         }
         return s.ToString();
     }
 }
 
-/// <summary>The whole <c>bench --suite</c>: peak, GEMM, then every case of <see cref="BenchCases.All"/>, in one process.</summary>
+/// <summary>The whole <c>bench --suite</c>: peak, GEMM, then every case of <see cref="BenchCases.Suite"/>, in one process.</summary>
 public static class BenchSuite
 {
     /// <summary>Runs the suite; <paramref name="progress"/> gets one line per finished measurement (for stderr).</summary>
@@ -105,17 +113,24 @@ public static class BenchSuite
         if (settings.Int8)
             gemm = [.. gemm, .. GemmInt8Bench.Run(threads, Math.Clamp(settings.Seconds / 20, 0.1, 1.0),
                 r => progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"gemm {r.M}x{r.N}x{r.K} {r.Path} {r.Threads} thread(s): {r.Gflops:F1} G int-ops/s ({r.PercentOfPeak:F0} % of the integer peak)")))];
+        settings = settings with { PeakGflops = all };
         using var context = BenchContext.Open(modelDirectory, onnxPath, settings);
         progress?.Invoke("model: " + context.HeadNote);
         if (context.OrtInt8Note is { } ortInt8) progress?.Invoke(ortInt8);
         var results = new List<BenchCaseResult>();
-        foreach (var c in cases ?? (settings.Int8 ? [.. BenchCases.All(), .. BenchCases.Int8()] : BenchCases.All()))
+        foreach (var c in cases ?? BenchCases.Suite(settings.Int8))
         {
             var r = c.Run(context);
             results.Add(r);
-            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, ORT {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}"));
+            string peer = r.Peer == "onnxruntime" ? "ORT" : r.Peer;
+            progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"{r.Case}: ours {r.OursPerSecond:F1}/s, {peer} {r.OrtPerSecond:F1}/s, ratio {r.Ratio:F2}{(r.Note is null ? "" : "; " + r.Note)}"));
         }
         var machine = Machine(threads, context.HeadNote);
+        if (context.ModernBertOpened)
+        {
+            machine["modernbert"] = context.ModernBert.Note;
+            machine["modernbert_peer"] = context.ModernBert.Probe() ?? $"PyTorch, plain eager forward pass (tools/peers/modernbert_torch.py) under {ModernBertBench.PeerPython}, one process per shape";
+        }
         if (context.OrtInt8Note is { } note) machine["onnxruntime_int8"] = note;
         return new BenchReport { Machine = machine, PeakOneCore = one, PeakAllCores = all, Gemm = gemm, Cases = results };
     }
