@@ -5,10 +5,10 @@ namespace CrossEncoder.Native.Kernels;
 // T x (2w + 1) x dH instead of T x T x dH, so it grows linearly with T.
 //
 // Implementation notes. The query rows are cut into blocks of R rows (WindowBlockRows); block [i0, i0 + R) needs the key
-// range [lo, hi) = [max(0, i0 - w), min(T, i0 + R + w)), at most R + 2w keys, and per block the global path's three steps
-// (Attention.cs) run on that range:
+// range [lo, hi) = [max(0, i0 - w), min(T, i0 + R + w)) (lo rounded down to a panel of NR keys), about R + 2w keys, and
+// per block the global path's three steps (Attention.cs) run on that range:
 //
-//   pack K_h[lo:hi] ([N = n, K = dH]) and V_h[lo:hi] ([K = n, N = dH]), n = hi - lo    Gemm.PackAll, linear in T overall
+//   pack V_h[lo:hi] ([K = n, N = dH]), n = hi - lo      Gemm.PackAll (K_h is packed once per chunk, see WindowedRows)
 //   S[R, n]  = Q_blk K_h[lo:hi]^T                                                       GEMM
 //   S[r, j]  = -inf where key lo + j is outside query i0 + r's band                      r entries left, R - 1 - r right
 //   S[r, :]  = exp(S[r, :] * scale - max)   (written in packed-A layout where it can)   exp(-inf) = 0 exactly (VectorExp)
@@ -17,7 +17,8 @@ namespace CrossEncoder.Native.Kernels;
 // The range is a parallelogram inside an R x (R + 2w) rectangle: a block computes R (R + 2w) scores of which about
 // R (2w + 1) are used, so the waste is (R - 1) / (R + 2w): small blocks waste less, but each block pays a GEMM call, the
 // packing of its key range (~2 (R + 2w) dH floats) and short GEMMs (QK^T has K = dH; S V has M = R). The block height grows
-// with the window (WindowBlockRows): R = 32 at w = 64.
+// with the window (WindowBlockRows): R = 32 at w = 64 (on Zen 4, one thread, T = 4096: 16 rows 33, 32 rows 35, 64 rows 33
+// useful GFLOP/s).
 // Parts: (sequence, head, chunk of ChunkRows query rows), claimed dynamically, so one long sequence fills every core.
 // Buffers: the packed ranges, P and S of one block live in this thread's PackBuffer, nothing is allocated per call.
 
@@ -47,12 +48,18 @@ internal static unsafe partial class Attention
     private static void WindowedRows(BatchJob* batch, int s, int h, int q0, int q1)
     {
         int start = batch->Starts[s], t = batch->Starts[s + 1] - start, dh = batch->HeadDim, w = batch->Window;
-        int hidden = batch->Heads * dh, ld = batch->Ld, blockRows = WindowBlockRows(w, batch->Caps.Isa);
+        int hidden = batch->Heads * dh, ld = batch->Ld;
         var caps = batch->Caps;
-        int maxKeys = (int)Math.Min(t, blockRows + 2L * w);          // n of the widest block
+        int blockRows = WindowBlockRows(w, caps.Isa), nr = Gemm.Nr(caps.Isa);
         float* q = batch->Qkv + (long)start * ld + h * dh, k = q + hidden, v = q + 2 * hidden;   // head h's columns, row 0
         float* output = batch->Output + (long)start * hidden + h * dh;
-        var qk = new Gemm.Job { Lda = ld, Ldb = ld, BIsKByN = false, N = maxKeys, K = dh, Caps = caps };
+        // Key ranges start on a multiple of NR (a few more masked keys when w is not one), so when K_h's packed form is a
+        // single k-slice (dH <= KC) the panels of a block's keys are a pointer offset into the chunk's panels: K_h is packed
+        // once per chunk instead of once per block. V_h (its keys are the reduction, sliced by KC) is packed per block.
+        int chunkLo = KeyRangeStart(q0, w, nr), chunkHi = (int)Math.Min(t, (long)q1 + w);
+        int maxKeys = (int)Math.Min(chunkHi - chunkLo, blockRows + 2L * w + nr - 1);   // n of the widest block
+        bool sliceK = dh <= Gemm.Kc(caps.Isa);
+        var qk = new Gemm.Job { Lda = ld, Ldb = ld, BIsKByN = false, N = sliceK ? chunkHi - chunkLo : maxKeys, K = dh, Caps = caps };
         var pv = new Gemm.Job { Ldb = ld, BIsKByN = true, Ldc = hidden, N = dh, K = maxKeys, Caps = caps };
         long qkLength = Gemm.PackedLength(&qk), pvLength = Gemm.PackedLength(&pv);
         bool packProbabilities = CanPackProbabilities(caps);
@@ -62,12 +69,29 @@ internal static unsafe partial class Attention
         float* probabilities = packedV + pvLength;                    // [MC, n] in Gemm's packed-A layout, when packProbabilities
         float* scores = probabilities + probabilitiesLength;          // [R, n], row stride n
         float* inverseSums = stackalloc float[MaxWindowBlockRows];    // [R] 1 / l[r] (or l[r] on the packed route)
+        float* chunkPanels = null, zeroBias = null;
+        int chunkPanelCount = 0;
+        if (sliceK)
+        {
+            qk.B = k + (long)chunkLo * ld;
+            Gemm.PackAll(&qk, packedK);                                       // K_h[chunkLo:chunkHi] as panels of NR keys
+            chunkPanels = qk.Packed; zeroBias = qk.PackedBias; chunkPanelCount = qk.PanelStride;
+        }
         for (int i0 = q0; i0 < q1; i0 += blockRows)
         {
             int rows = Math.Min(blockRows, q1 - i0);
-            int lo = Math.Max(0, i0 - w), hi = (int)Math.Min(t, (long)i0 + rows + w), n = hi - lo;   // the block's keys [lo, hi)
-            qk.A = q + (long)i0 * ld; qk.M = rows; qk.B = k + (long)lo * ld; qk.N = n; qk.C = scores; qk.Ldc = n;
-            Gemm.PackAll(&qk, packedK);
+            int lo = KeyRangeStart(i0, w, nr), hi = (int)Math.Min(t, (long)i0 + rows + w), n = hi - lo;   // the block's keys [lo, hi)
+            qk.A = q + (long)i0 * ld; qk.M = rows; qk.N = n; qk.C = scores; qk.Ldc = n;
+            if (sliceK)
+            {
+                // Panels (lo - chunkLo) / NR on of the chunk's single slice; the bias is the chunk's zeros.
+                qk.Packed = chunkPanels + (long)(lo - chunkLo) * dh; qk.PackedBias = zeroBias; qk.PanelStride = chunkPanelCount;
+            }
+            else
+            {
+                qk.B = k + (long)lo * ld;
+                Gemm.PackAll(&qk, packedK);
+            }
             Gemm.Run(&qk);                                                   // S[rows, n] = Q_blk K_h[lo:hi]^T
             MaskOutsideBand(scores, rows, n, i0, lo, w, t);                   // S[r, j] = -inf outside query i0 + r's band
             pv.B = v + (long)lo * ld; pv.K = n; pv.M = rows; pv.C = output + (long)i0 * hidden;
@@ -86,6 +110,10 @@ internal static unsafe partial class Attention
             for (int r = 0; r < rows; r++) ScaleRow(pv.C + (long)r * hidden, inverseSums[r], dh);          // O_blk[r] /= l[r]
         }
     }
+
+    /// <summary>The first key of query row <paramref name="i"/>'s band, max(0, i - w), rounded down to a multiple of
+    /// <paramref name="nr"/> (a panel boundary of the packed keys).</summary>
+    private static int KeyRangeStart(int i, int w, int nr) => Math.Max(0, i - w) / nr * nr;
 
     /// <summary>
     /// S [rows, n] holds query rows i0.. against keys lo..lo + n - 1 of a sequence of <paramref name="t"/> tokens: sets

@@ -299,7 +299,8 @@ internal static unsafe partial class Gemm
     }
 
     internal static int Mr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 8, KernelIsa.Avx2 => 6, _ => 4 };
-    private static int Nr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 32, KernelIsa.Avx2 => 16, _ => PortableNr };
+    /// <summary>NR, the columns of one packed B panel (the microkernel's register tile width) on <paramref name="isa"/>.</summary>
+    internal static int Nr(KernelIsa isa) => isa switch { KernelIsa.Avx512 => 32, KernelIsa.Avx2 => 16, _ => PortableNr };
 
     /// <summary>C[m0:m1, n0:n1] on the calling thread: the blocked loop nest of the file header.</summary>
     private static void Range(Job* job, int m0, int m1, int n0, int n1)
@@ -377,7 +378,7 @@ internal static unsafe partial class Gemm
                 {
                     float* src = b + (long)(pc + p) * ldb + jc + jr * nr;
                     float* row = panel + p * nr;
-                    for (int cc = 0; cc < cols; cc++) row[cc] = src[cc];
+                    new ReadOnlySpan<float>(src, cols).CopyTo(new Span<float>(row, cols));   // a vector copy (was one float at a time)
                     for (int cc = cols; cc < nr; cc++) row[cc] = 0f;
                 }
             }
