@@ -55,4 +55,21 @@ internal sealed class ModernBertAttention
             1f / MathF.Sqrt(_headDim), _window, _capabilities);
         _wo.Forward(context, output, n);
     }
+
+    /// <summary>
+    /// The first token of each sequence only (a last layer whose head reads [CLS]): output[B, H] row b is Wo of token 0 of
+    /// sequence b attending over its keys (all of them, or its window [0, radius]). Q, K, V are projected and rotated for
+    /// every token, as only K and V of the other rows are needed but the fused Wqkv makes them in one product.
+    /// </summary>
+    public void ForwardFirstTokens(ReadOnlySpan<float> x, PackedBatch batch, ModernBertWorkspace workspace, Span<float> output)
+    {
+        int n = batch.TotalTokens, b = batch.Count, h = _heads * _headDim;
+        Span<float> qkv = workspace.QueryKeyValue.AsSpan(0, n * 3 * h);                 // [N, 3H]
+        _wqkv.Forward(x, qkv, n);
+        Rotary.ApplyBatch(qkv, 3 * h, batch.Starts, batch.Count, _heads, _rotary, _capabilities);
+        Span<float> context = workspace.Context.AsSpan(0, b * h);                        // [B, H] first tokens only
+        Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: true, _heads, _headDim,
+            1f / MathF.Sqrt(_headDim), _window, _capabilities);
+        _wo.Forward(context, output, b);
+    }
 }

@@ -48,4 +48,30 @@ internal sealed class ModernBertEncoderLayer
         _mlp.Forward(normed, workspace, projection, n);                                // projection = mlp(normed)
         Activations.AddInPlace(hidden[..(n * _hidden)], projection);                   // h += feed-forward
     }
+
+    /// <summary>
+    /// The same block for the first token of each sequence only: all a head reading [CLS] needs from the last layer (keys and
+    /// values still come from every token). Rows hidden[start_b] are updated; the other rows keep their input.
+    /// </summary>
+    public void ForwardFirstTokens(Span<float> hidden, PackedBatch batch, ModernBertWorkspace workspace)
+    {
+        int n = batch.TotalTokens, b = batch.Count, h = _hidden;
+        Span<float> normed = workspace.Normed.AsSpan(0, n * h);                       // [N, H]
+        Span<float> projection = workspace.Projection.AsSpan(0, b * h);               // [B, H]
+        Span<float> first = workspace.FirstRows.AsSpan(0, b * h);                     // [B, H] the first tokens' residual rows
+        ReadOnlySpan<float> attentionInput = hidden[..(n * h)];
+        if (_attentionNorm is not null)
+        {
+            _attentionNorm.Forward(hidden, normed, n);                                 // K, V need every row normed
+            attentionInput = normed;
+        }
+        _attention.ForwardFirstTokens(attentionInput, batch, workspace, projection);  // projection[B] = attn(first tokens)
+        for (int s = 0; s < b; s++) hidden.Slice(batch.Starts[s] * h, h).CopyTo(first.Slice(s * h, h));
+        Activations.AddInPlace(first, projection);                                     // first += attention
+        Span<float> normedFirst = normed[..(b * h)];
+        _mlpNorm.Forward(first, normedFirst, b);                                       // mlp_norm(first)
+        _mlp.Forward(normedFirst, workspace, projection, b);                           // projection[B] = mlp(...)
+        Activations.AddInPlace(first, projection);                                     // first += feed-forward
+        for (int s = 0; s < b; s++) first.Slice(s * h, h).CopyTo(hidden.Slice(batch.Starts[s] * h, h));
+    }
 }

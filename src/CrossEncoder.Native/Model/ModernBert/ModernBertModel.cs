@@ -116,7 +116,14 @@ internal sealed class ModernBertModel : ITransformerModel
     /// Runs the encoder and head on <c>workspace.Batch</c> and returns [B, <see cref="OutputSize"/>]: logits for a cross-encoder,
     /// sentence embeddings for a bi-encoder. Taps: <see cref="ModelTaps"/> plus <see cref="FinalNormTap"/>.
     /// </summary>
+    /// <remarks>A head that reads only [CLS] (CLS pooling: the Ettin rerankers, gte-modernbert-base) needs only the first
+    /// token of each sequence from the last layer, so without a tap that layer computes those rows only (keys and values
+    /// still from every token): the same output for about 1/L less work. With a tap every layer is computed in full.</remarks>
     public ReadOnlySpan<float> Forward(ModelWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default)
+        => ForwardCore(workspace, tap, firstTokensOnly: tap is null && (_head?.ReadsFirstTokenOnly ?? _sentenceHead!.ReadsFirstTokenOnly), cancellationToken);
+
+    /// <summary><see cref="Forward"/> with the last-layer shortcut chosen by the caller (tests compare both).</summary>
+    internal ReadOnlySpan<float> ForwardCore(ModelWorkspace workspace, ActivationTap? tap, bool firstTokensOnly, CancellationToken cancellationToken)
     {
         var ws = workspace as ModernBertWorkspace ?? throw new ArgumentException("The workspace was created for another model.", nameof(workspace));
         if (ws.OutputSize != OutputSize || ws.Hidden.Length % Config.HiddenSize != 0) throw new ArgumentException("The workspace was created for another model.", nameof(workspace));
@@ -130,7 +137,10 @@ internal sealed class ModernBertModel : ITransformerModel
         for (int i = 0; i < _layers.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _layers[i].Forward(hidden, batch, ws);                                   // h += attn(norm h); h += mlp(norm h)
+            if (firstTokensOnly && i == _layers.Length - 1)
+                _layers[i].ForwardFirstTokens(hidden, batch, ws);                    // last layer: only the [CLS] rows the head reads
+            else
+                _layers[i].Forward(hidden, batch, ws);                               // h += attn(norm h); h += mlp(norm h)
             tap?.Invoke(ModelTaps.Layer(i), hidden, n, h);
         }
         _finalNorm.Forward(hidden, n);                                               // last_hidden_state [N, H]

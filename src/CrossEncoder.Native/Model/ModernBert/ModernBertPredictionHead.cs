@@ -19,6 +19,9 @@ internal sealed class ModernBertPredictionHead
     private readonly KernelCapabilities _capabilities;
     private readonly int _hidden;
 
+    /// <summary>True for CLS pooling: only the first token of each sequence is read.</summary>
+    public bool ReadsFirstTokenOnly => !_meanPooling;
+
     public ModernBertPredictionHead(WeightSource weights, ModernBertConfig config)
     {
         int h = config.HiddenSize;

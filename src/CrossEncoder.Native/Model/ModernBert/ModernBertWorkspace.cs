@@ -20,6 +20,7 @@ internal sealed class ModernBertWorkspace : ModelWorkspace
         Context = new float[maxTokens * h];                             // [N, H]  attention output before Wo
         Projection = new float[maxTokens * h];                          // [N, H]  a sublayer's output before the residual add
         Intermediate = new float[maxTokens * config.IntermediateSize];  // [N, I]  GELU(input) * gate (fused into Wi's GEMM)
+        FirstRows = new float[maxSequences * h];                        // [B, H]  first tokens' rows in a [CLS]-only last layer
         Pooled = new float[maxSequences * h];                           // [B, H]  pooled final states
         HeadHidden = new float[maxSequences * Math.Max(h, headHiddenSize)];   // [B, H]  what the classifier reads
         Output = new float[maxSequences * outputSize];                  // [B, out] logits or embeddings
@@ -31,6 +32,7 @@ internal sealed class ModernBertWorkspace : ModelWorkspace
     internal float[] Context { get; }
     internal float[] Projection { get; }
     internal float[] Intermediate { get; }
+    internal float[] FirstRows { get; }
     internal float[] Pooled { get; }
     internal float[] HeadHidden { get; }
     internal float[] Output { get; }

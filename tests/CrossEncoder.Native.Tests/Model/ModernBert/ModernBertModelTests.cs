@@ -141,6 +141,35 @@ public sealed class ModernBertModelTests
         Assert.NotEqual(RunEngine(classic, ids)[ModelTaps.Output], RunEngine(changed, ids)[ModelTaps.Output]);
     }
 
+    /// <summary>A CLS-pooling head lets the last layer compute the [CLS] rows only (keys and values from every token, the
+    /// first token's window on a local last layer): the untapped output equals the full computation's.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheClsOnlyLastLayerGivesTheFullComputationsLogits(bool localLastLayer)
+    {
+        var config = ModernBertFolders.ShrunkConfig();
+        config["classifier_pooling"] = "cls";
+        config["local_attention"] = 8;
+        if (localLastLayer) config["global_attn_every_n_layers"] = 2;   // layers 0, 2 global; 1, 3 (the last) local
+        string folder = ModernBertFolders.Write(localLastLayer ? "cls-local-last" : "cls-global-last", config, seed: 23, withClassifier: true);
+        var model = (global::CrossEncoder.Native.Model.ModernBert.ModernBertModel)ModelLoader.Load(folder, Precision.Fp32).Model;
+        int[][] sequences = [ModernBertFolders.Ids(40, 1), ModernBertFolders.Ids(3, 2), ModernBertFolders.Ids(130, 3), ModernBertFolders.Ids(1, 4)];
+        var workspace = model.CreateWorkspace(sequences.Sum(q => q.Length), sequences.Length, 130);
+        workspace.Batch.Clear();
+        foreach (var ids in sequences) workspace.Batch.Add(ids, new int[ids.Length]);
+        var buffers = (global::CrossEncoder.Native.Model.ModernBert.ModernBertWorkspace)workspace;
+        float[] full = model.ForwardCore(workspace, null, firstTokensOnly: false, default).ToArray();
+        float[] secondRowFull = buffers.Hidden.AsSpan(128, 128).ToArray();     // token 1 of sequence 0 after final_norm
+        float[] shortcut = model.Forward(workspace).ToArray();
+        Assert.NotEqual(secondRowFull, buffers.Hidden.AsSpan(128, 128).ToArray());   // the shortcut ran: that row skipped the last layer
+        Assert.Equal(full.Length, shortcut.Length);
+        for (int i = 0; i < full.Length; i++) Assert.Equal(full[i], shortcut[i], 5);
+        // and the full computation is the reference's
+        double[] logits = new NaiveModernBert(folder).Classify(sequences[2], out _);
+        Assert.True(RelativeError(full.AsSpan(2 * logits.Length, logits.Length).ToArray(), logits) < 1e-5);
+    }
+
     [Fact]
     public void DescriptionReportsTheModernBertShape()
     {
