@@ -52,6 +52,20 @@ internal static unsafe partial class GeGlu
         return v * g;
     }
 
+    /// <summary>
+    /// The bias of one gated GEMM column pair, [input nr | gate nr]: output columns [col0, col0 + cols) of the input half
+    /// (bias[col0 + c]) and of the gate half (bias[inner + col0 + c]), zero past the valid columns or without a bias.
+    /// </summary>
+    internal static void PairBias(float* bias, int inner, int col0, int cols, int nr, float* pairBias)
+    {
+        for (int c = 0; c < nr; c++)
+        {
+            bool valid = c < cols && bias != null;
+            pairBias[c] = valid ? bias[col0 + c] : 0f;
+            pairBias[nr + c] = valid ? bias[inner + col0 + c] : 0f;
+        }
+    }
+
     /// <summary>Readable twin of <see cref="Apply"/>: GELU in double (<see cref="Gelu.ApplyReference"/>'s formula) times the gate.</summary>
     public static void ApplyReference(ReadOnlySpan<float> product, Span<float> y, int rows, int inner)
     {

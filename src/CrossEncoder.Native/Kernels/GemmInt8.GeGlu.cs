@@ -93,12 +93,7 @@ internal static unsafe partial class GemmInt8
         for (int q = q0; q < q1; q++)
         {
             int col0 = q * nr, cols = Math.Min(nr, inner - col0);
-            for (int c = 0; c < nr; c++)
-            {
-                bool valid = c < cols && job->Bias != null;
-                pairBias[c] = valid ? job->Bias[col0 + c] : 0f;
-                pairBias[nr + c] = valid ? job->Bias[inner + col0 + c] : 0f;
-            }
+            GeGlu.PairBias(job->Bias, inner, col0, cols, nr, pairBias);
             float* bias = job->Bias == null ? null : pairBias;
             for (int r = r0; r < r1; r += mr)
             {

@@ -14,22 +14,9 @@ public class GemmInt8GeGluTests
     // (as GemmInt8Tests' 3 x 2 %) bounds the largest of many. It is carried through GELU(u) * g as in GemmGeGluTests.
     private const double Int8RelativeTolerance = 0.06;
 
-    private static readonly int[] Rows = [1, 2, 3, 7, 64, 200];
-    private static readonly int[] Inners = [37, 100, 1152];
-    private static readonly int[] Hiddens = [64, 768];
-
-    public static TheoryData<int, int, int, bool> Shapes()
-    {
-        var data = new TheoryData<int, int, int, bool>();
-        foreach (int r in Rows)
-            foreach (int i in Inners)
-                foreach (int h in Hiddens)
-                    foreach (bool bias in new[] { true, false }) data.Add(r, i, h, bias);
-        return data;
-    }
 
     [Theory]
-    [MemberData(nameof(Shapes))]
+    [MemberData(nameof(GemmGeGluTests.Shapes), MemberType = typeof(GemmGeGluTests))]
     public void FusedMatchesUnfusedRouteTwinAndFloatReference(int rows, int inner, int hidden, bool hasBias)
     {
         int seed = rows * 7919 + inner * 31 + hidden + (hasBias ? 1 : 0);
