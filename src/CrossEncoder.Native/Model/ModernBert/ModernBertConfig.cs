@@ -65,6 +65,13 @@ internal sealed record ModernBertConfig
     /// <summary>True for <c>ModernBertForSequenceClassification</c>: the checkpoint has <c>head</c> and <c>classifier</c>.</summary>
     public bool IsSequenceClassifier => Architectures.Contains("ModernBertForSequenceClassification");
 
+    /// <summary>Most layers a config may declare (ModernBERT-large has 28): a guard against hostile files, checked before
+    /// anything is sized from the count.</summary>
+    public const int MaxLayers = 1024;
+
+    /// <summary>Longest position table a config may declare (ModernBERT's is 8,192); the rotary tables are sized from it.</summary>
+    public const int MaxPositions = 1 << 17;
+
     /// <summary>Reads and validates a <c>config.json</c>.</summary>
     /// <exception cref="ModelFormatException">The file is missing, is not valid JSON, or describes an unsupported model.</exception>
     public static ModernBertConfig Load(string path)
@@ -74,6 +81,7 @@ internal sealed record ModernBertConfig
         if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
         var reader = new ConfigReader(root, path);
         int layers = reader.Int("num_hidden_layers", 22);
+        if (layers <= 0 || layers > MaxLayers) throw new ModelFormatException(path, $"num_hidden_layers must be between 1 and {MaxLayers}, got {layers}.");
         var (globalLayers, globalTheta, localTheta) = ReadLayerPattern(root, reader, layers);
         var config = new ModernBertConfig
         {
@@ -156,9 +164,12 @@ internal sealed record ModernBertConfig
         Require(NumHiddenLayers > 0, $"num_hidden_layers must be positive, got {NumHiddenLayers}.");
         Require(NumAttentionHeads > 0, $"num_attention_heads must be positive, got {NumAttentionHeads}.");
         Require(HiddenSize % NumAttentionHeads == 0, $"hidden_size {HiddenSize} is not a multiple of num_attention_heads {NumAttentionHeads}.");
+        Require(HeadDim <= 1024, $"the head width hidden_size / num_attention_heads = {HeadDim} exceeds 1024.");
         Require(HeadDim % 2 == 0, $"the head width hidden_size / num_attention_heads = {HeadDim} must be even for rotary embeddings.");
         Require(IntermediateSize > 0, $"intermediate_size must be positive, got {IntermediateSize}.");
-        Require(MaxPositionEmbeddings >= 3 && MaxPositionEmbeddings <= 1 << 20, $"max_position_embeddings must be between 3 and 2^20, got {MaxPositionEmbeddings}.");
+        Require(MaxPositionEmbeddings >= 3 && MaxPositionEmbeddings <= MaxPositions, $"max_position_embeddings must be between 3 and {MaxPositions}, got {MaxPositionEmbeddings}.");
+        Require((long)MaxPositionEmbeddings * HeadDim <= 1 << 24,
+            $"max_position_embeddings {MaxPositionEmbeddings} x head width {HeadDim} would need rotary tables of more than 2^24 floats.");
         Require(LocalAttention >= 2, $"local_attention must be at least 2, got {LocalAttention}.");
         Require(NumLabels > 0, $"num_labels must be positive, got {NumLabels}.");
         Require(NormEps > 0 && NormEps < 1 && double.IsFinite(NormEps), $"norm_eps must be in (0, 1), got {NormEps}.");

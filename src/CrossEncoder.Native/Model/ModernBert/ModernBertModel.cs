@@ -39,9 +39,9 @@ internal sealed class ModernBertModel : ITransformerModel
     private ModernBertModel(ModernBertConfig config, WeightSource weights, ModelFolder folder)
     {
         Config = config;
+        _embeddings = new ModernBertEmbeddings(weights, config);   // first: its shape check ties H to the file before anything is sized from it
         var globalRotary = new RotaryTable(config.HeadDim, config.GlobalRopeTheta, config.MaxPositionEmbeddings);
         var localRotary = new RotaryTable(config.HeadDim, config.LocalRopeTheta, config.MaxPositionEmbeddings);
-        _embeddings = new ModernBertEmbeddings(weights, config);
         _layers = Enumerable.Range(0, config.NumHiddenLayers).Select(i => new ModernBertEncoderLayer(weights, config, i, globalRotary, localRotary)).ToArray();
         _finalNorm = LayerNormParameters.Load(weights, ModernBertWeightNames.FinalNorm, config.HiddenSize, config.NormEps, config.NormBias);
         ModelKind kind;
