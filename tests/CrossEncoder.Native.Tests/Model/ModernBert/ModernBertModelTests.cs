@@ -78,6 +78,39 @@ public sealed class ModernBertModelTests
         Assert.True(logitError < 1e-5, $"logits {string.Join(", ", taps[ModelTaps.Output])} vs {string.Join(", ", logits)}: {logitError:E2}");
     }
 
+    /// <summary>
+    /// gte-reranker-modernbert-base's config.json as published (22 layers, H 768, 12 heads of 64, I 1152, global every 3,
+    /// mean pooling, no biases), only the vocabulary shrunk to 1,000 rows (it sizes the embedding table, no layer): every one
+    /// of the 22 layers and the logit against the double reference.
+    /// </summary>
+    [Fact]
+    public void TheRealGteRerankerShapeMatchesTheReferenceAtEveryLayer()
+    {
+        var config = global::CrossEncoder.Conversion.Checkpoints.ModernBertCheckpoint.ReadConfig(Path.Combine(ModernBertFolders.FixtureFolder, "gte-reranker-modernbert-base.config.json"));
+        Assert.Equal(22, (int)config["num_hidden_layers"]!);
+        Assert.Equal(768, (int)config["hidden_size"]!);
+        config["vocab_size"] = 1000;
+        config["pad_token_id"] = 3;
+        string folder = ModernBertFolders.Write("real-shape", config, seed: 51, withClassifier: true);
+        try
+        {
+            int[] ids = ModernBertFolders.Ids(24, seed: 8);
+            var reference = new NaiveModernBert(folder);
+            double[] logits = reference.Classify(ids, out _);
+            var taps = RunEngine(folder, ids);
+            for (int l = 0; l < 22; l++)
+            {
+                double error = RelativeError(taps[ModelTaps.Layer(l)], reference.States[$"layer.{l}"]);
+                Assert.True(error < 1e-5, $"layer {l}: relative error {error:E2}");
+            }
+            Assert.True(RelativeError(taps[ModelTaps.Output], logits) < 1e-5, $"logit {taps[ModelTaps.Output][0]} vs {logits[0]}");
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     public static TheoryData<ModernBertMutation, string, int> Mutations => new()
     {
         { ModernBertMutation.InterleavedRotary, "gte", 40 },
