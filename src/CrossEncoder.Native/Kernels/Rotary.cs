@@ -72,18 +72,38 @@ internal static partial class Rotary
     /// <exception cref="ArgumentException">The table's head width differs, a sequence is longer than the table, or a span is short.</exception>
     public static void ApplyBatch(Span<float> qkv, int ld, ReadOnlySpan<int> starts, int sequences, int heads, RotaryTable table, in KernelCapabilities caps)
     {
-        int dh = table.HeadDim, half = dh / 2;
-        int n = Validate(qkv, ld, starts, sequences, heads, table);
+        Validate(qkv, ld, starts, sequences, heads, table);
+        Rotate(qkv, ld, 0, 2 * heads, starts, sequences, 0, table);
+    }
+
+    /// <summary>
+    /// Rotates <paramref name="heads"/> head vectors of every token of a packed batch in place, at columns
+    /// [<paramref name="column"/>, column + heads dH) of each row (row stride <paramref name="ld"/>): a decoder's queries and
+    /// its (fewer) keys are rotated by two calls. Token p of sequence s sits at position <paramref name="positionOffset"/> + p:
+    /// the sequences continue a prefix of that many tokens whose keys are already cached.
+    /// </summary>
+    /// <exception cref="ArgumentException">A sequence ends past the table's positions, or a span is short.</exception>
+    public static void ApplyHeads(Span<float> x, int ld, int column, int heads, ReadOnlySpan<int> starts, int sequences, int positionOffset,
+        RotaryTable table, in KernelCapabilities caps)
+    {
+        ValidateHeads(x, ld, column, heads, starts, sequences, positionOffset, table);
         _ = caps;   // element-wise with Vector<float>: the same code on every path
+        Rotate(x, ld, column, heads, starts, sequences, positionOffset, table);
+    }
+
+    private static void Rotate(Span<float> x, int ld, int column, int heads, ReadOnlySpan<int> starts, int sequences, int positionOffset, RotaryTable table)
+    {
+        int dh = table.HeadDim, half = dh / 2;
         int w = Vector<float>.Count;
         for (int s = 0; s < sequences; s++)
         {
             int start = starts[s], length = starts[s + 1] - start;
             for (int p = 0; p < length; p++)
             {
-                ReadOnlySpan<float> cos = table.Cos.AsSpan(p * half, half), sin = table.Sin.AsSpan(p * half, half);
-                Span<float> row = qkv.Slice((start + p) * ld, 2 * heads * dh);
-                for (int v = 0; v < 2 * heads; v++)
+                int position = positionOffset + p;
+                ReadOnlySpan<float> cos = table.Cos.AsSpan(position * half, half), sin = table.Sin.AsSpan(position * half, half);
+                Span<float> row = x.Slice((start + p) * ld + column, heads * dh);
+                for (int v = 0; v < heads; v++)
                 {
                     Span<float> x1 = row.Slice(v * dh, half), x2 = row.Slice(v * dh + half, half);
                     int j = 0;
@@ -103,7 +123,28 @@ internal static partial class Rotary
                 }
             }
         }
-        _ = n;
+    }
+
+    /// <summary>Entry checks of <see cref="ApplyHeads"/> and its twin.</summary>
+    private static void ValidateHeads(ReadOnlySpan<float> x, int ld, int column, int heads, ReadOnlySpan<int> starts, int sequences, int positionOffset, RotaryTable table)
+    {
+        ArgumentNullException.ThrowIfNull(table);
+        KernelGuard.Positive(heads, nameof(heads));
+        if (column < 0 || ld < column + heads * table.HeadDim)
+            throw new ArgumentOutOfRangeException(nameof(ld), ld, $"The row stride must hold columns [{column}, {column + heads * table.HeadDim}).");
+        if (positionOffset < 0) throw new ArgumentOutOfRangeException(nameof(positionOffset), positionOffset, "The position offset must not be negative.");
+        if (sequences < 0) throw new ArgumentOutOfRangeException(nameof(sequences), sequences, "The sequence count must not be negative.");
+        if (starts.Length < sequences + 1) throw new ArgumentException($"starts needs {sequences + 1} entries.", nameof(starts));
+        if (sequences > 0 && starts[0] != 0) throw new ArgumentException("starts[0] must be 0.", nameof(starts));
+        for (int s = 0; s < sequences; s++)
+        {
+            int length = starts[s + 1] - starts[s];
+            if (length < 0) throw new ArgumentException($"starts must not decrease (sequence {s}).", nameof(starts));
+            if ((long)positionOffset + length > table.Positions)
+                throw new ArgumentException($"Sequence {s} reaches position {(long)positionOffset + length - 1}; the rotary table covers {table.Positions} positions.", nameof(starts));
+        }
+        int n = sequences == 0 ? 0 : starts[sequences];
+        if (n > 0) KernelGuard.Length(x, (long)(n - 1) * ld + column + heads * table.HeadDim, nameof(x));
     }
 
     /// <summary>Entry checks shared by both paths; returns the token count.</summary>
