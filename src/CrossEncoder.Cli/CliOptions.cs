@@ -40,6 +40,30 @@ internal static class CliOptions
             CustomParser = result => ParseInt(result, name, min, max) ?? defaultValue,
         };
 
+    /// <summary><c>--instruction &lt;text&gt;</c>: the task instruction of an instruction-following decoder reranker.</summary>
+    public static Option<string?> Instruction() => Text("--instruction", "text",
+        "task instruction of a decoder reranker (Qwen3-Reranker's <Instruct>, default \"Given a web search query, retrieve relevant passages that answer the query\"; mxbai-rerank-v2's optional instruction); encoders ignore it");
+
+    /// <summary><c>--prompt qwen3-reranker|mxbai-rerank-v2</c>: a decoder reranker's prompt when its folder name does not say.</summary>
+    public static Option<string?> Prompt()
+    {
+        string[] names = [.. Native.Reranking.RerankerOptions.PromptNames];
+        var option = new Option<string?>("--prompt")
+        {
+            Description = "prompt template of a decoder reranker; default: recognised from the model's name (Qwen3-Reranker-*, mxbai-rerank-*)",
+            HelpName = string.Join('|', names),
+            CustomParser = result =>
+            {
+                string text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+                if (names.Contains(text, StringComparer.Ordinal)) return text;
+                result.AddError($"--prompt must be {Or(names)}, got '{text}'.");
+                return null;
+            },
+        };
+        option.CompletionSources.Add(names);
+        return option;
+    }
+
     /// <summary><c>--precision fp32|int8|auto</c> of the commands that load a model to run it.</summary>
     public static Option<string> Precision() => Choice("--precision",
         "arithmetic of the linear layers: fp32; int8 (quantized at load, or read from a folder written by quantize); auto (int8 when a quick check against fp32 on built-in real text passes, else fp32, saying why)",

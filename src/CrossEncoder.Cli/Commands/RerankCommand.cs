@@ -18,19 +18,22 @@ internal static class RerankCommand
         var maxLength = CliOptions.Int("--max-length", "tokens per (query, document) pair, longer pairs are truncated; default: the model's limit", 3, 1 << 20);
         var json = CliOptions.Json();
         var precision = CliOptions.Precision();
+        var instruction = CliOptions.Instruction();
+        var prompt = CliOptions.Prompt();
         var documents = new Argument<string[]>("documents") { Description = "documents to rank, after those from --docs (use -- before documents that start with '-')", Arity = ArgumentArity.ZeroOrMore };
-        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, precision, documents };
+        var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, precision, instruction, prompt, documents };
         CliHelp.SetExamples(command,
             "crossencoder rerank --query \"how do wings produce lift\" \"Lift is an upward force.\" \"Bananas are yellow.\"",
             "crossencoder rerank --query \"what is lift\" --docs passages.txt --top 5 --model weights/ms-marco-MiniLM-L-6-v2",
             "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json");
         command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
-            parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!)));
+            parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!),
+            parse.GetValue(instruction), parse.GetValue(prompt)));
         return command;
     }
 
     private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json,
-        Precision precision)
+        Precision precision, string? instruction, string? prompt)
     {
         var documents = new List<string>();
         if (docs is not null) documents.AddRange(ReadDocuments(docs, context.In));
@@ -38,11 +41,11 @@ internal static class RerankCommand
         if (documents.Count == 0) throw new UsageException("no documents: pass --docs <file>, --docs - (stdin), or documents as arguments.");
 
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
-        using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Log = line => context.Error.WriteLine($"note: {line}") });
+        using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Prompt = prompt, Log = line => context.Error.WriteLine($"note: {line}") });
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
-        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength }, context.CancellationToken);
+        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength, Instruction = instruction }, context.CancellationToken);
 
-        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, reranker.Description.ScoreTransform, query, documents, results);
+        if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, reranker.Description, query, documents, results);
         else WriteTable(context.Out, reranker.Kind, documents, results);
         return 0;
     }
@@ -74,7 +77,7 @@ internal static class RerankCommand
         }
     }
 
-    private static void WriteJson(TextWriter stdout, string model, ModelKind kind, ScoreTransform transform, string query, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
+    private static void WriteJson(TextWriter stdout, string model, ModelKind kind, ModelDescription description, string query, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true }))
@@ -82,7 +85,8 @@ internal static class RerankCommand
             json.WriteStartObject();
             json.WriteString("model", model);
             json.WriteString("kind", kind == ModelKind.CrossEncoder ? "cross-encoder" : "bi-encoder");
-            json.WriteString("score_transform", transform.ToString().ToLowerInvariant());   // how "score" comes from "logit"
+            json.WriteString("score_transform", description.ScoreTransform.ToString().ToLowerInvariant());   // how "score" comes from "logit"
+            if (description.ScoringRule is { } rule) json.WriteString("scoring_rule", rule);                // a decoder: which logits "logit" is
             json.WriteString("query", query);
             json.WriteStartArray("results");
             for (int r = 0; r < results.Count; r++)

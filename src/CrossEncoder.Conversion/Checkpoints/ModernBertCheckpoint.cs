@@ -27,7 +27,7 @@ public static class ModernBertCheckpoint
         config["model_type"] = "modernbert";
         File.WriteAllText(Path.Combine(directory, "config.json"), config.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
 
-        int v = Int(config, "vocab_size"), h = Int(config, "hidden_size"), layers = Int(config, "num_hidden_layers"), inter = Int(config, "intermediate_size");
+        int v = RandomWeights.Int(config, "vocab_size"), h = RandomWeights.Int(config, "hidden_size"), layers = RandomWeights.Int(config, "num_hidden_layers"), inter = RandomWeights.Int(config, "intermediate_size");
         int labels = config["num_labels"] is JsonNode n ? n.GetValue<int>() : config["id2label"] is JsonObject ids ? ids.Count : 2;
         bool normBias = Bool(config, "norm_bias"), attentionBias = Bool(config, "attention_bias"), mlpBias = Bool(config, "mlp_bias");
         bool classifierBias = Bool(config, "classifier_bias");
@@ -37,16 +37,16 @@ public static class ModernBertCheckpoint
         void Add(string name, long[] shape, float[] data) => tensors.Add(new(name, (shape, data)));
         void Linear(string module, int outFeatures, int inFeatures, bool bias, double gain = 1.0)
         {
-            Add(module + ".weight", [outFeatures, inFeatures], Normal(random, (long)outFeatures * inFeatures, gain / Math.Sqrt(inFeatures)));
-            if (bias) Add(module + ".bias", [outFeatures], Normal(random, outFeatures, 0.1));
+            Add(module + ".weight", [outFeatures, inFeatures], RandomWeights.Normal(random, (long)outFeatures * inFeatures, gain / Math.Sqrt(inFeatures)));
+            if (bias) Add(module + ".bias", [outFeatures], RandomWeights.Normal(random, outFeatures, 0.1));
         }
         void Norm(string module, bool bias)
         {
-            Add(module + ".weight", [h], Normal(random, h, 0.1, mean: 1.0));
-            if (bias) Add(module + ".bias", [h], Normal(random, h, 0.1));
+            Add(module + ".weight", [h], RandomWeights.Normal(random, h, 0.1, mean: 1.0));
+            if (bias) Add(module + ".bias", [h], RandomWeights.Normal(random, h, 0.1));
         }
 
-        Add(prefix + "embeddings.tok_embeddings.weight", [v, h], Normal(random, (long)v * h, 1.0));
+        Add(prefix + "embeddings.tok_embeddings.weight", [v, h], RandomWeights.Normal(random, (long)v * h, 1.0));
         Norm(prefix + "embeddings.norm", normBias);
         for (int i = 0; i < layers; i++)
         {
@@ -69,22 +69,8 @@ public static class ModernBertCheckpoint
     }
 
     /// <summary>Reads a config.json file as a mutable JSON object (to override sizes before <see cref="Write"/>).</summary>
-    public static JsonObject ReadConfig(string path) =>
-        JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: config.json must be a JSON object.");
+    public static JsonObject ReadConfig(string path) => RandomWeights.ReadConfig(path);
 
-    private static int Int(JsonObject config, string name) =>
-        config[name]?.GetValue<int>() ?? throw new InvalidDataException($"config.json needs '{name}' to write a checkpoint.");
 
     private static bool Bool(JsonObject config, string name) => config[name]?.GetValue<bool>() ?? false;
-
-    private static float[] Normal(System.Random random, long count, double std, double mean = 0)
-    {
-        var values = new float[count];
-        for (long i = 0; i < count; i++)
-        {
-            double u1 = 1.0 - random.NextDouble(), u2 = random.NextDouble();
-            values[i] = (float)(mean + std * Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2));   // Box-Muller
-        }
-        return values;
-    }
 }

@@ -75,3 +75,28 @@ internal abstract class ModelWorkspace(PackedBatch batch, int outputSize)
     /// <summary>Width of one output row.</summary>
     public int OutputSize { get; } = outputSize;
 }
+
+/// <summary>
+/// A decoder whose inputs may share a prefix (a reranker's prompt with the query): the prefix's keys and values are computed
+/// once into the workspace (<see cref="ComputePrefix"/>), after which every sequence of the workspace's batch continues it
+/// (its tokens sit at positions P, P + 1, ... and also attend to the prefix) until <see cref="ClearPrefix"/>. The outputs
+/// are bit for bit those of the whole sequences computed from scratch.
+/// </summary>
+internal interface IPrefixCachingModel : ITransformerModel
+{
+    /// <summary>Runs <paramref name="prefixIds"/> through every layer, keeping only its keys and values, in the workspace's
+    /// cache (its batch is used and left empty). Memory: L x P x 2 nKV dH floats.</summary>
+    /// <exception cref="ArgumentException">The prefix is empty, too long for the workspace, or has an id outside the vocabulary.</exception>
+    void ComputePrefix(ModelWorkspace workspace, ReadOnlySpan<int> prefixIds, CancellationToken cancellationToken = default);
+
+    /// <summary>Forgets the prefix: later batches are whole sequences again.</summary>
+    void ClearPrefix(ModelWorkspace workspace);
+}
+
+/// <summary>A decoder language model used as a reranker through a prompt (<see cref="RerankPrompt"/>): its inputs are built
+/// by the prompt, its output is the answer tokens' logit difference at the last position.</summary>
+internal interface IPromptedReranker : ITransformerModel
+{
+    /// <summary>The template and answer tokens.</summary>
+    RerankPrompt Prompt { get; }
+}

@@ -64,4 +64,12 @@ public sealed record ModelDescription
 
     /// <summary>How the raw output becomes a score.</summary>
     public required ScoreTransform ScoreTransform { get; init; }
+
+    /// <summary>How a decoder reranker's score is read from the model, in words (e.g. <c>sigmoid(logit("yes") - logit("no"))
+    /// at the last position of the qwen3-reranker prompt</c>); null for encoders, whose head is the score.</summary>
+    public string? ScoringRule { get; init; }
+
+    /// <summary>The prompt template a decoder reranker's inputs are built with (<c>qwen3-reranker</c>, <c>mxbai-rerank-v2</c>);
+    /// null for encoders.</summary>
+    public string? Prompt { get; init; }
 }

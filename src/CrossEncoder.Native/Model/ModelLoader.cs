@@ -32,7 +32,7 @@ internal interface IModelFamily
 internal static class ModelLoader
 {
     /// <summary>The families that ship with the library.</summary>
-    private static readonly IModelFamily[] BuiltInFamilies = [BertFamily.Instance, ModernBert.ModernBertFamily.Instance];
+    private static readonly IModelFamily[] BuiltInFamilies = [BertFamily.Instance, ModernBert.ModernBertFamily.Instance, Qwen.QwenFamily.Instance];
 
     private static ImmutableArray<IModelFamily> _families = [.. BuiltInFamilies];
 
@@ -49,16 +49,21 @@ internal static class ModelLoader
 
     /// <summary>Loads a model folder in <paramref name="precision"/>, its kernels on <paramref name="capabilities"/> (default:
     /// the best this machine runs). <see cref="Precision.Auto"/> needs the folder's <paramref name="tokenizer"/> to run the
-    /// quick accuracy check; the note says why Auto kept fp32 (null otherwise).</summary>
+    /// quick accuracy check (a decoder reranker also reads its answer tokens' ids from it); <paramref name="prompt"/> names a
+    /// decoder reranker's prompt (<see cref="RerankPrompt"/>) when the folder's name does not reveal it. The note says why Auto
+    /// kept fp32 (null otherwise).</summary>
     /// <exception cref="DirectoryNotFoundException">The folder does not exist.</exception>
     /// <exception cref="ModelFormatException">A file is missing, malformed, unsupported, or does not match the config.</exception>
     public static (ITransformerModel Model, string? PrecisionNote) Load(string directory, Precision precision, ITextPairTokenizer? tokenizer = null,
-        KernelCapabilities? capabilities = null)
+        KernelCapabilities? capabilities = null, string? prompt = null)
     {
         var kernels = capabilities ?? KernelCapabilities.Default;
         ArgumentNullException.ThrowIfNull(directory);
         if (!Enum.IsDefined(precision)) throw new ArgumentOutOfRangeException(nameof(precision), precision, "Precision must be Fp32, Int8 or Auto.");
+        if (prompt is not null) RerankPrompt.Named(prompt);   // an unknown name fails before anything is read
         var folder = ModelFolder.Open(directory);
+        folder.Tokenizer = tokenizer;
+        folder.PromptName = prompt;
         IModelFamily family = FamilyFor(folder);
         if (precision != Precision.Auto) return (family.Load(folder, precision, kernels), null);
         if (tokenizer is null) throw new ArgumentNullException(nameof(tokenizer), "Precision.Auto runs the accuracy check on real text and needs the model's tokenizer.");
@@ -93,6 +98,12 @@ internal sealed class ModelFolder
         SentenceTransformersActivation = activation;
         SentenceTransformersModelType = sentenceTransformersModelType;
     }
+
+    /// <summary>The folder's tokenizer when the caller has loaded it already (a decoder reranker reads its answer tokens' ids).</summary>
+    public ITextPairTokenizer? Tokenizer { get; set; }
+
+    /// <summary>The decoder reranking prompt the caller asked for (<see cref="RerankPrompt.Named"/>), or null.</summary>
+    public string? PromptName { get; set; }
 
     /// <summary>sentence-transformers' model-level settings file at the folder's root.</summary>
     public const string SentenceTransformersConfigFile = "config_sentence_transformers.json";

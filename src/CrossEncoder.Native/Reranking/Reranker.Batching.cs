@@ -55,6 +55,20 @@ public sealed partial class Reranker
         options ??= _options.Defaults;
         int maxLength = ResolveMaxLength(options.MaxLength, 3, nameof(options));
 
+        if (Model is IPromptedReranker { Description.Prompt: not null } prompted)
+        {
+            // A decoder reranker: the model card's template around the query and each document (RerankPrompt).
+            var prompt = prompted.Prompt;
+            var pieces = prompt.Tokenize(Tokenizer);
+            int[] queryPart = Tokenizer.EncodeToIds(prompt.QueryPart(options.Instruction ?? prompt.DefaultInstruction, query));
+            var prompts = new EncodedPair[documents.Count];
+            for (int i = 0; i < prompts.Length; i++)
+            {
+                if ((i & 15) == 0) cancellationToken.ThrowIfCancellationRequested();
+                prompts[i] = prompt.Encode(Tokenizer, pieces, queryPart, documents[i], maxLength);
+            }
+            return new RerankInputs(prompts, documents.Count, byCosine: false);
+        }
         if (Kind == ModelKind.CrossEncoder)
         {
             int[] queryIds = Tokenizer.EncodeToIds(query);

@@ -79,7 +79,7 @@ public sealed partial class Reranker : IDisposable
         if (options.MaxBatchTokens <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchTokens, "MaxBatchTokens must be positive.");
         if (options.MaxBatchSequences <= 0) throw new ArgumentOutOfRangeException(nameof(options), options.MaxBatchSequences, "MaxBatchSequences must be positive.");
         var tokenizer = TokenizerLoader.FromModelFolder(modelDirectory);
-        var (model, note) = ModelLoader.Load(modelDirectory, options.Precision, tokenizer, options.Capabilities);
+        var (model, note) = ModelLoader.Load(modelDirectory, options.Precision, tokenizer, options.Capabilities, options.Prompt);
         if (note is not null) options.Log?.Invoke(note);
         if (options.Precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
             options.Log?.Invoke($"'{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. " +
@@ -143,8 +143,12 @@ public sealed partial class Reranker : IDisposable
         int[] order = Enumerable.Range(0, inputs.Count).ToArray();
         Array.Sort(order, (x, y) => inputs[y].Length != inputs[x].Length ? inputs[y].Length.CompareTo(inputs[x].Length) : x.CompareTo(y));
         ModelWorkspace workspace = RentWorkspace(inputs[order[0]].Length);
+        // A decoder computes the tokens every input starts with (prompt, instruction, query) once, then each input's rest.
+        var decoder = _options.CachePromptPrefix ? Model as IPrefixCachingModel : null;
+        int shared = decoder is null ? 0 : SharedPrefixLength(inputs);
         try
         {
+            if (shared > 0) decoder!.ComputePrefix(workspace, inputs[0].InputIds.AsSpan(0, shared), cancellationToken);
             int width = OutputSize, next = 0;
             while (next < order.Length)
             {
@@ -152,9 +156,10 @@ public sealed partial class Reranker : IDisposable
                 PackedBatch batch = workspace.Batch;
                 batch.Clear();
                 int first = next;
-                while (next < order.Length && batch.CanAdd(inputs[order[next]].Length))
+                while (next < order.Length && batch.CanAdd(inputs[order[next]].Length - shared))
                 {
-                    batch.Add(inputs[order[next]]);
+                    if (shared > 0) batch.Add(inputs[order[next]].InputIds.AsSpan(shared));
+                    else batch.Add(inputs[order[next]]);
                     next++;
                 }
                 ReadOnlySpan<float> batchOutput = Model.Forward(workspace, tap: null, cancellationToken);   // [b, width]
@@ -164,9 +169,25 @@ public sealed partial class Reranker : IDisposable
         }
         finally
         {
+            if (shared > 0) decoder!.ClearPrefix(workspace);
             // Keep one idle workspace per core at most: a burst of concurrent calls must not pin its peak memory forever.
             if (_workspaces.Count < Environment.ProcessorCount) _workspaces.Add(workspace);
         }
+    }
+
+    /// <summary>The fewest tokens worth caching: below this the prefix pass costs about what it saves.</summary>
+    private const int MinimumSharedPrefix = 8;
+
+    /// <summary>Tokens every input starts with, leaving each at least its last token (the one the score is read at); 0 when
+    /// fewer than two inputs share at least <see cref="MinimumSharedPrefix"/> tokens.</summary>
+    internal static int SharedPrefixLength(IReadOnlyList<EncodedPair> inputs)
+    {
+        if (inputs.Count < 2) return 0;
+        int shared = inputs.Min(input => input.Length) - 1;
+        int[] first = inputs[0].InputIds;
+        for (int i = 1; i < inputs.Count && shared > 0; i++)
+            shared = first.AsSpan(0, shared).CommonPrefixLength(inputs[i].InputIds.AsSpan(0, shared));
+        return shared >= MinimumSharedPrefix ? shared : 0;
     }
 
     /// <summary>A pooled workspace that holds sequences of <paramref name="longest"/> tokens, or a new one, sized for the inputs

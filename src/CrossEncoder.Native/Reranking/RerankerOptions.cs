@@ -26,6 +26,19 @@ public sealed record RerankerOptions
     /// by <c>quantize</c> is loaded in <see cref="Model.Precision.Fp32"/>; null to stay silent.</summary>
     public Action<string>? Log { get; init; }
 
+    /// <summary>The prompt a decoder reranker's inputs are built with: <c>qwen3-reranker</c> or <c>mxbai-rerank-v2</c>. Null (the
+    /// default) recognises it from the folder or Hub name (Qwen3-Reranker-*, mxbai-rerank-*); a decoder whose name says neither
+    /// needs it. Encoders ignore it.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>The names <see cref="Prompt"/> accepts.</summary>
+    public static IReadOnlyList<string> PromptNames { get; } = [.. Model.RerankPrompt.BuiltIn.Select(p => p.Name)];
+
+    /// <summary>For decoder rerankers: compute the tokens every input of a call shares (the prompt's system turn, the
+    /// instruction and the query) once, and run each document after their cached keys and values (true, the default); the
+    /// scores are bit for bit those of computing every input whole (false), at a fraction of the cost.</summary>
+    public bool CachePromptPrefix { get; init; } = true;
+
     /// <summary>Default <see cref="RerankOptions"/> for calls that pass none.</summary>
     public RerankOptions Defaults { get; init; } = new();
 
@@ -41,6 +54,12 @@ public sealed record RerankOptions
     /// capped by tokenizer_config's model_max_length, 512 for BERT).</summary>
     public int? MaxLength { get; init; }
 
-    /// <summary>How a (query, document) pair longer than <see cref="MaxLength"/> is cut; Hugging Face's default is longest-first.</summary>
+    /// <summary>How a (query, document) pair longer than <see cref="MaxLength"/> is cut; Hugging Face's default is longest-first.
+    /// A decoder reranker always cuts the document first and keeps its prompt whole.</summary>
     public TruncationStrategy Truncation { get; init; } = TruncationStrategy.LongestFirst;
+
+    /// <summary>The task instruction of an instruction-following decoder reranker: Qwen3-Reranker's <c>&lt;Instruct&gt;</c>
+    /// (default "Given a web search query, retrieve relevant passages that answer the query"; its model card recommends
+    /// writing one per task, in English), mxbai-rerank-v2's optional <c>instruction:</c> line. Encoders ignore it.</summary>
+    public string? Instruction { get; init; }
 }

@@ -73,6 +73,15 @@ internal sealed class PackedBatch
         Add(sequence.InputIds, sequence.InputIds.Length <= _zeroTypes.Length ? _zeroTypes.AsSpan(0, sequence.InputIds.Length) : new int[sequence.InputIds.Length]);
     }
 
+    /// <summary>Appends one sequence of a model with one token type (every type id 0).</summary>
+    /// <exception cref="ArgumentException">The sequence is empty or longer than the model allows, or an id is out of range.</exception>
+    /// <exception cref="InvalidOperationException">The batch is full, or the model reads token types.</exception>
+    public void Add(ReadOnlySpan<int> inputIds)
+    {
+        if (_typeVocabSize != 1) throw new InvalidOperationException("This model reads token types; add the sequence with its type ids.");
+        Add(inputIds, inputIds.Length <= _zeroTypes.Length ? _zeroTypes.AsSpan(0, inputIds.Length) : new int[inputIds.Length]);
+    }
+
     /// <summary>Appends one sequence (special tokens included).</summary>
     /// <exception cref="ArgumentException">Lengths differ, the sequence is empty or longer than the model allows, or an id is out of range.</exception>
     /// <exception cref="InvalidOperationException">The batch is full (check <see cref="CanAdd"/>).</exception>
