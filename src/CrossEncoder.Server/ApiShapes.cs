@@ -49,4 +49,4 @@ public sealed record JinaUsage(int TotalTokens);
 /// <summary><c>GET /info</c>: the model and the server's limits (field names after TEI's Info where one exists).</summary>
 public sealed record ServerInfo(string ModelId, string ModelKind, string ModelType, string ModelDtype, int MaxInputLength, int MaxBatchTokens,
     int MaxClientBatchSize, int MaxConcurrentRequests, long MaxRequestBodyBytes, int ForwardPassesInFlight, bool AutoTruncate, string? CompareModelId,
-    string? CompareModelKind, string Version, string ScoreTransform);
+    string? CompareModelKind, string Version, string ScoreTransform, string? ScoringRule = null, string? Prompt = null);

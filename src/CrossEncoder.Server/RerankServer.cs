@@ -151,7 +151,8 @@ public static class RerankServer
         public IResult Info() => Results.Json(new ServerInfo(primary.Name, primary.KindName,
             primary.Reranker.Kind == ModelKind.CrossEncoder ? "reranker" : "embedding", primary.Reranker.Description.Precision == Precision.Int8 ? "int8" : "float32", primary.Reranker.ModelMaxLength,
             options.MaxBatchTokens, options.MaxClientBatchSize, options.MaxConcurrentRequests, options.MaxRequestBodyBytes, options.ForwardPassesInFlight,
-            AutoTruncate, compare?.Name, compare?.KindName, Version, primary.Reranker.Description.ScoreTransform.ToString().ToLowerInvariant()));
+            AutoTruncate, compare?.Name, compare?.KindName, Version, primary.Reranker.Description.ScoreTransform.ToString().ToLowerInvariant(),
+            primary.Reranker.Description.ScoringRule, primary.Reranker.Description.Prompt));
 
         // TEI: https://huggingface.github.io/text-embeddings-inference/ (router/src/http/server.rs `rerank`, types.rs RerankRequest/Rank).
         public async Task<IResult> TeiRerankAsync(HttpContext context, RerankService service)
@@ -167,7 +168,7 @@ public static class RerankServer
                     ? ApiError.Validation("`truncation_direction` left is not supported by this server; use right")
                     : ApiError.Validation($"`truncation_direction` must be left or right, got '{direction}'");
             CheckBatch(query, texts.Count, "texts");
-            var outcome = await service.RerankAsync(query, texts, truncate, null, context.RequestAborted);
+            var outcome = await service.RerankAsync(query, texts, truncate, null, Json.OptionalString(body, "instruction"), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
             var ranks = Sorted(outcome.Results, null).Select(r => new TeiRank(r.Index, raw ? r.Logit : r.Score, returnText ? texts[r.Index] : null)).ToArray();
             return Results.Json(ranks);
@@ -182,7 +183,7 @@ public static class RerankServer
             var documents = Json.StringArray(body, "documents");
             int? topN = Json.OptionalPositiveInt(body, "top_n"), maxTokens = Json.OptionalPositiveInt(body, "max_tokens_per_doc");
             CheckBatch(query, documents.Count, "documents");
-            var outcome = await primary.RerankAsync(query, documents, truncate: true, maxTokens, context.RequestAborted);
+            var outcome = await primary.RerankAsync(query, documents, truncate: true, maxTokens, Json.OptionalString(body, "instruction"), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
             var results = Sorted(outcome.Results, topN).Select(r => new CohereResult(r.Index, r.Score)).ToArray();
             return Results.Json(new CohereV2RerankResponse(Guid.NewGuid().ToString(), results, Meta("2", documents.Count)));
@@ -198,7 +199,7 @@ public static class RerankServer
             int? topN = Json.OptionalPositiveInt(body, "top_n");
             bool returnDocuments = Json.OptionalBool(body, "return_documents") ?? true;
             CheckBatch(query, documents.Count, "documents");
-            var outcome = await primary.RerankAsync(query, documents, truncate: true, null, context.RequestAborted);
+            var outcome = await primary.RerankAsync(query, documents, truncate: true, null, Json.OptionalString(body, "instruction"), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
             var results = Sorted(outcome.Results, topN)
                 .Select(r => new CohereResult(r.Index, r.Score, returnDocuments ? new DocumentText(documents[r.Index]) : null)).ToArray();

@@ -13,10 +13,12 @@ internal sealed class RerankService : IAsyncDisposable
 {
     private readonly BatchScheduler _scheduler;
     private readonly ServerMetrics _metrics;
+    private readonly string? _defaultInstruction;
 
     public RerankService(string directory, string name, ServerOptions options, ServerMetrics metrics)
     {
-        Reranker = Reranker.Load(directory, new RerankerOptions { MaxBatchTokens = options.MaxBatchTokens, Precision = options.Precision, Log = options.Log });
+        Reranker = Reranker.Load(directory, new RerankerOptions { MaxBatchTokens = options.MaxBatchTokens, Precision = options.Precision, Prompt = options.Prompt, Log = options.Log });
+        _defaultInstruction = options.Instruction;
         Name = name;
         _metrics = metrics;
         _scheduler = new BatchScheduler(Reranker, metrics, options.MaxBatchTokens, options.MaxConcurrentRequests, options.ForwardPassesInFlight, options.BeforeBatch);
@@ -28,14 +30,18 @@ internal sealed class RerankService : IAsyncDisposable
     public int PendingRequests => _scheduler.Pending;
 
     /// <summary>Scores documents against the query. <paramref name="truncate"/> false refuses (422) an input past the limit,
-    /// as TEI does; <paramref name="maxDocumentTokens"/> (Cohere's max_tokens_per_doc) caps the pair length.</summary>
-    public async Task<RerankOutcome> RerankAsync(string query, IReadOnlyList<string> documents, bool truncate, int? maxDocumentTokens, CancellationToken cancellationToken)
+    /// as TEI does; <paramref name="maxDocumentTokens"/> (Cohere's max_tokens_per_doc) caps the pair length;
+    /// <paramref name="instruction"/> is a decoder reranker's task instruction (null: the server's default).</summary>
+    public async Task<RerankOutcome> RerankAsync(string query, IReadOnlyList<string> documents, bool truncate, int? maxDocumentTokens, string? instruction,
+        CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
+        instruction ??= _defaultInstruction;
         int? maxLength = null;
         if (maxDocumentTokens is { } perDocument)
-            maxLength = (int)Math.Clamp(Reranker.Tokenizer.EncodeToIds(query).Length + (long)perDocument + 3, 3, Reranker.ModelMaxLength);
-        var inputs = Reranker.Encode(query, documents, new RerankOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst }, cancellationToken);
+            maxLength = (int)Math.Clamp(Reranker.TokensBesideDocument(query, instruction) + (long)perDocument, 3, Reranker.ModelMaxLength);
+        var options = new RerankOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst, Instruction = instruction };
+        var inputs = Reranker.Encode(query, documents, options, cancellationToken);
         var tokenization = Stopwatch.GetElapsedTime(started);
         int truncated = inputs.Sequences.Count(s => s.Truncation.Truncated);
         if (truncated > 0 && !truncate)

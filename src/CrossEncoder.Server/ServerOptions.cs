@@ -25,6 +25,12 @@ public sealed record ServerOptions
     /// <summary>Arithmetic of the models' linear layers (<see cref="Native.Model.Precision"/>); fp32 unless told otherwise.</summary>
     public Native.Model.Precision Precision { get; init; } = Native.Model.Precision.Fp32;
 
+    /// <summary>A decoder reranker's prompt (<see cref="Native.Reranking.RerankerOptions.Prompt"/>) when the model's name does not say.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>The instruction a decoder reranker uses when a request sends no <c>instruction</c> field (null: the model's default).</summary>
+    public string? Instruction { get; init; }
+
     /// <summary>Receives the models' load notes (<see cref="Native.Reranking.RerankerOptions.Log"/>); null to stay silent.</summary>
     public Action<string>? Log { get; init; }
 

@@ -86,6 +86,18 @@ public sealed partial class Reranker
         return new RerankInputs(EncodeTextsCore(texts, maxLength, cancellationToken), documents.Count, byCosine: true);
     }
 
+    /// <summary>Tokens an input of <paramref name="query"/> spends beside its document: the special tokens and the query for an
+    /// encoder, the whole prompt template and query part for a decoder reranker (a per-document token cap adds to this).</summary>
+    public int TokensBesideDocument(string query, string? instruction = null)
+    {
+        if (Model is IPromptedReranker { Description.Prompt: not null } prompted)
+        {
+            var prompt = prompted.Prompt;
+            return prompt.Tokenize(Tokenizer).Length + Tokenizer.EncodeToIds(prompt.QueryPart(instruction ?? prompt.DefaultInstruction, query)).Length;
+        }
+        return Tokenizer.EncodeToIds(query).Length + 3;
+    }
+
     /// <summary>
     /// Step 2 of 3: runs any mix of sequences (from one request or many, e.g. the <see cref="RerankInputs.Sequences"/> of
     /// several requests concatenated) through the model in token-budget batches, and writes sequence i's output row to
