@@ -5,7 +5,8 @@ using System.Text.Json;
 
 namespace CrossEncoder.Native.SafeTensors;
 
-/// <summary>Writes safetensors files: header sorted by name, 8-byte aligned, data contiguous in header order.</summary>
+/// <summary>Writes safetensors files: header sorted by name, 8-byte aligned, data contiguous in header order; float tensors
+/// as F32, BF16 or F16.</summary>
 /// <remarks>
 /// The layout is the one <see cref="SafeTensorsFile"/> documents and validates: an 8-byte little-endian header
 /// length, a JSON header padded with spaces so the data section starts on an 8-byte boundary, then every tensor's
@@ -39,6 +40,57 @@ internal static class SafeTensorsWriter
     {
         ArgumentNullException.ThrowIfNull(tensors);
         WriteCore(path, tensors.Select(t => new PendingTensor(t.Name, t.DType, t.Shape, t.Data, null)), metadata);
+    }
+
+    /// <summary>Writes float tensors (name -> (shape, data)) stored as <paramref name="dtype"/>: F32 as they are, BF16 rounded to
+    /// nearest even as PyTorch does (<see cref="BFloat16"/>), or F16 rounded to nearest even (IEEE).</summary>
+    /// <param name="path">Destination file; replaced if it exists.</param>
+    /// <param name="tensors">Tensors by name; <c>Data.Length</c> must equal the product of <c>Shape</c>.</param>
+    /// <param name="dtype">F32, BF16 or F16.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
+    /// <exception cref="ArgumentException">A name is repeated or reserved, a data length does not match its shape, or
+    /// <paramref name="dtype"/> is not a float type this writer encodes.</exception>
+    public static void WriteFloats(string path, IEnumerable<KeyValuePair<string, (long[] Shape, float[] Data)>> tensors, SafeTensorDType dtype,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        EnsureFloatEncoding(dtype);
+        if (dtype == SafeTensorDType.F32)
+        {
+            WriteFloat32(path, tensors, metadata);
+            return;
+        }
+        Write(path, tensors.Select(t => (t.Key, dtype, t.Value.Shape, EncodeFloats(t.Value.Data ?? throw new ArgumentException($"Tensor '{t.Key}': data must not be null.", nameof(tensors)), dtype))), metadata);
+    }
+
+    /// <summary>The little-endian bytes of <paramref name="values"/> stored as <paramref name="dtype"/> (F32, BF16 or F16; see
+    /// <see cref="WriteFloats"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not F32, BF16 or F16.</exception>
+    public static byte[] EncodeFloats(ReadOnlySpan<float> values, SafeTensorDType dtype)
+    {
+        EnsureFloatEncoding(dtype);
+        EnsureLittleEndian();
+        var bytes = new byte[(long)values.Length * dtype.SizeInBytes()];
+        switch (dtype)
+        {
+            case SafeTensorDType.F32:
+                MemoryMarshal.AsBytes(values).CopyTo(bytes);
+                break;
+            case SafeTensorDType.BF16:
+                BFloat16.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
+                break;
+            default:   // F16: the cast rounds to nearest even, overflowing to infinity, NaN kept
+                var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+                for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+                break;
+        }
+        return bytes;
+    }
+
+    private static void EnsureFloatEncoding(SafeTensorDType dtype)
+    {
+        if (dtype is not (SafeTensorDType.F32 or SafeTensorDType.BF16 or SafeTensorDType.F16))
+            throw new ArgumentException($"Float tensors are written as F32, BF16 or F16, not {dtype}.", nameof(dtype));
     }
 
     /// <summary>One tensor waiting to be written; exactly one of <see cref="Bytes"/> and <see cref="Floats"/> is set.</summary>
