@@ -5,8 +5,8 @@ using System.Text.Json;
 
 namespace CrossEncoder.Native.SafeTensors;
 
-/// <summary>Writes safetensors files: header sorted by name, 8-byte aligned, data contiguous in header order; float tensors
-/// as F32, BF16 or F16.</summary>
+/// <summary>Writes safetensors files (header sorted by name, 8-byte aligned, data contiguous in header order) and sharded
+/// checkpoints (shards + <c>model.safetensors.index.json</c>); float tensors as F32, BF16 or F16.</summary>
 /// <remarks>
 /// The layout is the one <see cref="SafeTensorsFile"/> documents and validates: an 8-byte little-endian header
 /// length, a JSON header padded with spaces so the data section starts on an 8-byte boundary, then every tensor's
@@ -86,6 +86,90 @@ internal static class SafeTensorsWriter
         }
         return bytes;
     }
+
+    /// <summary>
+    /// Writes a sharded checkpoint into <paramref name="directory"/> as transformers' save_pretrained does: one safetensors
+    /// file per group of <paramref name="shards"/>, named <c>model-00001-of-0000N.safetensors</c> (metadata
+    /// <c>{"format": "pt"}</c>), then <c>model.safetensors.index.json</c> mapping every tensor to its shard, with
+    /// <c>metadata.total_size</c> the sum of the tensors' bytes. The index is written last, so its presence marks a complete
+    /// checkpoint. Returns the shard file names.
+    /// </summary>
+    /// <param name="directory">Created if missing. It must not hold <c>model.safetensors</c>, which loaders prefer over an index.</param>
+    /// <param name="shards">The tensors of each shard, in shard order; at least one shard, none empty, no name twice.</param>
+    /// <param name="cancellationToken">Checked between shards.</param>
+    /// <exception cref="ArgumentException">A shard is empty, a name is repeated across shards, or a tensor is invalid (as in <see cref="Write"/>).</exception>
+    /// <exception cref="IOException">The directory already holds <c>model.safetensors</c>.</exception>
+    public static IReadOnlyList<string> WriteSharded(string directory,
+        IReadOnlyList<IReadOnlyList<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>> shards, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(shards);
+        if (shards.Count == 0) throw new ArgumentException("A sharded checkpoint needs at least one shard.", nameof(shards));
+        Directory.CreateDirectory(directory);
+        string single = Path.Combine(directory, SafeTensorsCheckpoint.SingleFileName);
+        if (File.Exists(single))
+            throw new IOException($"'{directory}' already has {SafeTensorsCheckpoint.SingleFileName}, which loaders read instead of an index; delete it first.");
+
+        var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new List<string>(shards.Count);
+        long totalSize = 0;
+        for (int s = 0; s < shards.Count; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var shard = shards[s] ?? throw new ArgumentException($"Shard {s + 1} is null.", nameof(shards));
+            if (shard.Count == 0) throw new ArgumentException($"Shard {s + 1} of {shards.Count} has no tensor.", nameof(shards));
+            string name = SafeTensorsIndex.ShardName(s + 1, shards.Count);
+            foreach (var t in shard)
+            {
+                if (t.Name is not null && !weightMap.TryAdd(t.Name, name))
+                    throw new ArgumentException($"Tensor '{t.Name}' is in {weightMap[t.Name]} and {name}; a tensor goes in one shard.", nameof(shards));
+                totalSize = checked(totalSize + (t.Data?.LongLength ?? 0));
+            }
+            Write(Path.Combine(directory, name), shard, ShardMetadata);
+            names.Add(name);
+        }
+        SafeTensorsIndex.Write(Path.Combine(directory, SafeTensorsIndex.FileName), weightMap, totalSize);
+        return names;
+    }
+
+    /// <summary>
+    /// Splits tensors into shards of at most <paramref name="maxShardBytes"/> as huggingface_hub's
+    /// <c>split_torch_state_dict_into_shards</c> does (what save_pretrained's <c>max_shard_size</c> means): in the given order, a
+    /// tensor that would tip the current shard over the limit starts a new one, and a tensor larger than the limit gets a
+    /// shard of its own.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxShardBytes"/> is not positive.</exception>
+    public static List<List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>> SplitBySize(
+        IEnumerable<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> tensors, long maxShardBytes)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxShardBytes);
+        var shards = new List<List<(string, SafeTensorDType, long[], byte[])>>();
+        var current = new List<(string, SafeTensorDType, long[], byte[])>();
+        long currentSize = 0;
+        foreach (var t in tensors)
+        {
+            long size = t.Data?.LongLength ?? 0;
+            if (size > maxShardBytes)
+            {
+                shards.Add([t]);   // its own shard; the current one stays open (huggingface_hub's order)
+                continue;
+            }
+            if (currentSize + size > maxShardBytes && current.Count > 0)
+            {
+                shards.Add(current);
+                current = [];
+                currentSize = 0;
+            }
+            current.Add(t);
+            currentSize += size;
+        }
+        if (current.Count > 0) shards.Add(current);
+        return shards;
+    }
+
+    /// <summary>What transformers writes into each shard's <c>__metadata__</c>.</summary>
+    private static readonly Dictionary<string, string> ShardMetadata = new(StringComparer.Ordinal) { ["format"] = "pt" };
 
     private static void EnsureFloatEncoding(SafeTensorDType dtype)
     {
