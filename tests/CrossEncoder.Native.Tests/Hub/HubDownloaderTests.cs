@@ -403,6 +403,48 @@ public sealed class HubDownloaderTests : IAsyncLifetime
         Assert.Equal(ReferenceScores(), Scores("org/both", Options()));
     }
 
+    [Theory]
+    [InlineData("../model-00001-of-00002.safetensors")]
+    [InlineData("sub/model-00001-of-00002.safetensors")]
+    public async Task AnIndexNamingAShardOutsideTheFolderIsRefusedBeforeAnyShardIsFetched(string shard)
+    {
+        string folder = TwoShardFolder("escape");
+        string index = Path.Combine(folder, "model.safetensors.index.json");
+        File.WriteAllText(index, File.ReadAllText(index).Replace("\"model-00001-of-00002.safetensors\"", JsonSerializer.Serialize(shard)));
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        File.Copy(Path.Combine(folder, "model-00001-of-00002.safetensors"), Path.Combine(folder, "sub", "model-00001-of-00002.safetensors"));   // the repo even has it
+        _hub.Publish("org/escape", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/escape", Options()));
+        Assert.Equal(HubErrorKind.Unsupported, e.Kind);
+        Assert.StartsWith("model.safetensors.index.json of org/escape cannot be used: tensor '", e.Message);
+        Assert.Contains($"shard name \"{shard}\" is not a plain file name in the model folder", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(0, _hub.Count(r => r.Path.Contains("model-0000")));
+    }
+
+    [Fact]
+    public async Task AnIndexNamingAShardTheRepositoryLacksIsNotFoundBeforeAnyShardIsFetched()
+    {
+        string folder = TwoShardFolder("lacking");
+        File.Delete(Path.Combine(folder, "model-00002-of-00002.safetensors"));
+        _hub.Publish("org/lacking", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/lacking", Options()));
+        Assert.Equal((HubErrorKind.NotFound, "model.safetensors.index.json of org/lacking names shard 'model-00002-of-00002.safetensors', which the repository does not have."),
+            (e.Kind, e.Message));
+        Assert.Equal(0, _hub.Count(r => r.Path.Contains("model-0000")));
+    }
+
+    [Fact]
+    public async Task AMalformedIndexIsOneLineNamingTheRepository()
+    {
+        string folder = TwoShardFolder("malformed");
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), """{"metadata": {}}""");
+        _hub.Publish("org/malformed", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/malformed", Options()));
+        Assert.Equal((HubErrorKind.Unsupported, "model.safetensors.index.json of org/malformed cannot be used: 'weight_map' is missing; the index must map every tensor name to its shard file."),
+            (e.Kind, e.Message));
+    }
+
     [Fact]
     public async Task ABadEndpointIsNamed()
     {
