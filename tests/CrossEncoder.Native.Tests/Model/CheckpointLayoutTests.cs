@@ -125,6 +125,22 @@ public sealed class CheckpointLayoutTests : IDisposable
     }
 
     [Fact]
+    public void TestModelsWriteAnyLayoutDirectly()
+    {
+        // What other families' tests use: TinyBert(layout: ...) and ModernBertCheckpoint.Write(..., layout) give the same
+        // checkpoint as rewriting the F32 one.
+        using var f32 = new TinyBert(classifier: true);
+        using var direct = new TinyBert(classifier: true, layout: ThreeBf16Shards);
+        using (var checkpoint = SafeTensorsCheckpoint.OpenFolder(direct.Directory))
+            Assert.Equal((3, SafeTensorDType.BF16), (checkpoint.Files.Count, checkpoint.Tensors["classifier.weight"].DType));
+        Assert.Equal(Logits(Rewrite(f32.Directory, "bert-rewritten", ThreeBf16Shards), TinyBertIds), Logits(direct.Directory, TinyBertIds));
+
+        string modernBert = Path.Combine(_root, "modernbert-direct");
+        ModernBertCheckpoint.Write(modernBert, ModernBertFolders.ShrunkConfig(), seed: 11, withClassifier: true, ThreeBf16Shards);
+        Assert.Equal(Logits(Rewrite(ModernBertFolders.GteReranker, "modernbert-rewritten", ThreeBf16Shards), ModernBertIds), Logits(modernBert, ModernBertIds));
+    }
+
+    [Fact]
     public void QuantizeHonoursCancellation()
     {
         var (single, _) = Model("bert");
