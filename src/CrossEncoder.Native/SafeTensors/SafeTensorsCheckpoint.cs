@@ -28,7 +28,7 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
     private SafeTensorsCheckpoint(string path, SafeTensorsIndex? index, SafeTensorsFile[] files,
         Dictionary<string, SafeTensorInfo> tensors, Dictionary<string, SafeTensorsFile> owners)
     {
-        Path = path;
+        Location = path;
         Index = index;
         _files = files;
         _tensors = tensors;
@@ -37,7 +37,7 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
 
     /// <summary>The checkpoint as a whole: the single file, or the index of a sharded one (for messages about the whole set,
     /// e.g. missing tensors).</summary>
-    public string Path { get; }
+    public string Location { get; }
 
     /// <summary>The index of a sharded checkpoint; null for a single file.</summary>
     public SafeTensorsIndex? Index { get; }
@@ -54,7 +54,7 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
 
     /// <summary>True when <paramref name="directory"/> has weights this class opens (<c>model.safetensors</c> or an index).</summary>
     public static bool ExistsIn(string directory) =>
-        File.Exists(System.IO.Path.Combine(directory, SingleFileName)) || File.Exists(System.IO.Path.Combine(directory, SafeTensorsIndex.FileName));
+        File.Exists(Path.Combine(directory, SingleFileName)) || File.Exists(Path.Combine(directory, SafeTensorsIndex.FileName));
 
     /// <summary>Opens a model folder's weights: <c>model.safetensors</c> if present (transformers' preference), else
     /// <c>model.safetensors.index.json</c> and every shard it names.</summary>
@@ -65,7 +65,7 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
     public static SafeTensorsCheckpoint OpenFolder(string directory, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(directory);
-        string single = System.IO.Path.Combine(directory, SingleFileName), index = System.IO.Path.Combine(directory, SafeTensorsIndex.FileName);
+        string single = Path.Combine(directory, SingleFileName), index = Path.Combine(directory, SafeTensorsIndex.FileName);
         if (File.Exists(single)) return OpenFile(single);
         if (File.Exists(index)) return OpenSharded(index, cancellationToken);
         throw new FileNotFoundException($"'{directory}' has neither {SingleFileName} nor {SafeTensorsIndex.FileName}.", single);
@@ -132,7 +132,7 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
             {
                 if (owners.TryGetValue(name, out var other))
                     throw new SafeTensorsFormatException(file.FilePath, name,
-                        $"the tensor is also in {System.IO.Path.GetFileName(other.FilePath)}; a tensor must be in one shard only ({SafeTensorsIndex.FileName} lists it in " +
+                        $"the tensor is also in {Path.GetFileName(other.FilePath)}; a tensor must be in one shard only ({SafeTensorsIndex.FileName} lists it in " +
                         $"{(index.WeightMap.TryGetValue(name, out var listed) ? listed : "none")}).");
                 tensors.Add(name, info);
                 owners.Add(name, file);
@@ -142,9 +142,9 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
         {
             if (!owners.TryGetValue(name, out var file))
                 throw new SafeTensorsFormatException(index.ShardPath(shard), name, $"{SafeTensorsIndex.FileName} lists the tensor in this shard, but no shard has it.");
-            if (System.IO.Path.GetFileName(file.FilePath) != shard)
+            if (Path.GetFileName(file.FilePath) != shard)
                 throw new SafeTensorsFormatException(index.ShardPath(shard), name,
-                    $"{SafeTensorsIndex.FileName} lists the tensor in this shard, but it is in {System.IO.Path.GetFileName(file.FilePath)}.");
+                    $"{SafeTensorsIndex.FileName} lists the tensor in this shard, but it is in {Path.GetFileName(file.FilePath)}.");
         }
         foreach (var (name, file) in owners)
         {
@@ -195,6 +195,6 @@ internal sealed class SafeTensorsCheckpoint : IDisposable
     {
         ArgumentNullException.ThrowIfNull(name);
         return _owners.TryGetValue(name, out var file) ? file
-            : throw new KeyNotFoundException($"Tensor '{name}' not found in safetensors checkpoint '{Path}' ({_tensors.Count} tensors in {_files.Length} file{(_files.Length == 1 ? "" : "s")}).");
+            : throw new KeyNotFoundException($"Tensor '{name}' not found in safetensors checkpoint '{Location}' ({_tensors.Count} tensors in {_files.Length} file{(_files.Length == 1 ? "" : "s")}).");
     }
 }

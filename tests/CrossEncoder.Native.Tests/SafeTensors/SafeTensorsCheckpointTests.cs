@@ -55,7 +55,7 @@ public sealed class SafeTensorsCheckpointTests : IDisposable
         string folder = TwoShards();
         using var checkpoint = SafeTensorsCheckpoint.OpenFolder(folder);
         Assert.True(checkpoint.IsSharded);
-        Assert.Equal(Path.Combine(folder, SafeTensorsIndex.FileName), checkpoint.Path);
+        Assert.Equal(Path.Combine(folder, SafeTensorsIndex.FileName), checkpoint.Location);
         Assert.Equal([First, Second], checkpoint.Files.Select(f => Path.GetFileName(f.FilePath)));
         Assert.Equal(["a", "b", "c", "d"], checkpoint.Tensors.Keys);   // shard by shard
         Assert.Equal(Path.Combine(folder, Second), checkpoint.FilePathOf("c"));
@@ -87,8 +87,8 @@ public sealed class SafeTensorsCheckpointTests : IDisposable
         using var checkpoint = SafeTensorsCheckpoint.OpenFolder(folder);
         Assert.False(checkpoint.IsSharded);
         Assert.Null(checkpoint.Index);
-        Assert.Equal(Path.Combine(folder, SafeTensorsCheckpoint.SingleFileName), checkpoint.Path);
-        Assert.Equal(checkpoint.Path, checkpoint.FilePathOf("y"));
+        Assert.Equal(Path.Combine(folder, SafeTensorsCheckpoint.SingleFileName), checkpoint.Location);
+        Assert.Equal(checkpoint.Location, checkpoint.FilePathOf("y"));
         Assert.Equal([(float)'y', 'y' + 0.5f], checkpoint.ReadFloat32("y"));
     }
 

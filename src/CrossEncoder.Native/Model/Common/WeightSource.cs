@@ -26,7 +26,7 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         : throw new ArgumentOutOfRangeException(nameof(precision), precision, "A checkpoint loads in Fp32 or Int8; Auto is resolved by the loader.");
 
     /// <summary>The checkpoint's path (the single file, or the index of a sharded one), for error messages.</summary>
-    public string FilePath => file.Path;
+    public string FilePath => file.Location;
 
     /// <summary>The quantizable tensors taken so far, under their names in the file.</summary>
     public IReadOnlyList<QuantizableTensor> Quantizable => _quantizable;
@@ -124,7 +124,7 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         var message = new System.Text.StringBuilder("the weights do not match the model described by config.json.");
         if (_missing.Count > 0) message.Append($" Missing ({_missing.Count}): ").AppendJoin(", ", _missing.Take(20)).Append(_missing.Count > 20 ? ", ..." : "").Append('.');
         if (unexpected.Count > 0) message.Append($" Unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", ..." : "").Append('.');
-        throw new ModelFormatException(file.Path, message.ToString());
+        throw new ModelFormatException(file.Location, message.ToString());
     }
 
     private string? Resolve(string name, bool underModelPrefix)
