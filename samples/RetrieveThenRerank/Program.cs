@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 
 string model = args.Length > 0 ? args[0] : "weights/all-MiniLM-L6-v2";   // the repository's offline default model
 string query = args.Length > 1 ? args[1] : "how do wings produce lift";
-if (!File.Exists(Path.Combine(model, "model.safetensors")))
+if (!File.Exists(Path.Combine(model, "model.safetensors")) && !File.Exists(Path.Combine(model, "model.safetensors.index.json")))
 {
     Console.Error.WriteLine($"error: no model in '{model}': run 'crossencoder rerank --query q d' once, or pass a model folder.");
     return 1;

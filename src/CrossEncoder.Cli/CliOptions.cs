@@ -10,7 +10,7 @@ namespace CrossEncoder.Cli;
 internal static class CliOptions
 {
     /// <summary><c>--model &lt;dir&gt;</c>: a model folder; without it the offline default model is used.</summary>
-    public static Option<string?> Model(string description = "model folder (config.json, model.safetensors, tokenizer), or a Hugging Face Hub id org/name[@revision] downloaded once into the huggingface_hub cache; default: the offline all-MiniLM-L6-v2") =>
+    public static Option<string?> Model(string description = "model folder (config.json, model.safetensors or its shards + index, tokenizer), or a Hugging Face Hub id org/name[@revision] downloaded once into the huggingface_hub cache; default: the offline all-MiniLM-L6-v2") =>
         new("--model") { Description = description, HelpName = "dir|org/name" };
 
     /// <summary><c>--token &lt;token&gt;</c>: a Hugging Face access token for gated or private Hub models (else HF_TOKEN).</summary>

@@ -171,7 +171,7 @@ internal static class QuantizeCommand
 {
     public static Command Create(CliContext context)
     {
-        var model = CliOptions.Text("--model", "dir", "the fp32 model folder to quantize", required: true);
+        var model = CliOptions.Text("--model", "dir", "the fp32 model folder to quantize (model.safetensors, or model.safetensors.index.json and its shards; the output is one model.safetensors)", required: true);
         var output = CliOptions.Text("--out", "dir", "the int8 model folder to write (int8 weights + fp32 scales, quantization.json)", required: true);
         var gate = Int8GateOptions.Create();
         var command = new Command("quantize", "Write an int8 model folder and measure it with the int8 accuracy gate (figures in its quantization.json).") { model, output };
@@ -188,7 +188,7 @@ internal static class QuantizeCommand
         var stdout = context.Out;
         if (!Directory.Exists(model)) throw new CliException($"model folder '{model}' does not exist.");
         if (Path.GetFullPath(model).TrimEnd('/') == Path.GetFullPath(output).TrimEnd('/')) throw new UsageException("--out must differ from --model.");
-        long written = ModelQuantization.WriteQuantizedFolder(model, output);
+        long written = ModelQuantization.WriteQuantizedFolder(model, output, context.CancellationToken);
         long fp32Size = Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)).Sum(f => new FileInfo(f).Length);
         long int8Size = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 

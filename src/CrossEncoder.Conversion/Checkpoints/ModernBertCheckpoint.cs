@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using CrossEncoder.Native.SafeTensors;
 
 namespace CrossEncoder.Conversion.Checkpoints;
 
@@ -13,13 +12,14 @@ namespace CrossEncoder.Conversion.Checkpoints;
 /// </summary>
 public static class ModernBertCheckpoint
 {
-    /// <summary>Writes <c>config.json</c> and <c>model.safetensors</c> into <paramref name="directory"/>.</summary>
+    /// <summary>Writes <c>config.json</c> and the checkpoint (by default one F32 <c>model.safetensors</c>) into <paramref name="directory"/>.</summary>
     /// <param name="directory">Created if missing.</param>
     /// <param name="config">The config to write (e.g. a real model's, with sizes overridden); read for the shapes.</param>
     /// <param name="seed">Seed of the weights.</param>
     /// <param name="withClassifier">True: <c>ModernBertForSequenceClassification</c> (encoder under <c>model.</c>, plus <c>head</c>
     /// and <c>classifier</c>); false: a bare <c>ModernBertModel</c> (no prefix, no head).</param>
-    public static void Write(string directory, JsonObject config, int seed, bool withClassifier)
+    /// <param name="layout">F32 or BF16, one file or shards (null: one F32 model.safetensors); the random values are the same in every layout.</param>
+    public static void Write(string directory, JsonObject config, int seed, bool withClassifier, CheckpointLayout? layout = null)
     {
         Directory.CreateDirectory(directory);
         config = (JsonObject)config.DeepClone();
@@ -65,7 +65,7 @@ public static class ModernBertCheckpoint
             Norm("head.norm", normBias);
             Linear("classifier", labels, h, bias: true);
         }
-        SafeTensorsWriter.WriteFloat32(Path.Combine(directory, "model.safetensors"), tensors);
+        CheckpointWriter.Write(directory, tensors, layout);
     }
 
     /// <summary>Reads a config.json file as a mutable JSON object (to override sizes before <see cref="Write"/>).</summary>

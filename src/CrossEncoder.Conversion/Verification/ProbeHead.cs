@@ -115,7 +115,7 @@ public static class ProbeHead
     {
         Directory.CreateDirectory(to);
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(from, "config.json")))!.AsObject();
-        using (var file = SafeTensorsFile.Open(Path.Combine(from, "model.safetensors")))
+        using (var file = SafeTensorsCheckpoint.OpenFolder(from))
         {
             var tensors = file.Tensors.Values
                 .Select(t => new KeyValuePair<string, (long[], float[])>(t.Name.StartsWith("bert.", StringComparison.Ordinal) ? t.Name : "bert." + t.Name, (t.Shape.ToArray(), file.ReadFloat32(t.Name))))

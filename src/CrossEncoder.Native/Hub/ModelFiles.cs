@@ -1,4 +1,5 @@
 using System.Text.Json;
+using CrossEncoder.Native.SafeTensors;
 using Names = CrossEncoder.Native.Model.Common.SentenceTransformersWeightNames;
 
 namespace CrossEncoder.Native.Hub;
@@ -9,7 +10,7 @@ namespace CrossEncoder.Native.Hub;
 /// </summary>
 internal static class ModelFiles
 {
-    public const string Config = "config.json", Weights = "model.safetensors", WeightsIndex = "model.safetensors.index.json", Modules = "modules.json";
+    public const string Config = "config.json", Weights = SafeTensorsCheckpoint.SingleFileName, WeightsIndex = SafeTensorsIndex.FileName, Modules = "modules.json";
 
     private static readonly string[] TokenizerModels = ["tokenizer.json", "vocab.txt", "sentencepiece.bpe.model"];
     private static readonly string[] Optional =
@@ -51,12 +52,20 @@ internal static class ModelFiles
         string index = Path.Combine(snapshotFolder, WeightsIndex);
         if (File.Exists(index))
         {
-            foreach (string shard in ReadJson(index, root =>
-                root.TryGetProperty("weight_map", out var map) && map.ValueKind == JsonValueKind.Object
-                    ? map.EnumerateObject().Select(p => p.Value.GetString() ?? "").Distinct(StringComparer.Ordinal).ToList()
-                    : throw new HubException(HubErrorKind.Unsupported, $"{WeightsIndex} of {id} has no weight_map object.")))
+            // The loader's own validation (shard names must be plain file names in the folder, ...): a shard it would refuse
+            // is never downloaded.
+            SafeTensorsIndex parsed;
+            try
             {
-                if (!IsSafeRelativePath(shard) || !repoFiles.Contains(shard))
+                parsed = SafeTensorsIndex.Read(index);
+            }
+            catch (SafeTensorsFormatException e)
+            {
+                throw new HubException(HubErrorKind.Unsupported, $"{WeightsIndex} of {id} cannot be used: {(e.TensorName is null ? "" : $"tensor '{e.TensorName}': ")}{e.Problem}", e);
+            }
+            foreach (string shard in parsed.Shards)
+            {
+                if (!repoFiles.Contains(shard))
                     throw new HubException(HubErrorKind.NotFound, $"{WeightsIndex} of {id} names shard '{shard}', which the repository does not have.");
                 files.Add(shard);
             }

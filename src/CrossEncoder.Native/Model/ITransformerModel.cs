@@ -15,7 +15,7 @@ internal interface ITransformerModel
     ModelDescription Description { get; }
 
     /// <summary>The tensors of the checkpoint that the int8 scheme quantizes (linear weights and gathered tables), under the
-    /// names they have in <c>model.safetensors</c>: what <see cref="ModelQuantization.WriteQuantizedFolder"/> writes as I8.</summary>
+    /// names they have in <c>model.safetensors</c>: what <see cref="ModelQuantization.WriteQuantizedFolder(string, string)"/> writes as I8.</summary>
     IReadOnlyList<QuantizableTensor> QuantizableTensors { get; }
 
     /// <summary>Buffers for batches of up to <paramref name="maxTokens"/> tokens in up to <paramref name="maxSequences"/>

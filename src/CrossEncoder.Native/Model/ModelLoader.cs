@@ -203,20 +203,22 @@ internal sealed class ModelFolder
         }
     }
 
-    /// <summary>Opens <c>model.safetensors</c>, or fails with a hint for the weight formats this engine does not read.</summary>
-    /// <exception cref="ModelFormatException">The file is missing.</exception>
-    /// <exception cref="SafeTensorsFormatException">The file violates the format.</exception>
-    public SafeTensorsFile OpenWeights()
+    /// <summary>Opens the folder's weights: <c>model.safetensors</c>, or (without it, as transformers chooses)
+    /// <c>model.safetensors.index.json</c> and every shard it names; fails with a hint for the weight formats this engine does not read.</summary>
+    /// <param name="cancellationToken">Checked between shards.</param>
+    /// <exception cref="ModelFormatException">Neither file is there.</exception>
+    /// <exception cref="SafeTensorsFormatException">A file violates the format, a shard is missing, or the shards disagree with the index.</exception>
+    public SafeTensorsCheckpoint OpenWeights(CancellationToken cancellationToken = default)
     {
-        string weightsPath = Path.Combine(Directory, "model.safetensors");
-        if (!File.Exists(weightsPath))
+        if (!SafeTensorsCheckpoint.ExistsIn(Directory))
         {
-            string hint = File.Exists(Path.Combine(Directory, "model.safetensors.index.json")) ? " The folder has a sharded checkpoint (model.safetensors.index.json), which is not supported yet: merge the shards into one model.safetensors (in Python: load the model and save_pretrained(dir, max_shard_size=\"100GB\"))."
-                : File.Exists(Path.Combine(Directory, "pytorch_model.bin")) ? " Only safetensors weights are read; pytorch_model.bin is a pickle and is not loaded."
+            string hint = File.Exists(Path.Combine(Directory, "pytorch_model.bin")) || File.Exists(Path.Combine(Directory, "pytorch_model.bin.index.json"))
+                ? " Only safetensors weights are read; pytorch_model.bin is a pickle and is not loaded."
                 : System.IO.Directory.EnumerateFiles(Directory, "*.onnx").Any() ? " The folder has an ONNX file: convert it with `crossencoder convert --onnx <file> --vocab <vocab.txt> --out <dir>`."
                 : "";
-            throw new ModelFormatException(weightsPath, "model.safetensors not found." + hint);
+            throw new ModelFormatException(Path.Combine(Directory, SafeTensorsCheckpoint.SingleFileName),
+                $"{SafeTensorsCheckpoint.SingleFileName} not found (nor a sharded checkpoint's {SafeTensorsIndex.FileName})." + hint);
         }
-        return SafeTensorsFile.Open(weightsPath);
+        return SafeTensorsCheckpoint.OpenFolder(Directory, cancellationToken);
     }
 }

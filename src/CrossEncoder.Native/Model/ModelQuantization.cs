@@ -48,46 +48,63 @@ public static class ModelQuantization
     }
 
     /// <summary>
-    /// Writes the quantized <c>model.safetensors</c> of the fp32 model folder <paramref name="source"/> into <paramref name="destination"/>
-    /// and copies every other file (config, tokenizer, pooling). Returns the bytes written for the weights.
+    /// Writes the quantized <c>model.safetensors</c> of the fp32 model folder <paramref name="source"/> (one file or a sharded
+    /// checkpoint) into <paramref name="destination"/> and copies every other file (config, tokenizer, pooling). Returns the
+    /// bytes written for the weights. See <see cref="WriteQuantizedFolder(string, string, CancellationToken)"/>.
     /// </summary>
     /// <exception cref="ModelFormatException">The source folder does not load (any family the loader runs), or is already quantized.</exception>
-    public static long WriteQuantizedFolder(string source, string destination)
+    public static long WriteQuantizedFolder(string source, string destination) => WriteQuantizedFolder(source, destination, CancellationToken.None);
+
+    /// <summary>
+    /// Writes the quantized weights of the fp32 model folder <paramref name="source"/> into <paramref name="destination"/> as one
+    /// <c>model.safetensors</c> and copies every other file (config, tokenizer, sentence-transformers modules). The source may be
+    /// one <c>model.safetensors</c> or a sharded checkpoint (<c>model.safetensors.index.json</c> and its shards; its F16/BF16
+    /// tensors are written as F32); the output is always one file, never an index: none of the source's weight files
+    /// (<c>*.safetensors</c> and the index at its root) are copied. Returns the bytes written for the weights.
+    /// </summary>
+    /// <param name="source">The fp32 model folder.</param>
+    /// <param name="destination">Created if missing.</param>
+    /// <param name="cancellationToken">Checked between tensors.</param>
+    /// <exception cref="ModelFormatException">The source folder does not load (any family the loader runs), or is already quantized.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled; the destination may hold copied files but no weights.</exception>
+    public static long WriteQuantizedFolder(string source, string destination, CancellationToken cancellationToken)
     {
         // Load the fp32 model through the loader: it validates the folder and its family names the quantizable tensors, under
         // their names in the file (prefixes included: bert., roberta., electra., ...).
         var (model, _) = ModelLoader.Load(source, Precision.Fp32);
         var quantizable = model.QuantizableTensors.ToDictionary(t => t.Name, t => t.IsTable, StringComparer.Ordinal);
         Directory.CreateDirectory(destination);
-        string weightsOut = Path.Combine(destination, "model.safetensors");
+        string weightsOut = Path.Combine(destination, SafeTensorsCheckpoint.SingleFileName);
         var tensors = new List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>();
-        using (var file = SafeTensorsFile.Open(Path.Combine(source, "model.safetensors")))
+        using (var checkpoint = ModelFolder.Open(source).OpenWeights(cancellationToken))
         {
-            foreach (var (name, info) in file.Tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
+            foreach (var (name, info) in checkpoint.Tensors.OrderBy(t => t.Key, StringComparer.Ordinal))
             {
-                if (info.DType == SafeTensorDType.I8) throw new ModelFormatException(file.FilePath, $"tensor '{name}' is already int8: the folder is quantized.");
+                cancellationToken.ThrowIfCancellationRequested();
+                string file = checkpoint.FilePathOf(name);
+                if (info.DType == SafeTensorDType.I8) throw new ModelFormatException(file, $"tensor '{name}' is already int8: the folder is quantized.");
                 if (quantizable.TryGetValue(name, out bool table) && info.Shape.Count == 2)
                 {
                     int rows = (int)info.Shape[0], columns = (int)info.Shape[1];
                     var q = new sbyte[(long)rows * columns];
                     var scale = new float[rows];
-                    var values = file.ReadFloat32(name);
-                    RequireFinite(file.FilePath, name, values, columns);
+                    var values = checkpoint.ReadFloat32(name);
+                    RequireFinite(file, name, values, columns);
                     Quantize.Weights(values, q, scale, rows, columns, table ? TableMax : Quantize.WeightMax);
                     tensors.Add((name, SafeTensorDType.I8, info.Shape.ToArray(), (byte[])(Array)q));
                     tensors.Add((Common.TensorNaming.Scale(name), SafeTensorDType.F32, [rows], ToBytes(scale)));
                 }
                 else if (info.DType == SafeTensorDType.F32 || info.DType == SafeTensorDType.F16 || info.DType == SafeTensorDType.BF16 || info.DType == SafeTensorDType.F64)
-                    tensors.Add((name, SafeTensorDType.F32, info.Shape.ToArray(), ToBytes(file.ReadFloat32(name))));
+                    tensors.Add((name, SafeTensorDType.F32, info.Shape.ToArray(), ToBytes(checkpoint.ReadFloat32(name))));
                 else
-                    tensors.Add((name, info.DType, info.Shape.ToArray(), file.GetBytes(name).ToArray()));
+                    tensors.Add((name, info.DType, info.Shape.ToArray(), checkpoint.GetBytes(name).ToArray()));
             }
         }
         SafeTensorsWriter.Write(weightsOut, tensors);
         foreach (string path in Directory.EnumerateFiles(source))
         {
             string fileName = Path.GetFileName(path);
-            if (fileName is "model.safetensors" or "quantization.json" || fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
+            if (IsWeightFile(fileName) || fileName == "quantization.json" || fileName.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) || fileName.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)) continue;
             File.Copy(path, Path.Combine(destination, fileName), overwrite: true);
         }
         foreach (string dir in Directory.EnumerateDirectories(source))   // sentence-transformers module folders (1_Pooling/, 2_Dense/...), head weights kept fp32
@@ -99,6 +116,11 @@ public static class ModelQuantization
         }
         return new FileInfo(weightsOut).Length;
     }
+
+    /// <summary>The model's own weight files at a folder's root, which the quantized file replaces: model.safetensors, the
+    /// index of a sharded checkpoint, its shards, and any other root *.safetensors (a variant such as model.fp16.safetensors).</summary>
+    private static bool IsWeightFile(string fileName) =>
+        fileName == SafeTensorsIndex.FileName || fileName.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase);
 
     private static byte[] ToBytes(float[] values)
     {

@@ -61,7 +61,8 @@ public sealed partial class Reranker : IDisposable
     public int ModelMaxLength => _modelMaxLength;
 
     /// <summary>
-    /// Loads a Hugging Face model folder (config.json, model.safetensors, and tokenizer.json, sentencepiece.bpe.model or vocab.txt,
+    /// Loads a Hugging Face model folder (config.json, model.safetensors or a sharded checkpoint (model.safetensors.index.json and
+    /// its shards), and tokenizer.json, sentencepiece.bpe.model or vocab.txt,
     /// see <see cref="TokenizerLoader.FromModelFolder"/>), or a Hub model by id, <c>org/name</c> or <c>org/name@revision</c>,
     /// downloaded once into the shared huggingface_hub cache (see <see cref="RerankerOptions.Hub"/>). BERT, XLM-RoBERTa / RoBERTa
     /// and ELECTRA encoders load. A folder that exists on disk always wins over a Hub id of the same spelling.

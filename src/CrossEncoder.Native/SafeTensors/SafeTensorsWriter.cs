@@ -5,7 +5,8 @@ using System.Text.Json;
 
 namespace CrossEncoder.Native.SafeTensors;
 
-/// <summary>Writes safetensors files: header sorted by name, 8-byte aligned, data contiguous in header order.</summary>
+/// <summary>Writes safetensors files (header sorted by name, 8-byte aligned, data contiguous in header order) and sharded
+/// checkpoints (shards + <c>model.safetensors.index.json</c>); float tensors as F32, BF16 or F16.</summary>
 /// <remarks>
 /// The layout is the one <see cref="SafeTensorsFile"/> documents and validates: an 8-byte little-endian header
 /// length, a JSON header padded with spaces so the data section starts on an 8-byte boundary, then every tensor's
@@ -39,6 +40,141 @@ internal static class SafeTensorsWriter
     {
         ArgumentNullException.ThrowIfNull(tensors);
         WriteCore(path, tensors.Select(t => new PendingTensor(t.Name, t.DType, t.Shape, t.Data, null)), metadata);
+    }
+
+    /// <summary>Writes float tensors (name -> (shape, data)) stored as <paramref name="dtype"/>: F32 as they are, BF16 rounded to
+    /// nearest even as PyTorch does (<see cref="BFloat16"/>), or F16 rounded to nearest even (IEEE).</summary>
+    /// <param name="path">Destination file; replaced if it exists.</param>
+    /// <param name="tensors">Tensors by name; <c>Data.Length</c> must equal the product of <c>Shape</c>.</param>
+    /// <param name="dtype">F32, BF16 or F16.</param>
+    /// <param name="metadata">Optional <c>__metadata__</c> string map.</param>
+    /// <exception cref="ArgumentException">A name is repeated or reserved, a data length does not match its shape, or
+    /// <paramref name="dtype"/> is not a float type this writer encodes.</exception>
+    public static void WriteFloats(string path, IEnumerable<KeyValuePair<string, (long[] Shape, float[] Data)>> tensors, SafeTensorDType dtype,
+        IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        EnsureFloatEncoding(dtype);
+        if (dtype == SafeTensorDType.F32)
+        {
+            WriteFloat32(path, tensors, metadata);
+            return;
+        }
+        Write(path, tensors.Select(t => (t.Key, dtype, t.Value.Shape, EncodeFloats(t.Value.Data ?? throw new ArgumentException($"Tensor '{t.Key}': data must not be null.", nameof(tensors)), dtype))), metadata);
+    }
+
+    /// <summary>The little-endian bytes of <paramref name="values"/> stored as <paramref name="dtype"/> (F32, BF16 or F16; see
+    /// <see cref="WriteFloats"/>).</summary>
+    /// <exception cref="ArgumentException"><paramref name="dtype"/> is not F32, BF16 or F16.</exception>
+    public static byte[] EncodeFloats(ReadOnlySpan<float> values, SafeTensorDType dtype)
+    {
+        EnsureFloatEncoding(dtype);
+        EnsureLittleEndian();
+        var bytes = new byte[(long)values.Length * dtype.SizeInBytes()];
+        switch (dtype)
+        {
+            case SafeTensorDType.F32:
+                MemoryMarshal.AsBytes(values).CopyTo(bytes);
+                break;
+            case SafeTensorDType.BF16:
+                BFloat16.FromSingle(values, MemoryMarshal.Cast<byte, ushort>(bytes.AsSpan()));
+                break;
+            default:   // F16: the cast rounds to nearest even, overflowing to infinity, NaN kept
+                var halves = MemoryMarshal.Cast<byte, Half>(bytes.AsSpan());
+                for (int i = 0; i < values.Length; i++) halves[i] = (Half)values[i];
+                break;
+        }
+        return bytes;
+    }
+
+    /// <summary>
+    /// Writes a sharded checkpoint into <paramref name="directory"/> as transformers' save_pretrained does: one safetensors
+    /// file per group of <paramref name="shards"/>, named <c>model-00001-of-0000N.safetensors</c> (metadata
+    /// <c>{"format": "pt"}</c>), then <c>model.safetensors.index.json</c> mapping every tensor to its shard, with
+    /// <c>metadata.total_size</c> the sum of the tensors' bytes. The index is written last, so its presence marks a complete
+    /// checkpoint. Returns the shard file names.
+    /// </summary>
+    /// <param name="directory">Created if missing. It must not hold <c>model.safetensors</c>, which loaders prefer over an index.</param>
+    /// <param name="shards">The tensors of each shard, in shard order; at least one shard, none empty, no name twice.</param>
+    /// <param name="cancellationToken">Checked between shards.</param>
+    /// <exception cref="ArgumentException">A shard is empty, a name is repeated across shards, or a tensor is invalid (as in <see cref="Write"/>).</exception>
+    /// <exception cref="IOException">The directory already holds <c>model.safetensors</c>.</exception>
+    public static IReadOnlyList<string> WriteSharded(string directory,
+        IReadOnlyList<IReadOnlyList<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>> shards, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(directory);
+        ArgumentNullException.ThrowIfNull(shards);
+        if (shards.Count == 0) throw new ArgumentException("A sharded checkpoint needs at least one shard.", nameof(shards));
+        Directory.CreateDirectory(directory);
+        string single = Path.Combine(directory, SafeTensorsCheckpoint.SingleFileName);
+        if (File.Exists(single))
+            throw new IOException($"'{directory}' already has {SafeTensorsCheckpoint.SingleFileName}, which loaders read instead of an index; delete it first.");
+
+        var weightMap = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new List<string>(shards.Count);
+        long totalSize = 0;
+        for (int s = 0; s < shards.Count; s++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var shard = shards[s] ?? throw new ArgumentException($"Shard {s + 1} is null.", nameof(shards));
+            if (shard.Count == 0) throw new ArgumentException($"Shard {s + 1} of {shards.Count} has no tensor.", nameof(shards));
+            string name = SafeTensorsIndex.ShardName(s + 1, shards.Count);
+            foreach (var t in shard)
+            {
+                if (t.Name is not null && !weightMap.TryAdd(t.Name, name))
+                    throw new ArgumentException($"Tensor '{t.Name}' is in {weightMap[t.Name]} and {name}; a tensor goes in one shard.", nameof(shards));
+                totalSize = checked(totalSize + (t.Data?.LongLength ?? 0));
+            }
+            Write(Path.Combine(directory, name), shard, ShardMetadata);
+            names.Add(name);
+        }
+        SafeTensorsIndex.Write(Path.Combine(directory, SafeTensorsIndex.FileName), weightMap, totalSize);
+        return names;
+    }
+
+    /// <summary>
+    /// Splits tensors into shards of at most <paramref name="maxShardBytes"/> as huggingface_hub's
+    /// <c>split_torch_state_dict_into_shards</c> does (what save_pretrained's <c>max_shard_size</c> means): in the given order, a
+    /// tensor that would tip the current shard over the limit starts a new one, and a tensor larger than the limit gets a
+    /// shard of its own.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxShardBytes"/> is not positive.</exception>
+    public static List<List<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)>> SplitBySize(
+        IEnumerable<(string Name, SafeTensorDType DType, long[] Shape, byte[] Data)> tensors, long maxShardBytes)
+    {
+        ArgumentNullException.ThrowIfNull(tensors);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxShardBytes);
+        var shards = new List<List<(string, SafeTensorDType, long[], byte[])>>();
+        var current = new List<(string, SafeTensorDType, long[], byte[])>();
+        long currentSize = 0;
+        foreach (var t in tensors)
+        {
+            long size = t.Data?.LongLength ?? 0;
+            if (size > maxShardBytes)
+            {
+                shards.Add([t]);   // its own shard; the current one stays open (huggingface_hub's order)
+                continue;
+            }
+            if (currentSize + size > maxShardBytes && current.Count > 0)
+            {
+                shards.Add(current);
+                current = [];
+                currentSize = 0;
+            }
+            current.Add(t);
+            currentSize += size;
+        }
+        if (current.Count > 0) shards.Add(current);
+        return shards;
+    }
+
+    /// <summary>What transformers writes into each shard's <c>__metadata__</c>.</summary>
+    private static readonly Dictionary<string, string> ShardMetadata = new(StringComparer.Ordinal) { ["format"] = "pt" };
+
+    private static void EnsureFloatEncoding(SafeTensorDType dtype)
+    {
+        if (dtype is not (SafeTensorDType.F32 or SafeTensorDType.BF16 or SafeTensorDType.F16))
+            throw new ArgumentException($"Float tensors are written as F32, BF16 or F16, not {dtype}.", nameof(dtype));
     }
 
     /// <summary>One tensor waiting to be written; exactly one of <see cref="Bytes"/> and <see cref="Floats"/> is set.</summary>

@@ -44,4 +44,30 @@ public class EncoderFamilyCliTests
             Assert.Equal(expected[r].Logit, results[r].GetProperty("logit").GetSingle());
         }
     }
+
+    [Fact]
+    public void QuantizeReadsAShardedFolderAndWritesOneModelSafetensors()
+    {
+        using var tiny = new TinyEncoder("xlm-roberta", maxPositions: 514, vocab: 3002);
+        File.Copy(PipelineFixtures.UnigramTokenizerJson, Path.Combine(tiny.Directory, "tokenizer.json"));
+        string root = Directory.CreateTempSubdirectory("crossencoder-quantize-shards-").FullName;
+        try
+        {
+            string sharded = Path.Combine(root, "sharded"), int8 = Path.Combine(root, "int8"), reference = Path.Combine(root, "int8-from-single");
+            CrossEncoder.Conversion.Checkpoints.CheckpointWriter.Rewrite(tiny.Directory, sharded, new(Shards: 3));
+            var (code, output, error) = Run("quantize", "--model", sharded, "--out", int8);
+            Assert.True(code is 0 or 1 && error.Length == 0, error);   // 1 is the gate's verdict on random weights, not a failure to quantize
+            Assert.Contains("wrote " + int8, output);
+            Assert.Equal(["model.safetensors"], Directory.GetFiles(int8, "*safetensors*").Select(f => Path.GetFileName(f)!).ToArray());   // no index, no shard
+            Assert.True(File.Exists(Path.Combine(int8, "quantization.json")));
+            Native.Model.ModelQuantization.WriteQuantizedFolder(tiny.Directory, reference);
+            Assert.Equal(File.ReadAllBytes(Path.Combine(reference, "model.safetensors")), File.ReadAllBytes(Path.Combine(int8, "model.safetensors")));
+            var (rerank, _, rerankError) = Run("rerank", "--model", int8, "--precision", "int8", "--query", "boundary layer", "heat transfer", "wing lift");
+            Assert.True(rerank == 0, rerankError);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 }

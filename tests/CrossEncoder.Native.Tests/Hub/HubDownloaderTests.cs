@@ -360,25 +360,89 @@ public sealed class HubDownloaderTests : IAsyncLifetime
         Assert.Single(_hub.Requests);   // the revision check; nothing downloaded
     }
 
-    [Fact]
-    public async Task ShardsOfASafetensorsIndexAreFetchedAndLoadingThemIsAClearError()
+    /// <summary>A copy of the tiny model as two shards + model.safetensors.index.json (no model.safetensors), as large models ship.</summary>
+    private string TwoShardFolder(string name)
     {
-        string folder = Path.Combine(_cache, "sharded");
-        Directory.CreateDirectory(folder);
-        foreach (string file in new[] { "config.json", "vocab.txt" }) File.Copy(Path.Combine(_tiny.Directory, file), Path.Combine(folder, file));
-        File.Copy(Path.Combine(_tiny.Directory, "model.safetensors"), Path.Combine(folder, "model-00001-of-00002.safetensors"));
-        File.Copy(Path.Combine(_tiny.Directory, "model.safetensors"), Path.Combine(folder, "model-00002-of-00002.safetensors"));
-        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), JsonSerializer.Serialize(new
-        {
-            metadata = new { total_size = 1 },
-            weight_map = new Dictionary<string, string> { ["a"] = "model-00001-of-00002.safetensors", ["b"] = "model-00002-of-00002.safetensors" },
-        }));
-        _hub.Publish("org/sharded", folder);
+        string folder = Path.Combine(_cache, name);
+        CrossEncoder.Conversion.Checkpoints.CheckpointWriter.Rewrite(_tiny.Directory, folder, new(Shards: 2));
+        return folder;
+    }
+
+    [Fact]
+    public async Task AShardedRepositoryDownloadsTheIndexThenEveryShardAndLoads()
+    {
+        string commit = _hub.Publish("org/sharded", TwoShardFolder("sharded"));
+        float[] expected = ReferenceScores();
         string snapshot = await HubDownloader.DownloadModelAsync("org/sharded", Options());
-        Assert.True(File.Exists(Path.Combine(snapshot, "model-00001-of-00002.safetensors")));
-        Assert.True(File.Exists(Path.Combine(snapshot, "model-00002-of-00002.safetensors")));
-        var e = Assert.Throws<Native.Model.ModelFormatException>(() => Reranker.Load(snapshot));
-        Assert.Contains("sharded checkpoint (model.safetensors.index.json), which is not supported yet", e.Message);
+
+        string[] shards = ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"];
+        Assert.Equal(["config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "model.safetensors.index.json", "vocab.txt"],
+            Directory.GetFileSystemEntries(snapshot).Select(f => Path.GetFileName(f)!).Order(StringComparer.Ordinal).ToArray());
+        foreach (string shard in shards)   // LFS blobs, linked from the snapshot as huggingface_hub does
+        {
+            byte[] content = File.ReadAllBytes(Path.Combine(_cache, "sharded", shard));
+            Assert.Equal("../../blobs/" + FakeHub.Sha256(content), new FileInfo(Path.Combine(snapshot, shard)).LinkTarget);
+            Assert.Equal(1, _hub.Count(r => r.Method == "HEAD" && r.Path.EndsWith("/resolve/" + commit + "/" + shard, StringComparison.Ordinal)));
+        }
+        Assert.Equal(5, _hub.Count(r => r.Method == "HEAD"));   // config.json, the index, vocab.txt, two shards
+        Assert.Equal(2, _hub.Count(r => r.Path.StartsWith("/lfs/")));
+        Assert.Equal(expected, Scores("org/sharded", Options()));
+        Assert.Equal(expected, Scores("org/sharded", Options(offline: true)));
+    }
+
+    [Fact]
+    public async Task ARepositoryWithBothTheSingleFileAndShardsDownloadsOnlyTheSingleFile()
+    {
+        // transformers prefers model.safetensors; so does the download, and the shards are never fetched.
+        string folder = TwoShardFolder("both");
+        File.Copy(Path.Combine(_tiny.Directory, "model.safetensors"), Path.Combine(folder, "model.safetensors"));
+        _hub.Publish("org/both", folder);
+        string snapshot = await HubDownloader.DownloadModelAsync("org/both", Options());
+        Assert.Equal(["config.json", "model.safetensors", "vocab.txt"], Directory.GetFileSystemEntries(snapshot).Select(f => Path.GetFileName(f)!).Order().ToArray());
+        Assert.Equal(0, _hub.Count(r => r.Path.Contains("model-0000") || r.Path.Contains(".index.json")));
+        Assert.Equal(ReferenceScores(), Scores("org/both", Options()));
+    }
+
+    [Theory]
+    [InlineData("../model-00001-of-00002.safetensors")]
+    [InlineData("sub/model-00001-of-00002.safetensors")]
+    public async Task AnIndexNamingAShardOutsideTheFolderIsRefusedBeforeAnyShardIsFetched(string shard)
+    {
+        string folder = TwoShardFolder("escape");
+        string index = Path.Combine(folder, "model.safetensors.index.json");
+        File.WriteAllText(index, File.ReadAllText(index).Replace("\"model-00001-of-00002.safetensors\"", JsonSerializer.Serialize(shard)));
+        Directory.CreateDirectory(Path.Combine(folder, "sub"));
+        File.Copy(Path.Combine(folder, "model-00001-of-00002.safetensors"), Path.Combine(folder, "sub", "model-00001-of-00002.safetensors"));   // the repo even has it
+        _hub.Publish("org/escape", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/escape", Options()));
+        Assert.Equal(HubErrorKind.Unsupported, e.Kind);
+        Assert.StartsWith("model.safetensors.index.json of org/escape cannot be used: tensor '", e.Message);
+        Assert.Contains($"shard name \"{shard}\" is not a plain file name in the model folder", e.Message);
+        Assert.DoesNotContain('\n', e.Message);
+        Assert.Equal(0, _hub.Count(r => r.Path.Contains("model-0000")));
+    }
+
+    [Fact]
+    public async Task AnIndexNamingAShardTheRepositoryLacksIsNotFoundBeforeAnyShardIsFetched()
+    {
+        string folder = TwoShardFolder("lacking");
+        File.Delete(Path.Combine(folder, "model-00002-of-00002.safetensors"));
+        _hub.Publish("org/lacking", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/lacking", Options()));
+        Assert.Equal((HubErrorKind.NotFound, "model.safetensors.index.json of org/lacking names shard 'model-00002-of-00002.safetensors', which the repository does not have."),
+            (e.Kind, e.Message));
+        Assert.Equal(0, _hub.Count(r => r.Path.Contains("model-0000")));
+    }
+
+    [Fact]
+    public async Task AMalformedIndexIsOneLineNamingTheRepository()
+    {
+        string folder = TwoShardFolder("malformed");
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), """{"metadata": {}}""");
+        _hub.Publish("org/malformed", folder);
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/malformed", Options()));
+        Assert.Equal((HubErrorKind.Unsupported, "model.safetensors.index.json of org/malformed cannot be used: 'weight_map' is missing; the index must map every tensor name to its shard file."),
+            (e.Kind, e.Message));
     }
 
     [Fact]

@@ -1,13 +1,14 @@
 using CrossEncoder.Native.Model.Bert;
 using CrossEncoder.Native.Model.Common;
 using System.Text.Json;
-using CrossEncoder.Native.SafeTensors;
+using CrossEncoder.Conversion.Checkpoints;
 
 namespace CrossEncoder.Native.Tests.Model;
 
 /// <summary>
 /// Builds a small random BERT model folder (config.json, model.safetensors, vocab.txt) with Hugging Face names, for tests
-/// that need a model whose every weight they know. Seeded, so each build is the same.
+/// that need a model whose every weight they know. Seeded, so each build is the same. The checkpoint may be written BF16
+/// or sharded (<see cref="CheckpointLayout"/>).
 /// </summary>
 internal sealed class TinyBert : IDisposable
 {
@@ -16,8 +17,10 @@ internal sealed class TinyBert : IDisposable
     /// <summary>A small vocabulary: specials at BERT's usual places among filler, then whole words and pieces.</summary>
     public static readonly string[] Vocabulary = BuildVocabulary();
 
+    /// <param name="layout">How the checkpoint is written (null: one F32 model.safetensors); <see cref="Tensors"/> holds the
+    /// F32 values either way (a BF16 file stores them rounded).</param>
     public TinyBert(bool classifier, string prefix = "", int seed = 7, bool withPooler = true, Action<Dictionary<string, (long[] Shape, float[] Data)>>? edit = null,
-        Action<Dictionary<string, object>>? editConfig = null, int hidden = Hidden)
+        Action<Dictionary<string, object>>? editConfig = null, int hidden = Hidden, CheckpointLayout? layout = null)
     {
         Directory = Path.Combine(Path.GetTempPath(), "tinybert-" + Guid.NewGuid().ToString("N"));
         System.IO.Directory.CreateDirectory(Directory);
@@ -63,8 +66,7 @@ internal sealed class TinyBert : IDisposable
             Tensors["classifier.bias"] = ([1], Rand(1, 0.5f));
         }
         edit?.Invoke(Tensors);
-        SafeTensorsWriter.WriteFloat32(Path.Combine(Directory, "model.safetensors"),
-            Tensors.Select(t => new KeyValuePair<string, (long[], float[])>(t.Key, (t.Value.Shape, t.Value.Data))));
+        CheckpointWriter.Write(Directory, Tensors.Select(t => new KeyValuePair<string, (long[], float[])>(t.Key, (t.Value.Shape, t.Value.Data))), layout);
 
         Config = new Dictionary<string, object>
         {

@@ -77,7 +77,7 @@ public sealed class BenchContext : IDisposable
             int hidden = config["hidden_size"]!.GetValue<int>();
             var random = new Random(42);
             float[] weight = Enumerable.Range(0, hidden).Select(_ => (float)(random.NextDouble() * 0.2 - 0.1)).ToArray();
-            using (var source = SafeTensorsFile.Open(Path.Combine(modelDirectory, "model.safetensors")))
+            using (var source = SafeTensorsCheckpoint.OpenFolder(modelDirectory))
             {
                 var tensors = source.Tensors.Values
                     .Select(t => new KeyValuePair<string, (long[], float[])>(t.Name.StartsWith("bert.", StringComparison.Ordinal) ? t.Name : "bert." + t.Name, (t.Shape.ToArray(), source.ReadFloat32(t.Name))))

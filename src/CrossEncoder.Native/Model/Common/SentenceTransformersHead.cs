@@ -249,10 +249,11 @@ internal static class ModuleWeights
 {
     /// <summary>Opens <c>{folder}/model.safetensors</c>.</summary>
     /// <exception cref="ModelFormatException">It is missing (with a conversion hint when only pytorch_model.bin is there).</exception>
-    public static SafeTensorsFile Open(string folder)
+    /// <remarks>sentence-transformers saves a module's state dict as one file (never sharded), so only that is read.</remarks>
+    public static SafeTensorsCheckpoint Open(string folder)
     {
         string path = Path.Combine(folder, Names.ModuleWeightsFile), pickle = Path.Combine(folder, Names.ModulePickleFile);
-        if (File.Exists(path)) return SafeTensorsFile.Open(path);
+        if (File.Exists(path)) return SafeTensorsCheckpoint.OpenFile(path);
         if (File.Exists(pickle))
             throw new ModelFormatException(pickle,
                 "the module's weights are a pickle (pytorch_model.bin), which is never loaded. Convert them once in Python: " +
@@ -262,6 +263,6 @@ internal static class ModuleWeights
     }
 
     /// <summary>A weight source over a module file: names as they are (no prefix, no aliases), fp32.</summary>
-    public static WeightSource Source(SafeTensorsFile file, KernelCapabilities capabilities) =>
+    public static WeightSource Source(SafeTensorsCheckpoint file, KernelCapabilities capabilities) =>
         new(file, new TensorNaming("", name => [name], _ => false), Precision.Fp32, capabilities);
 }

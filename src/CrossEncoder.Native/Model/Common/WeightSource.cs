@@ -10,7 +10,9 @@ namespace CrossEncoder.Native.Model.Common;
 /// never loads half-way. It is also where precision reaches the modules: <see cref="Precision"/> says whether a quantizable
 /// linear loads as int8, and every quantizable tensor is recorded under its name in the file.
 /// </summary>
-internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Precision precision, KernelCapabilities capabilities)
+/// <remarks>The checkpoint may be one file or shards (<see cref="SafeTensorsCheckpoint"/>): a message about one tensor names
+/// the file that holds it, one about the whole set (missing or unexpected tensors) names the checkpoint (the index).</remarks>
+internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming naming, Precision precision, KernelCapabilities capabilities)
 {
     /// <summary>The kernel paths the loaded modules run (chosen once by the loader; the modules pack weights for them).</summary>
     public KernelCapabilities Capabilities { get; } = capabilities;
@@ -23,8 +25,8 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
     public Precision Precision { get; } = precision is Precision.Fp32 or Precision.Int8 ? precision
         : throw new ArgumentOutOfRangeException(nameof(precision), precision, "A checkpoint loads in Fp32 or Int8; Auto is resolved by the loader.");
 
-    /// <summary>The file's path, for error messages.</summary>
-    public string FilePath => file.FilePath;
+    /// <summary>The checkpoint's path (the single file, or the index of a sharded one), for error messages.</summary>
+    public string FilePath => file.Location;
 
     /// <summary>The quantizable tensors taken so far, under their names in the file.</summary>
     public IReadOnlyList<QuantizableTensor> Quantizable => _quantizable;
@@ -44,7 +46,7 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
         }
         var info = file.Tensors[actual];
         if (!info.Shape.SequenceEqual(shape))
-            throw new ModelFormatException(file.FilePath, $"tensor '{actual}' has shape {FormatShape(info.Shape)}; the config implies {FormatShape(shape)}.");
+            throw new ModelFormatException(file.FilePathOf(actual), $"tensor '{actual}' has shape {FormatShape(info.Shape)}; the config implies {FormatShape(shape)}.");
         _taken.Add(actual);
         if (info.DType == SafeTensorDType.I8)
         {
@@ -63,7 +65,7 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
         if (actual is not null) _quantizable.Add(new QuantizableTensor(actual, IsTable: true));
         var values = Take(name, shape, underModelPrefix);
         if (Precision != Precision.Int8 || values.Length == 0 || shape.Length != 2 || file.Tensors[actual!].DType == SafeTensorDType.I8) return values;
-        ModelQuantization.RequireFinite(file.FilePath, actual!, values, (int)shape[1]);
+        ModelQuantization.RequireFinite(file.FilePathOf(actual!), actual!, values, (int)shape[1]);
         return ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]);
     }
 
@@ -79,7 +81,7 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
         }
         var w = Take(name, shape, underModelPrefix);
         if (w.Length == 0) return ([], []);
-        ModelQuantization.RequireFinite(file.FilePath, actual!, w, (int)shape[1]);
+        ModelQuantization.RequireFinite(file.FilePathOf(actual!), actual!, w, (int)shape[1]);
         var q = new sbyte[w.Length];
         var s = new float[shape[0]];
         Quantize.Weights(w, q, s, (int)shape[0], (int)shape[1]);
@@ -95,10 +97,10 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
     /// <summary>An I8 [rows, columns] tensor and its F32 [rows] scale tensor (both marked taken).</summary>
     private (sbyte[] Q, float[] Scale) ReadInt8(string actual, long[] shape)
     {
-        if (shape.Length != 2) throw new ModelFormatException(file.FilePath, $"tensor '{actual}' is I8 but only 2-D weights may be quantized.");
+        if (shape.Length != 2) throw new ModelFormatException(file.FilePathOf(actual), $"tensor '{actual}' is I8 but only 2-D weights may be quantized.");
         string scaleName = TensorNaming.Scale(actual);
         if (!file.Tensors.TryGetValue(scaleName, out var scaleInfo) || !scaleInfo.Shape.SequenceEqual([shape[0]]))
-            throw new ModelFormatException(file.FilePath, $"int8 tensor '{actual}' needs its scales '{scaleName}' with shape [{shape[0]}].");
+            throw new ModelFormatException(file.FilePathOf(actual), $"int8 tensor '{actual}' needs its scales '{scaleName}' with shape [{shape[0]}].");
         _taken.Add(scaleName);
         var q = new sbyte[shape[0] * shape[1]];
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(actual)).CopyTo(q);
@@ -122,7 +124,7 @@ internal sealed class WeightSource(SafeTensorsFile file, TensorNaming naming, Pr
         var message = new System.Text.StringBuilder("the weights do not match the model described by config.json.");
         if (_missing.Count > 0) message.Append($" Missing ({_missing.Count}): ").AppendJoin(", ", _missing.Take(20)).Append(_missing.Count > 20 ? ", ..." : "").Append('.');
         if (unexpected.Count > 0) message.Append($" Unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", ..." : "").Append('.');
-        throw new ModelFormatException(file.FilePath, message.ToString());
+        throw new ModelFormatException(file.Location, message.ToString());
     }
 
     private string? Resolve(string name, bool underModelPrefix)

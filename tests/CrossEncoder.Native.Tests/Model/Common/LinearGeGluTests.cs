@@ -22,7 +22,7 @@ public sealed class LinearGeGluTests : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private static WeightSource Weights(SafeTensorsFile file, Precision precision) =>
+    private static WeightSource Weights(SafeTensorsCheckpoint file, Precision precision) =>
         new(file, new TensorNaming(Prefix, name => [name], _ => false), precision, KernelCapabilities.Default);
 
     /// <summary>An fp32 file with {prefix}mlp.Wi.weight [2I, H] (and its bias [2I]).</summary>
@@ -60,7 +60,7 @@ public sealed class LinearGeGluTests : IDisposable
     /// <summary>Loads the file's layer gated and plain at <paramref name="precision"/> and checks y, bit for bit, for several row counts.</summary>
     private static void AssertGatedEqualsPlain(string path, int inner, int hidden, bool hasBias, Precision precision)
     {
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsCheckpoint.OpenFile(path);
         var gatedWeights = Weights(file, precision);
         var gated = Linear.LoadGated(gatedWeights, Module, hidden, inner, quantizable: true, hasBias: hasBias);
         gatedWeights.ThrowIfIncomplete();
