@@ -19,8 +19,10 @@ public static class QwenCheckpoint
     /// <param name="config">The config to write; read for the shapes.</param>
     /// <param name="seed">Seed of the weights.</param>
     /// <param name="bareModel">True: a bare <c>Qwen3Model</c> / <c>Qwen2Model</c> (no prefix, no LM head), as Qwen3-Embedding ships.</param>
-    public static void Write(string directory, JsonObject config, int seed, bool bareModel = false) =>
-        SafeTensorsWriter.WriteFloat32(Path.Combine(Prepare(directory, config, bareModel), "model.safetensors"), Tensors(config, seed, bareModel));
+    /// <param name="layout">F32 or BF16 (as Qwen ships), one file or shards (as the 4B and 8B ship); null: one F32 file. The
+    /// random values are the same in every layout.</param>
+    public static void Write(string directory, JsonObject config, int seed, bool bareModel = false, CheckpointLayout? layout = null) =>
+        CheckpointWriter.Write(Prepare(directory, config, bareModel), Tensors(config, seed, bareModel), layout);
 
     /// <summary>The random tensors of <see cref="Write"/> (name, shape, values), in file order.</summary>
     public static List<KeyValuePair<string, (long[] Shape, float[] Data)>> Tensors(JsonObject config, int seed, bool bareModel = false)

@@ -14,7 +14,7 @@ namespace CrossEncoder.Native.Model.Qwen;
 /// </summary>
 internal sealed class QwenAttention
 {
-    private readonly TempStacked _qkv;                  // [(nH + 2 nKV) dH, H]: q rows, then k rows, then v rows
+    private readonly Linear _qkv;                  // [(nH + 2 nKV) dH, H]: q rows, then k rows, then v rows
     private readonly Linear _output;               // [H, nH dH]
     private readonly RmsNormParameters? _queryNorm, _keyNorm;   // [dH] each, Qwen3 only
     private readonly RotaryTable _rotary;
@@ -27,7 +27,7 @@ internal sealed class QwenAttention
         _heads = config.NumAttentionHeads;
         _kvHeads = config.NumKeyValueHeads;
         _headDim = dh;
-        _qkv = TempLinear.LoadStacked(weights, [names.Query, names.Key, names.Value], h, [_heads * dh, _kvHeads * dh, _kvHeads * dh],
+        _qkv = Linear.LoadStacked(weights, [names.Query, names.Key, names.Value], h, [_heads * dh, _kvHeads * dh, _kvHeads * dh],
             quantizable: true, hasBias: config.QueryKeyValueBias);
         _output = Linear.Load(weights, names.Output, _heads * dh, h, quantizable: true, hasBias: config.OutputBias);
         if (config.Variant == QwenVariant.Qwen3)

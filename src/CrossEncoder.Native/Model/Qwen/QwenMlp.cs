@@ -9,13 +9,13 @@ namespace CrossEncoder.Native.Model.Qwen;
 /// </summary>
 internal sealed class QwenMlp
 {
-    private readonly TempGated _gateUp;   // [2I, H]: gate rows (activated), then up rows (the multiplier)
+    private readonly Linear _gateUp;   // [2I, H]: gate rows (activated), then up rows (the multiplier)
     private readonly Linear _down;     // [H, I]
 
     public QwenMlp(WeightSource weights, QwenWeightNames.Layer names, QwenConfig config)
     {
         int h = config.HiddenSize, i = config.IntermediateSize;
-        _gateUp = TempLinear.LoadGatedPair(weights, names.Gate, names.Up, h, i, GatedActivation.Silu, quantizable: true);
+        _gateUp = Linear.LoadGatedPair(weights, names.Gate, names.Up, h, i, GatedActivation.Silu, quantizable: true);
         _down = Linear.Load(weights, names.Down, i, h, quantizable: true, hasBias: false);
     }
 

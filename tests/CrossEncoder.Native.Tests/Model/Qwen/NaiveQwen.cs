@@ -46,7 +46,7 @@ internal sealed class NaiveQwen
         _theta = c.GetProperty("rope_theta").GetDouble();
         _tied = c.TryGetProperty("tie_word_embeddings", out var tie) && tie.GetBoolean();
         _mutation = mutation;
-        using var file = SafeTensorsFile.Open(Path.Combine(folder, "model.safetensors"));
+        using var file = SafeTensorsCheckpoint.OpenFolder(folder);
         _tensors = file.Tensors.Keys.ToDictionary(k => k, k => file.ReadFloat32(k));
         _prefix = _tensors.ContainsKey("model.norm.weight") ? "model." : "";
     }

@@ -63,11 +63,17 @@ internal static class QwenFolders
 
     private static readonly Lazy<string> LazyQwen2 = new(() => Write("mxbai-rerank-qwen2", ShrunkQwen2(), seed: 23));
 
+    /// <summary><see cref="Qwen3"/>'s weights as Qwen ships the 4B and 8B: BF16 in three shards with an index.</summary>
+    public static string Qwen3Bf16Sharded => LazyQwen3Bf16Sharded.Value;
+
+    private static readonly Lazy<string> LazyQwen3Bf16Sharded = new(() =>
+        Write("qwen3-reranker-bf16-sharded", ShrunkQwen3(), seed: 21, layout: new CheckpointLayout(CheckpointDType.BFloat16, Shards: 3)));
+
     /// <summary>Writes a checkpoint under a folder whose name carries the prompt hint (e.g. qwen3-reranker).</summary>
-    public static string Write(string name, JsonObject config, int seed, bool bareModel = false)
+    public static string Write(string name, JsonObject config, int seed, bool bareModel = false, CheckpointLayout? layout = null)
     {
         string folder = Path.Combine(Path.GetTempPath(), $"crossencoder-tests-{Environment.ProcessId}", name);
-        QwenCheckpoint.Write(folder, config, seed, bareModel);
+        QwenCheckpoint.Write(folder, config, seed, bareModel, layout);
         return folder;
     }
 

@@ -33,12 +33,14 @@ public sealed class QwenModelTests
         { "qwen3", 1 }, { "qwen3", 5 }, { "qwen3", 40 }, { "qwen3", 130 },
         { "qwen3-untied", 17 }, { "qwen3-untied", 64 },
         { "qwen2", 1 }, { "qwen2", 33 }, { "qwen2", 130 },
+        { "qwen3-bf16-sharded", 40 },
     };
 
     internal static string FolderOf(string name) => name switch
     {
         "qwen3" => QwenFolders.Qwen3,
         "qwen3-untied" => QwenFolders.Qwen3UntiedWithBiases,
+        "qwen3-bf16-sharded" => QwenFolders.Qwen3Bf16Sharded,
         _ => QwenFolders.Qwen2,
     };
 
@@ -130,6 +132,21 @@ public sealed class QwenModelTests
         cached.Batch.Clear();
         cached.Batch.Add([.. prefix, .. suffixes[2]], new int[prefix.Length + suffixes[2].Length]);
         Assert.Equal(expected[2], model.Forward(cached)[0]);   // cleared: whole sequences again
+    }
+
+    [Fact]
+    public void ABf16ShardedCheckpointScoresAsItsF32WeightsRoundedToBf16()
+    {
+        // The same random weights: as one F32 file they differ from the BF16 shards (rounding), so the BF16 folder must give
+        // the F32 folder's output only after that folder's weights are rounded to BF16 the way torch rounds them.
+        string rounded = Path.Combine(Path.GetTempPath(), $"crossencoder-tests-{Environment.ProcessId}", "qwen3-reranker-bf16-rounded");
+        if (!Directory.Exists(rounded))
+            global::CrossEncoder.Conversion.Checkpoints.CheckpointWriter.Rewrite(QwenFolders.Qwen3Bf16Sharded, rounded, global::CrossEncoder.Conversion.Checkpoints.CheckpointLayout.SingleFloat32);
+        int[] ids = QwenFolders.Ids(33, seed: 6);
+        float bf16 = Load(QwenFolders.Qwen3Bf16Sharded).Forward1(ids), f32 = Load(QwenFolders.Qwen3).Forward1(ids);
+        Assert.Equal(Load(rounded).Forward1(ids), bf16);
+        Assert.NotEqual(f32, bf16);
+        Assert.True(global::CrossEncoder.Native.SafeTensors.SafeTensorsCheckpoint.OpenFolder(QwenFolders.Qwen3Bf16Sharded) is { IsSharded: true, Files.Count: 3 } checkpoint && checkpoint.Tensors.Values.All(t => t.DType == global::CrossEncoder.Native.SafeTensors.SafeTensorDType.BF16));
     }
 
     [Fact]
