@@ -131,9 +131,9 @@ internal static unsafe partial class Gemm
         if (b.Isa != caps.Isa)
             throw new ArgumentException($"The matrix was packed for the {b.Isa} microkernel; this call asks for {caps.Isa}.", nameof(b));
         if (b.IsGated)
-            throw new ArgumentException("The matrix was packed in gated order (Gemm.PackGated); only MultiplyTransposedGeGlu takes it.", nameof(b));
-        if (epilogue == GemmEpilogue.GeGlu)
-            throw new ArgumentException("The GeGlu epilogue needs a matrix packed in gated order: call MultiplyTransposedGeGlu.", nameof(epilogue));
+            throw new ArgumentException("The matrix was packed in gated order (Gemm.PackGated); only MultiplyTransposedGated takes it.", nameof(b));
+        if (epilogue == GemmEpilogue.Gated)
+            throw new ArgumentException("The Gated epilogue needs a matrix packed in gated order: call MultiplyTransposedGated.", nameof(epilogue));
         KernelGuard.Positive(m, nameof(m));
         int n = b.N, k = b.K;
         if (firstColumn < 0 || columns < 0 || firstColumn + columns > n || firstColumn % b.Nr != 0)

@@ -21,11 +21,12 @@ internal static partial class Gemm
     }
 
     /// <summary>
-    /// The readable twin of <see cref="MultiplyTransposedGeGlu(ReadOnlySpan{float}, PackedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>:
-    /// y[i, j] = GELU(u) * g with u = A[i,:] . B[j,:] + bias[j] and g = A[i,:] . B[I + j,:] + bias[I + j], everything in double
-    /// (B [2I, K] and bias [2I] in the original order: input half, then gate half), rounded once.
+    /// The readable twin of <see cref="MultiplyTransposedGated"/>: y[i, j] = act(u) * g with u = A[i,:] . B[j,:] + bias[j] and
+    /// g = A[i,:] . B[I + j,:] + bias[I + j], everything in double (B [2I, K] and bias [2I] in the original order: activated
+    /// half, then multiplier half), rounded once.
     /// </summary>
-    public static void MultiplyTransposedGeGluReference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k)
+    public static void MultiplyTransposedGatedReference(ReadOnlySpan<float> a, ReadOnlySpan<float> b, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k,
+        GatedActivation activation)
     {
         KernelGuard.Length(a, (long)m * k, nameof(a));
         KernelGuard.Length(b, 2L * inner * k, nameof(b));
@@ -40,8 +41,7 @@ internal static partial class Gemm
                     u += (double)a[i * k + p] * b[j * k + p];
                     g += (double)a[i * k + p] * b[(inner + j) * k + p];
                 }
-                double gelu = 0.5 * u * (1.0 + SpecialFunctions.Erf(u / Math.Sqrt(2.0)));
-                y[i * inner + j] = (float)(gelu * g);
+                y[i * inner + j] = (float)(GatedUnit.ActivationReference(activation, u) * g);
             }
     }
 }

@@ -65,12 +65,12 @@ internal enum GemmEpilogue
     /// </summary>
     AddLayerNorm,
     /// <summary>
-    /// y[M, I] = GELU(u) * g, where [u | g] = C[M, 2I] (GeGLU, <see cref="GeGlu.Apply(ReadOnlySpan{float}, Span{float}, int, int, in KernelCapabilities)"/>
-    /// bit for bit): B is packed in gated order (<see cref="Gemm.PackGated"/>), so a pair of panels holds the input and the
-    /// gate half of the same output columns; each pair's tile is reduced into a small buffer and only y is written (see
-    /// Gemm.GeGlu.cs). C [M, 2I] never exists.
+    /// y[M, I] = act(a) * m, where [a | m] = C[M, 2I] (a gated unit, <see cref="GatedUnit.Apply"/> bit for bit, act = GELU
+    /// or SiLU as <see cref="Gemm.Job.Activation"/> says): B is packed in gated order (<see cref="Gemm.PackGated"/>), so a pair of
+    /// panels holds the activated and the multiplier half of the same output columns; each pair's tile is reduced into a
+    /// small buffer and only y is written (see Gemm.Gated.cs). C [M, 2I] never exists.
     /// </summary>
-    GeGlu,
+    Gated,
 }
 
 /// <summary>General matrix multiply in the layout Linear layers use: <c>C[M,N] = A[M,K] * B[N,K]^T + bias[N]</c>.</summary>
@@ -143,8 +143,10 @@ internal static unsafe partial class Gemm
         /// <summary>AddLayerNorm: the residual stream [M, N] (row stride N, updated in place), gamma and beta [N], epsilon.</summary>
         public float* Residual, Gamma, Beta;
         public float Eps;
-        /// <summary>GeGlu: I, the output columns (C is y [M, I] with row stride Ldc; N is the padded packed width, Panels * NR).</summary>
+        /// <summary>Gated: I, the output columns (C is y [M, I] with row stride Ldc; N is the padded packed width, Panels * NR).</summary>
         public int Inner;
+        /// <summary>Gated: the activation of the unit, act(a) * m.</summary>
+        public GatedActivation Activation;
     }
 
     /// <summary>Runs a whole job, split across threads when it is large enough.</summary>
@@ -165,9 +167,9 @@ internal static unsafe partial class Gemm
         int rowBlocks = (job->M + Mc - 1) / Mc;
         job->Panels = panels;
         // One thread (only a pre-packed B gets here single-threaded) takes whole rows of panels: A is packed once per block.
-        // GeGLU splits columns by pairs of panels (an input panel and its gate panel stay in one tile).
-        bool geGlu = job->Epilogue == GemmEpilogue.GeGlu;
-        int columnUnits = geGlu ? (panels - first) / 2 : panels - first;
+        // A gated product splits columns by pairs of panels (an activated panel and its multiplier panel stay in one tile).
+        bool gated = job->Epilogue == GemmEpilogue.Gated;
+        int columnUnits = gated ? (panels - first) / 2 : panels - first;
         job->ColumnGroups = threads == 1 ? 1 : Math.Clamp((4 * threads + rowBlocks - 1) / rowBlocks, 1, columnUnits);
         if (!job->APacked) job->PackedA = null;
         if (job->ColumnGroups > 1 && !job->APacked)
@@ -181,7 +183,7 @@ internal static unsafe partial class Gemm
             if (threads > 1 && (long)job->M * job->K >= 4 * Mc * kc) KernelParallelism.For(rowBlocks * slices, job, &PackAPart, threads);
             else for (int part = 0; part < rowBlocks * slices; part++) PackAPart(job, part);
         }
-        KernelParallelism.For(rowBlocks * job->ColumnGroups, job, geGlu ? &RunTileGeGlu : &RunTile, threads);
+        KernelParallelism.For(rowBlocks * job->ColumnGroups, job, gated ? &RunTileGated : &RunTile, threads);
         if (job->Epilogue == GemmEpilogue.AddLayerNorm && job->ColumnGroups > 1)
         {
             // Rows were split across column groups: normalise once every tile is done.

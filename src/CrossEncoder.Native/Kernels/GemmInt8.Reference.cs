@@ -25,15 +25,15 @@ internal static partial class GemmInt8
     }
 
     /// <summary>
-    /// The readable twin of <see cref="MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>:
-    /// the plain product [M, 2I] by <see cref="MultiplyReference"/> over the unpacked weights q[2I, K] and scales[2I] in the
-    /// original order, then <see cref="GeGlu.ApplyReference"/> (GELU in double). Allocates the product.
+    /// The readable twin of <see cref="MultiplyGated"/>: the plain product [M, 2I] by <see cref="MultiplyReference"/> over the
+    /// unpacked weights q[2I, K] and scales[2I] in the original order, then <see cref="GatedUnit.ApplyReference"/> (the
+    /// activation in double). Allocates the product.
     /// </summary>
-    public static void MultiplyGeGluReference(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za,
-        ReadOnlySpan<sbyte> qw, ReadOnlySpan<float> sw, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k)
+    public static void MultiplyGatedReference(ReadOnlySpan<ushort> qa, ReadOnlySpan<float> sa, ReadOnlySpan<int> za,
+        ReadOnlySpan<sbyte> qw, ReadOnlySpan<float> sw, ReadOnlySpan<float> bias, Span<float> y, int m, int inner, int k, GatedActivation activation)
     {
         var product = new float[(long)m * 2 * inner];   // [M, 2I]
         MultiplyReference(qa, sa, za, qw, sw, bias, product, m, 2 * inner, k);
-        GeGlu.ApplyReference(product, y, m, inner);
+        GatedUnit.ApplyReference(activation, product, y, m, inner);
     }
 }

@@ -96,7 +96,7 @@ internal static unsafe partial class GemmInt8
     {
         caps.RequireInt8Support();
         ArgumentNullException.ThrowIfNull(w);
-        if (w.IsGated) throw new ArgumentException("The matrix is in gated order (QuantizedMatrix.FromQuantizedGated); only MultiplyGeGlu takes it.", nameof(w));
+        if (w.IsGated) throw new ArgumentException("The matrix is in gated order (QuantizedMatrix.FromQuantizedGated); only MultiplyGated takes it.", nameof(w));
         KernelGuard.Positive(m, nameof(m));
         KernelGuard.Length(qa, (long)m * w.KPadded, nameof(qa));
         KernelGuard.Length(sa, m, nameof(sa));
@@ -139,8 +139,10 @@ internal static unsafe partial class GemmInt8
         /// <summary>The call's capabilities: Int8Isa the microkernel, Int8UsesAvx2 the epilogue, Isa and Fma the GELU.</summary>
         public KernelCapabilities Caps;
         public bool Gelu;
-        /// <summary>MultiplyGeGlu: I (C is y [M, I]; N and Panels count the padded gated panels, PanelGroups groups of pairs).</summary>
+        /// <summary>MultiplyGated: I (C is y [M, I]; N and Panels count the padded gated panels, PanelGroups groups of pairs).</summary>
         public int Inner;
+        /// <summary>MultiplyGated: the activation of the unit, act(a) * m.</summary>
+        public GatedActivation Activation;
     }
 
     /// <summary>The product on the <paramref name="isa"/> path, everything else as <see cref="KernelCapabilities.Default"/>.</summary>

@@ -11,9 +11,9 @@ namespace CrossEncoder.Native.Kernels;
 //
 // This is the same buffer a threaded unpacked call builds on every call (see the header of Gemm.cs).
 //
-// Gated order (Gemm.PackGated, for the GeGLU epilogue): B is [2I, K], rows [0, I) the input half and [I, 2I) the gate half.
-// Panels come in pairs, panels = 2 * ceil(I / NR): panel 2q holds input rows [q*NR, q*NR + NR), panel 2q + 1 the gate rows
-// I + [q*NR, q*NR + NR), zero where q*NR + c >= I. So one pair of panels yields both halves of the same NR output columns.
+// Gated order (Gemm.PackGated, for the gated-unit epilogue, GeGLU or SwiGLU): B is [2I, K], rows [0, I) the activated half
+// and [I, 2I) the multiplier half. Panels come in pairs, panels = 2 * ceil(I / NR): panel 2q holds activated rows
+// [q*NR, q*NR + NR), panel 2q + 1 the multiplier rows I + [q*NR, q*NR + NR), zero where q*NR + c >= I. So one pair of panels yields both halves of the same NR output columns.
 //
 // After the K
 // come panels * NR zeros, the first k-slice's "bias" when the caller passes none. The floats live in a managed array on the
@@ -67,10 +67,10 @@ internal sealed unsafe class PackedMatrix
     /// <summary>The microkernel whose panel width (NR) this matrix was packed for.</summary>
     internal KernelIsa Isa { get; }
 
-    /// <summary>ceil(N / NR); for a gated matrix 2 * ceil(I / NR) (input and gate panels in pairs).</summary>
+    /// <summary>ceil(N / NR); for a gated matrix 2 * ceil(I / NR) (activated and multiplier panels in pairs).</summary>
     internal int Panels { get; }
 
-    /// <summary>I for a matrix packed in gated order by <see cref="Gemm.PackGated"/> (then N = 2I and only the GeGLU product
+    /// <summary>I for a matrix packed in gated order by <see cref="Gemm.PackGated"/> (then N = 2I and only the gated product
     /// takes it); 0 for the plain layout.</summary>
     internal int Inner { get; }
 

@@ -15,9 +15,9 @@ namespace CrossEncoder.Native.Kernels;
 // the multiplier's port. Measured against packing them widened to 16 bits (21 MB) on 2 Zen 2 cores: 1 x 128 forward
 // 20.0 -> 19.5 ms, longer batches within noise, and half the memory.
 //
-// Gated order (FromQuantizedGated, for GemmInt8.MultiplyGeGlu): W is [2I, K], rows [0, I) the input half, [I, 2I) the gate
-// half. The packed rows are reordered so that panels come in pairs, panels = 2 * ceil(I / 16): packed row (2q + h)*16 + c is
-// W row h*I + q*16 + c (zero, with scale 0 and column sum 0, where q*16 + c >= I). Scale and ColumnSum follow the packed
+// Gated order (FromQuantizedGated, for GemmInt8.MultiplyGated): W is [2I, K], rows [0, I) the activated half, [I, 2I) the
+// multiplier half. The packed rows are reordered so that panels come in pairs, panels = 2 * ceil(I / 16): packed row
+// (2q + h)*16 + c is W row h*I + q*16 + c (zero, with scale 0 and column sum 0, where q*16 + c >= I). Scale and ColumnSum follow the packed
 // order ([panels * 16]); N stays 2I and Unpack restores the original order. Only the order in memory changes: a file keeps
 // the tensor as [2I, K] with per-row scales in that order.
 
@@ -39,11 +39,11 @@ internal sealed class QuantizedMatrix
     public int K { get; }
     /// <summary>K rounded up to 4.</summary>
     public int KPadded => Quantize.PadK(K);
-    /// <summary>ceil(N / 16); gated: 2 * ceil(I / 16) (input and gate panels in pairs).</summary>
+    /// <summary>ceil(N / 16); gated: 2 * ceil(I / 16) (activated and multiplier panels in pairs).</summary>
     public int Panels { get; }
     /// <summary>I for a matrix in gated order (<see cref="FromQuantizedGated"/>, N = 2I); 0 for the plain order.</summary>
     public int Inner { get; }
-    /// <summary>True when the rows are in gated order (only <see cref="GemmInt8.MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/> takes it).</summary>
+    /// <summary>True when the rows are in gated order (only <see cref="GemmInt8.MultiplyGated"/> takes it).</summary>
     public bool IsGated => Inner > 0;
     /// <summary>The packed weights (layout in the file header).</summary>
     public sbyte[] Packed { get; }
@@ -73,8 +73,8 @@ internal sealed class QuantizedMatrix
     }
 
     /// <summary>
-    /// Packs a gated layer's quantized weight q[2I, K] (input rows, then gate rows; each in [-127, 127]) with its scales[2I],
-    /// both in the original order, into gated order (file header): for <see cref="GemmInt8.MultiplyGeGlu(ReadOnlySpan{ushort}, ReadOnlySpan{float}, ReadOnlySpan{int}, QuantizedMatrix, ReadOnlySpan{float}, Span{float}, int, in KernelCapabilities)"/>.
+    /// Packs a gated layer's quantized weight q[2I, K] (activated rows, then multiplier rows; each in [-127, 127]) with its scales[2I],
+    /// both in the original order, into gated order (file header): for <see cref="GemmInt8.MultiplyGated"/>.
     /// </summary>
     public static QuantizedMatrix FromQuantizedGated(ReadOnlySpan<sbyte> q, ReadOnlySpan<float> scale, int inner, int k)
     {
