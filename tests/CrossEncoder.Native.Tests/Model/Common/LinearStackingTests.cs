@@ -27,7 +27,7 @@ public sealed class LinearStackingTests : IDisposable
 
     public void Dispose() => _files.Dispose();
 
-    private static WeightSource Weights(SafeTensorsFile file, Precision precision) =>
+    private static WeightSource Weights(SafeTensorsCheckpoint file, Precision precision) =>
         new(file, new TensorNaming(Prefix, name => [name], _ => false), precision, KernelCapabilities.Default);
 
     /// <summary>{prefix}{module}.weight [rows, H] (and .bias [rows]) for each (module, rows), random.</summary>
@@ -72,7 +72,7 @@ public sealed class LinearStackingTests : IDisposable
     {
         var activation = Enum.Parse<GatedActivation>(activationName);
         string path = WriteFile(Tensors([(Gate, inner), (Up, inner)], hidden, hasBias, inner + hidden));
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsCheckpoint.OpenFile(path);
         var pairWeights = Weights(file, precision);
         var pair = Linear.LoadGatedPair(pairWeights, Gate, Up, hidden, inner, activation, quantizable: true, hasBias: hasBias);
         pairWeights.ThrowIfIncomplete();
@@ -128,7 +128,7 @@ public sealed class LinearStackingTests : IDisposable
     public void LoadGatedKeepsGeluByDefault()
     {
         string path = WriteFile(Tensors([("mlp.Wi", 2 * 37)], 64, true, 1));
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsCheckpoint.OpenFile(path);
         var layer = Linear.LoadGated(Weights(file, Precision.Fp32), "mlp.Wi", 64, 37, quantizable: true);
         Assert.Equal(GatedActivation.Gelu, layer.Activation);
         var silu = Linear.LoadGated(Weights(file, Precision.Fp32), "mlp.Wi", 64, 37, quantizable: true, activation: GatedActivation.Silu);
@@ -147,7 +147,7 @@ public sealed class LinearStackingTests : IDisposable
         int[] widths = [heads * headDim, kvHeads * headDim, kvHeads * headDim];
         string[] modules = [Query, Key, Value];
         string path = WriteFile(Tensors(modules.Zip(widths), hidden, hasBias, heads * 100 + headDim));
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsCheckpoint.OpenFile(path);
         var stackedWeights = Weights(file, precision);
         var qkv = Linear.LoadStacked(stackedWeights, modules, hidden, widths, quantizable: true, hasBias: hasBias);
         stackedWeights.ThrowIfIncomplete();
@@ -180,7 +180,7 @@ public sealed class LinearStackingTests : IDisposable
     public void MismatchedWidthsAreRefused()
     {
         string path = WriteFile(Tensors([(Query, 8), (Key, 4)], 16, false, 1));
-        using var file = SafeTensorsFile.Open(path);
+        using var file = SafeTensorsCheckpoint.OpenFile(path);
         Assert.Throws<ArgumentException>(() => Linear.LoadStacked(Weights(file, Precision.Fp32), [Query, Key], 16, [8], quantizable: false, hasBias: false));
         Assert.Throws<ArgumentException>(() => Linear.LoadStacked(Weights(file, Precision.Fp32), [Query, Key], 16, [8, 0], quantizable: false, hasBias: false));
         Assert.Throws<ModelFormatException>(() => Linear.LoadStacked(Weights(file, Precision.Fp32), [Query, Key], 16, [8, 5], quantizable: false, hasBias: false));   // k is [4, 16]
@@ -198,7 +198,7 @@ public sealed class LinearStackingTests : IDisposable
         File.WriteAllText(Path.Combine(source, "config.json"), $$"""{"model_type": "{{ProbeFamily.ModelType}}"}""");
 
         ModelQuantization.WriteQuantizedFolder(source, destination);
-        using (var file = SafeTensorsFile.Open(Path.Combine(destination, "model.safetensors")))
+        using (var file = SafeTensorsCheckpoint.OpenFile(Path.Combine(destination, "model.safetensors")))
         {
             foreach (string module in (string[])[Gate, Up, .. ProbeModel.Attention])
             {
