@@ -191,14 +191,5 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static long t_rowBlockALength;
 
     /// <summary>This thread's buffer for one row block of A packed over every k-slice ([MC, K]), grown on demand, kept.</summary>
-    private static float* RowBlockABuffer(long floats)
-    {
-        if (t_rowBlockALength < floats)
-        {
-            NativeMemory.AlignedFree(t_rowBlockA);
-            t_rowBlockA = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
-            t_rowBlockALength = floats;
-        }
-        return t_rowBlockA;
-    }
+    private static float* RowBlockABuffer(long floats) => ThreadBuffer(ref t_rowBlockA, ref t_rowBlockALength, floats);
 }

@@ -431,29 +431,24 @@ internal static unsafe partial class Gemm
     [ThreadStatic] private static long t_packedALength;
 
     /// <summary>This thread's buffer for all of A packed at once (64-byte aligned, grown on demand, kept for the thread).</summary>
-    private static float* PackedABuffer(long floats)
-    {
-        if (t_packedALength < floats)
-        {
-            NativeMemory.AlignedFree(t_packedA);
-            t_packedA = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
-            t_packedALength = floats;
-        }
-        return t_packedA;
-    }
+    private static float* PackedABuffer(long floats) => ThreadBuffer(ref t_packedA, ref t_packedALength, floats);
 
     [ThreadStatic] private static float* t_pack;
-    [ThreadStatic] private static int t_packLength;
+    [ThreadStatic] private static long t_packLength;
 
     /// <summary>This thread's packing buffer, grown on demand and kept for the thread's lifetime (64-byte aligned).</summary>
-    private static float* PackBuffer(int floats)
+    private static float* PackBuffer(int floats) => ThreadBuffer(ref t_pack, ref t_packLength, floats);
+
+    /// <summary>A thread's buffer (a [ThreadStatic] pointer and its length in floats) of at least <paramref name="floats"/>:
+    /// reallocated, 64-byte aligned, only when it is too short, then kept, so steady-state calls allocate nothing.</summary>
+    private static float* ThreadBuffer(ref float* buffer, ref long length, long floats)
     {
-        if (t_packLength < floats)
+        if (length < floats)
         {
-            NativeMemory.AlignedFree(t_pack);
-            t_pack = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
-            t_packLength = floats;
+            NativeMemory.AlignedFree(buffer);
+            buffer = (float*)NativeMemory.AlignedAlloc((nuint)floats * sizeof(float), 64);
+            length = floats;
         }
-        return t_pack;
+        return buffer;
     }
 }
