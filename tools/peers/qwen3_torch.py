@@ -7,7 +7,7 @@ runs on Debian's python3-torch (1.13, no scaled_dot_product_attention) and reads
 BF16 and F16 are widened to F32 on load, then everything runs in F32) without the safetensors package.
 
     /usr/bin/python3 tools/peers/qwen3_torch.py --model <dir> --prefix <file> --suffixes <file> \
-        [--cache] [--batch B] [--yes ID --no ID] [--threads N] [--seconds S]
+        [--cache] [--batch B] [--yes ID --no ID] [--threads N] [--seconds S] [--warmup W]
 
 --prefix is int32 little-endian token ids (the part every candidate shares: system prompt, instruction, query). --suffixes
 is int32 N, then N times (int32 length >= 1, that many int32 ids): each candidate's own tokens (document, closing
@@ -31,7 +31,8 @@ sequence_tokens_per_s (candidate tokens N x P + sum(len) per second, the same in
 gflop_per_call and gflop_s (useful work: 2 x linear weights per computed token + per layer 4 x keys x head_dim x heads per
 computed token, keys = position + 1 (causal), + the two head rows; padding and masked keys not counted), load_s, torch,
 threads, blas (the BLAS library loaded), cache, batch, and logits: the first, untimed call's per-candidate
-[logit_yes - logit_no], which the bench compares with its own.
+[logit_yes - logit_no], which the bench compares with its own. --warmup 0 (for calls of minutes) skips the untimed call and
+reports the first timed call's logits; the timed calls run for --seconds, at least one.
 
 The math, as in huggingface/transformers src/transformers/models/qwen3/modeling_qwen3.py and
 src/transformers/models/qwen2/modeling_qwen2.py (eager attention path; the configuration defaults from configuration_qwen3.py
@@ -345,6 +346,7 @@ def main():
     parser.add_argument("--no", type=int)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--warmup", type=int, default=1, help="untimed calls first (0: logits from the first timed call)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
@@ -357,13 +359,16 @@ def main():
     suffix_lens = [len(s) for s in suffixes]
     flop, computed = model.useful_flop(len(prefix), suffix_lens, args.cache)
     with torch.inference_mode():
-        logits = model.rerank(prefix, suffixes, args.cache, args.batch)                         # warm-up, and the logits
+        logits = None
+        for _ in range(args.warmup):
+            logits = model.rerank(prefix, suffixes, args.cache, args.batch)                     # warm-up, and the logits
         times = []
         clock = time.perf_counter()
         while not times or time.perf_counter() - clock < args.seconds:
             call = time.perf_counter()
-            model.rerank(prefix, suffixes, args.cache, args.batch)
+            scores = model.rerank(prefix, suffixes, args.cache, args.batch)
             times.append(time.perf_counter() - call)
+            logits = scores if logits is None else logits
         total = time.perf_counter() - clock
     n = len(suffixes)
     print(json.dumps({
@@ -377,6 +382,7 @@ def main():
         "load_s": load_s,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "warmup": args.warmup,
         "blas": blas_library(),
         "cache": args.cache,
         "batch": args.batch or n,
