@@ -99,6 +99,10 @@ internal sealed class ModelFolder
         SentenceTransformersModelType = sentenceTransformersModelType;
     }
 
+    /// <summary>sentence-transformers' prompt for queries (<c>prompts.query</c> of config_sentence_transformers.json, e.g.
+    /// Qwen3-Embedding's <c>Instruct: ...\nQuery:</c>), prepended to a query before it is embedded; null when none.</summary>
+    public string? QueryPrompt { get; init; }
+
     /// <summary>The folder's tokenizer when the caller has loaded it already (a decoder reranker reads its answer tokens' ids).</summary>
     public ITextPairTokenizer? Tokenizer { get; set; }
 
@@ -159,14 +163,14 @@ internal sealed class ModelFolder
                     throw new ModelFormatException(path, $"field 'architectures' must be an array of strings, got {list.GetRawText()}.");
                 architectures = [.. list.EnumerateArray().Select(e => e.GetString()!)];
             }
-            var (stModelType, stActivation) = ReadSentenceTransformersConfig(Path.Combine(directory, SentenceTransformersConfigFile));
+            var (stModelType, stActivation, queryPrompt) = ReadSentenceTransformersConfig(Path.Combine(directory, SentenceTransformersConfigFile));
             string? activation = Trusted(stActivation);
             if (activation is null && root.TryGetProperty("sentence_transformers", out var st) && st.ValueKind == JsonValueKind.Object &&
                 st.TryGetProperty("activation_fn", out var fn) && fn.ValueKind == JsonValueKind.String)
                 activation = Trusted(fn.GetString());
             else if (activation is null && root.TryGetProperty("sbert_ce_default_activation_function", out var old) && old.ValueKind == JsonValueKind.String)
                 activation = Trusted(old.GetString());
-            return new ModelFolder(directory, modelType, architectures, activation, stModelType);
+            return new ModelFolder(directory, modelType, architectures, activation, stModelType) { QueryPrompt = queryPrompt };
         }
     }
 
@@ -175,9 +179,9 @@ internal sealed class ModelFolder
 
     /// <summary><c>model_type</c> and <c>activation_fn</c> of config_sentence_transformers.json (nulls when absent).</summary>
     /// <exception cref="ModelFormatException">The file exists but is not a JSON object, or a field is not a string.</exception>
-    private static (string? ModelType, string? Activation) ReadSentenceTransformersConfig(string path)
+    private static (string? ModelType, string? Activation, string? QueryPrompt) ReadSentenceTransformersConfig(string path)
     {
-        if (!File.Exists(path)) return (null, null);
+        if (!File.Exists(path)) return (null, null, null);
         using var document = ReadConfigJson(path);
         var root = document.RootElement;
         if (root.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, "the top level must be a JSON object.");
@@ -185,7 +189,14 @@ internal sealed class ModelFolder
             !root.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null ? null
             : v.ValueKind == JsonValueKind.String ? v.GetString()
             : throw new ModelFormatException(path, $"field '{name}' must be a string, got {v.GetRawText()}.");
-        return (Field("model_type"), Field("activation_fn"));
+        string? queryPrompt = null;
+        if (root.TryGetProperty("prompts", out var prompts) && prompts.ValueKind != JsonValueKind.Null)
+        {
+            if (prompts.ValueKind != JsonValueKind.Object) throw new ModelFormatException(path, $"field 'prompts' must be an object, got {prompts.GetRawText()}.");
+            if (prompts.TryGetProperty("query", out var query) && query.ValueKind != JsonValueKind.Null)
+                queryPrompt = query.ValueKind == JsonValueKind.String ? query.GetString() : throw new ModelFormatException(path, $"prompts.query must be a string, got {query.GetRawText()}.");
+        }
+        return (Field("model_type"), Field("activation_fn"), string.IsNullOrEmpty(queryPrompt) ? null : queryPrompt);
     }
 
     /// <summary>Parses a config.json as Hugging Face writes them (trailing commas and comments tolerated).</summary>

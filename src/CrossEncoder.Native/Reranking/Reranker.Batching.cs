@@ -81,7 +81,7 @@ public sealed partial class Reranker
             return new RerankInputs(pairs, documents.Count, byCosine: false);
         }
         var texts = new string[documents.Count + 1];   // the query, then each document, embedded on its own
-        texts[0] = query;
+        texts[0] = QueryPrompt + query;   // sentence-transformers' encode_query: the model's query prompt, if any, then the query
         for (int i = 0; i < documents.Count; i++) texts[i + 1] = documents[i];
         return new RerankInputs(EncodeTextsCore(texts, maxLength, cancellationToken), documents.Count, byCosine: true);
     }

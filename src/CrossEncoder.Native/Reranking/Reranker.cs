@@ -50,6 +50,12 @@ public sealed partial class Reranker : IDisposable
     /// for other tokenizer.json files and SentencePiece models.</summary>
     public ITextPairTokenizer Tokenizer { get; }
 
+    /// <summary>The text a bi-encoder puts before a query (sentence-transformers' <c>prompts.query</c>, e.g. Qwen3-Embedding's
+    /// <c>Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:</c>), as its
+    /// <c>encode_query</c> does; <see cref="Rerank"/> applies it, <see cref="Embed(IReadOnlyList{string}, int?, CancellationToken)"/>
+    /// embeds texts as given (prepend it to queries yourself). Null when the model has none.</summary>
+    public string? QueryPrompt { get; private init; }
+
     /// <summary>Why <see cref="Precision.Auto"/> chose fp32 (null when the requested precision was used).</summary>
     public string? PrecisionNote { get; private init; }
 
@@ -85,7 +91,8 @@ public sealed partial class Reranker : IDisposable
         if (options.Precision == Precision.Fp32 && File.Exists(Path.Combine(modelDirectory, "quantization.json")))
             options.Log?.Invoke($"'{modelDirectory}' holds int8 weights (written by quantize); they run dequantized in fp32. " +
                 "Precision.Int8 (--precision int8) runs them as integer products.");
-        return new Reranker(model, tokenizer, options) { PrecisionNote = note };
+        string? queryPrompt = model.Description.Kind == ModelKind.BiEncoder ? ModelFolder.Open(modelDirectory).QueryPrompt : null;
+        return new Reranker(model, tokenizer, options) { PrecisionNote = note, QueryPrompt = queryPrompt };
     }
 
     /// <summary>Asynchronous <see cref="Load"/>: downloads without blocking a thread, then loads on the thread pool.</summary>
