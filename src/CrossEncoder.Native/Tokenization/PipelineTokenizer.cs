@@ -1,7 +1,8 @@
 namespace CrossEncoder.Native.Tokenization;
 
 /// <summary>
-/// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>): added tokens, then per
+/// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>, or a Qwen2 folder's
+/// <c>vocab.json</c> + <c>merges.txt</c>: <see cref="FromVocabularyAndMerges"/>): added tokens, then per
 /// remaining segment normalizer -> pre-tokenizer -> model (WordPiece, Unigram or BPE), then the post-processor's special tokens,
 /// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing), ModernBERT
 /// (NFC + ByteLevel + BPE + TemplateProcessing) and any
