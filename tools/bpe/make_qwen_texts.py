@@ -71,6 +71,7 @@ def main(bpe_texts_path, out_path):
         # contractions: (?i:...) matches them in any case; the rest of the word is letters
         "IT'S DON'T I'M WE'RE YOU'VE THEY'LL HE'D", "It'S dOn'T wE'Re", "'S 'T 'RE 'VE 'M 'LL 'D", "'s 't 're 've 'm 'll 'd",
         "O'NEILL'S Y'ALL'D'VE", "rock 'n' roll", "\u2019s curly \u2019S", "'sS'Ss 'llama 'dog",
+        "it'\u017f IT'\u017fT x'\u017fy '\u212a '\u0130 don'\u0165 (case folding: long s, Kelvin, dotted I)",
         # a letter run takes one non-letter in front: "(word", "$x", "_id", "\tTab"
         "(parenthesized) [bracketed] {braced} <angled>", "$var @user #tag %pct &amp _under_score", "\tword \u00a0word \u3000word",
         "a.b.c a-b-c a_b_c a/b/c", "...leading dots ---dashes", "emoji\U0001F600glued \U0001F600\U0001F600word",
