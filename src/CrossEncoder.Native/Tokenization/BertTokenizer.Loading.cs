@@ -209,7 +209,7 @@ public sealed partial class BertTokenizer
         if (tokensById is not null) tokensById.CopyTo(idToToken, 0);
         else foreach ((string token, int id) in vocabulary) idToToken[id] = token;
         foreach (AddedToken token in added) idToToken[token.Id] ??= token.Content;
-        return new BertTokenizer(normalizer, new WordPiece(vocabulary, unkId, prefix, maxChars), added, idToToken,
+        return new BertTokenizer(normalizer, new WordPiece(vocabulary, unkId, prefix, maxChars), vocabulary, added, idToToken,
             clsId, sepId, unkId, modelMaxLength);
     }
 

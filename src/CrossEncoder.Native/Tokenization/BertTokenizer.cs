@@ -31,11 +31,14 @@ public sealed partial class BertTokenizer : ITextPairTokenizer
     private readonly AddedTokenMatcher _rawAddedTokens;        // matched before normalization (normalized: false)
     private readonly AddedTokenMatcher _normalizedAddedTokens; // matched after normalization (normalized: true)
     private readonly string?[] _idToToken;
+    private readonly Dictionary<string, int> _tokenToId;   // the WordPiece vocabulary, then the added tokens (they win)
     private readonly int _clsId, _sepId;
 
-    private BertTokenizer(BertNormalizer? normalizer, WordPiece wordPiece, IReadOnlyList<AddedToken> addedTokens, string?[] idToToken,
-        int clsId, int sepId, int unkId, int modelMaxLength)
+    private BertTokenizer(BertNormalizer? normalizer, WordPiece wordPiece, IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<AddedToken> addedTokens,
+        string?[] idToToken, int clsId, int sepId, int unkId, int modelMaxLength)
     {
+        _tokenToId = new Dictionary<string, int>(vocabulary, StringComparer.Ordinal);
+        foreach (AddedToken token in addedTokens) _tokenToId[token.Content] = token.Id;
         _normalizer = normalizer;
         _wordPiece = wordPiece;
         _rawAddedTokens = new AddedTokenMatcher(addedTokens.Where(t => !t.Normalized));
@@ -145,6 +148,13 @@ public sealed partial class BertTokenizer : ITextPairTokenizer
             return new EncodedPair(inputIds, new int[inputIds.Length], ToTokens(inputIds), new TruncationInfo(ids.Count - keep, 0));
         }
         finally { ids.Dispose(); }
+    }
+
+    /// <inheritdoc/>
+    public bool TryGetTokenId(string token, out int id)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return _tokenToId.TryGetValue(token, out id);
     }
 
     /// <summary>The token string of an id.</summary>

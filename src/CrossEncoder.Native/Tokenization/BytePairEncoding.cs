@@ -54,21 +54,31 @@ internal sealed class BytePairEncoding
     /// <exception cref="ArgumentException">A merge's part or result is not in the vocabulary (message names it).</exception>
     public BytePairEncoding(IReadOnlyDictionary<string, int> vocabulary, IReadOnlyList<(string Left, string Right)> merges, string? unkToken = null,
         bool fuseUnk = false, bool byteFallback = false, bool ignoreMerges = false, string? continuingSubwordPrefix = null, string? endOfWordSuffix = null)
+        : this(new Dictionary<string, int>(vocabulary, StringComparer.Ordinal), merges, unkToken, fuseUnk, byteFallback, ignoreMerges, continuingSubwordPrefix, endOfWordSuffix)
     {
-        var lookup = new Dictionary<string, int>(vocabulary, StringComparer.Ordinal);
+    }
+
+    /// <summary>A plain byte-level BPE (no unknown token, byte fallback, prefix or suffix; GPT-2, Qwen) whose merges the caller
+    /// already resolved to ids, checking them against the vocabulary (merges.txt readers, which report a bad merge by its line).</summary>
+    /// <param name="vocabulary">token -> id, with the ordinal comparer; used as is (no copy), so the caller must not change it.</param>
+    /// <param name="merges">The merges in rank order: the ids of the two parts and of their concatenation.</param>
+    public BytePairEncoding(Dictionary<string, int> vocabulary, IReadOnlyList<(int Left, int Right, int Merged)> merges)
+        : this(vocabulary, MergeTable(merges), null, false, false, false, null, null)
+    {
+        if (!ReferenceEquals(vocabulary.Comparer, StringComparer.Ordinal)) throw new ArgumentException("The vocabulary must use the ordinal comparer.", nameof(vocabulary));
+    }
+
+    private BytePairEncoding(Dictionary<string, int> lookup, IReadOnlyList<(string Left, string Right)> merges, string? unkToken,
+        bool fuseUnk, bool byteFallback, bool ignoreMerges, string? continuingSubwordPrefix, string? endOfWordSuffix)
+        : this(lookup, MergeTable(lookup, merges, continuingSubwordPrefix?.Length ?? 0), unkToken, fuseUnk, byteFallback, ignoreMerges, continuingSubwordPrefix, endOfWordSuffix)
+    {
+    }
+
+    private BytePairEncoding(Dictionary<string, int> lookup, Dictionary<long, (int Rank, int NewId)> merges, string? unkToken,
+        bool fuseUnk, bool byteFallback, bool ignoreMerges, string? continuingSubwordPrefix, string? endOfWordSuffix)
+    {
         _vocabulary = lookup.GetAlternateLookup<ReadOnlySpan<char>>();
-        int prefixLength = continuingSubwordPrefix?.Length ?? 0;
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
-        for (int rank = 0; rank < merges.Count; rank++)
-        {
-            var (left, right) = merges[rank];
-            int leftId = lookup.TryGetValue(left, out int l) ? l : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{left}' is not in the vocabulary.");
-            int rightId = lookup.TryGetValue(right, out int r) ? r : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{right}' is not in the vocabulary.");
-            if (right.Length < prefixLength) throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{right}' is shorter than the continuing prefix.");
-            string merged = left + right[prefixLength..];
-            int newId = lookup.TryGetValue(merged, out int m) ? m : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): the result '{merged}' is not in the vocabulary.");
-            _merges[Key(leftId, rightId)] = (rank, newId);
-        }
+        _merges = merges;
         _byteIds = new int[256];
         for (int b = 0; b < 256; b++) _byteIds[b] = lookup.TryGetValue($"<0x{b:X2}>", out int id) ? id : -1;
         _unkId = -1;
@@ -82,6 +92,30 @@ internal sealed class BytePairEncoding
         _ignoreMerges = ignoreMerges;
         _continuingSubwordPrefix = continuingSubwordPrefix;
         _endOfWordSuffix = endOfWordSuffix;
+    }
+
+    /// <summary>(left id, right id) -> (rank, id of the merged symbol), the parts looked up in the vocabulary.</summary>
+    private static Dictionary<long, (int, int)> MergeTable(Dictionary<string, int> lookup, IReadOnlyList<(string Left, string Right)> merges, int prefixLength)
+    {
+        var table = new Dictionary<long, (int, int)>(merges.Count);
+        for (int rank = 0; rank < merges.Count; rank++)
+        {
+            var (left, right) = merges[rank];
+            int leftId = lookup.TryGetValue(left, out int l) ? l : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{left}' is not in the vocabulary.");
+            int rightId = lookup.TryGetValue(right, out int r) ? r : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{right}' is not in the vocabulary.");
+            if (right.Length < prefixLength) throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): '{right}' is shorter than the continuing prefix.");
+            string merged = left + right[prefixLength..];
+            int newId = lookup.TryGetValue(merged, out int m) ? m : throw new ArgumentException($"merge {rank + 1} ('{left} {right}'): the result '{merged}' is not in the vocabulary.");
+            table[Key(leftId, rightId)] = (rank, newId);
+        }
+        return table;
+    }
+
+    private static Dictionary<long, (int, int)> MergeTable(IReadOnlyList<(int Left, int Right, int Merged)> merges)
+    {
+        var table = new Dictionary<long, (int, int)>(merges.Count);
+        for (int rank = 0; rank < merges.Count; rank++) table[Key(merges[rank].Left, merges[rank].Right)] = (rank, merges[rank].Merged);
+        return table;
     }
 
     private static long Key(int left, int right) => ((long)left << 32) | (uint)right;

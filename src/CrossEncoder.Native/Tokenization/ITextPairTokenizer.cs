@@ -27,4 +27,12 @@ public interface ITextPairTokenizer
 
     /// <summary>The token string of an id.</summary>
     string IdToToken(int id);
+
+    /// <summary>
+    /// The id of a token given by its exact string, as <see cref="IdToToken"/> spells it: an added token's content
+    /// (<c>&lt;|im_start|&gt;</c>, <c>[CLS]</c>) or a vocabulary entry (byte-level BPE entries are in the byte alphabet, so " yes"
+    /// is "Ġyes"). Added tokens win over a vocabulary entry with the same text, as in Hugging Face's <c>token_to_id</c>. No text
+    /// is tokenized: a string that is not one token gives false.
+    /// </summary>
+    bool TryGetTokenId(string token, out int id);
 }

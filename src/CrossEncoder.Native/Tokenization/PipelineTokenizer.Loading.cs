@@ -58,11 +58,7 @@ public sealed partial class PipelineTokenizer
                 modelMaxLength = reader.Int(truncation, "max_length") ?? modelMaxLength;
             if (modelMaxLength < 2) throw new TokenizerFormatException(path, $"the maximum length {modelMaxLength} is below 2.");
 
-            int size = Math.Max(vocabulary.Count == 0 ? 0 : vocabulary.Values.Max(), added.Count == 0 ? 0 : added.Max(a => a.Id)) + 1;
-            var idToToken = new string?[size];
-            foreach ((string token, int id) in vocabulary) idToToken[id] ??= token;
-            foreach (AddedToken token in added) idToToken[token.Id] ??= token.Content;
-            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, added, post, idToToken, modelMaxLength) { Bpe = bpe };
+            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, vocabulary, added, post, modelMaxLength) { Bpe = bpe };
         }
     }
 

@@ -1,7 +1,8 @@
 namespace CrossEncoder.Native.Tokenization;
 
 /// <summary>
-/// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>): added tokens, then per
+/// A tokenizer assembled from a Hugging Face <c>tokenizer.json</c> (or a SentencePiece <c>.model</c>, or a Qwen2 folder's
+/// <c>vocab.json</c> + <c>merges.txt</c>: <see cref="FromVocabularyAndMerges"/>): added tokens, then per
 /// remaining segment normalizer -> pre-tokenizer -> model (WordPiece, Unigram or BPE), then the post-processor's special tokens,
 /// with tokenizers' pair truncation. Used for XLM-RoBERTa (Precompiled + Metaspace + Unigram + RobertaProcessing), ModernBERT
 /// (NFC + ByteLevel + BPE + TemplateProcessing) and any
@@ -26,10 +27,13 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     private readonly AddedTokenMatcher _normalizedAddedTokens;
     private readonly PostProcessor _postProcessor;
     private readonly string?[] _idToToken;
+    private readonly Dictionary<string, int> _tokenToId;   // the model's vocabulary, then the added tokens (they win, as in tokenizers)
     private BytePairEncoding? Bpe { get; init; }   // BPE models: the model behind _encodeWord, for character offsets
 
+    // vocabulary: the model's (token, id) entries. Ids may have gaps; two tokens may share an id (the first keeps the id's
+    // text); a token listed twice maps to its last id.
     private PipelineTokenizer(TextNormalizer? normalizer, PreTokenizer? preTokenizer, Func<string, List<int>, bool> encodeWord,
-        IReadOnlyList<AddedToken> addedTokens, PostProcessor postProcessor, string?[] idToToken, int modelMaxLength)
+        IEnumerable<KeyValuePair<string, int>> vocabulary, IReadOnlyList<AddedToken> addedTokens, PostProcessor postProcessor, int modelMaxLength)
     {
         _normalizer = normalizer;
         _preTokenizer = preTokenizer;
@@ -37,7 +41,13 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
         _rawAddedTokens = new AddedTokenMatcher(addedTokens.Where(t => !t.Normalized));
         _normalizedAddedTokens = new AddedTokenMatcher(addedTokens.Where(t => t.Normalized).Select(t => t with { Content = normalizer?.Normalize(t.Content) ?? t.Content }));
         _postProcessor = postProcessor;
-        _idToToken = idToToken;
+        _tokenToId = new Dictionary<string, int>(StringComparer.Ordinal);
+        int size = 0;   // one more than the largest id of either table: the model's embedding rows
+        foreach ((string token, int id) in vocabulary) { _tokenToId[token] = id; size = Math.Max(size, id + 1); }   // a repeated piece: the last id
+        foreach (AddedToken token in addedTokens) { _tokenToId[token.Content] = token.Id; size = Math.Max(size, token.Id + 1); }
+        _idToToken = new string?[size];
+        foreach ((string token, int id) in vocabulary) _idToToken[id] ??= token;
+        foreach (AddedToken token in addedTokens) _idToToken[token.Id] ??= token.Content;
         ModelMaxLength = modelMaxLength;
     }
 
@@ -222,6 +232,13 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
         (uint)id < (uint)_idToToken.Length && _idToToken[id] is { } token
             ? token
             : throw new ArgumentOutOfRangeException(nameof(id), id, $"No token has id {id} (vocabulary size {_idToToken.Length}).");
+
+    /// <inheritdoc/>
+    public bool TryGetTokenId(string token, out int id)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return _tokenToId.TryGetValue(token, out id);
+    }
 
     private string[] ToTokens(int[] ids) => Array.ConvertAll(ids, IdToToken);
 

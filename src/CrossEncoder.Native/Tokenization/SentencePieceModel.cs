@@ -130,9 +130,8 @@ public sealed partial class PipelineTokenizer
         var unigram = new Unigram(vocabulary, unkId, byteFallback, id => matchable[id], unknownScore: minScore - 10f, singlePrecision: true);
         var normalizer = new SentencePieceNormalizer(charsmap.Length == 0 ? null : new PrecompiledCharsMap(charsmap, path),
             addDummyPrefix, removeExtraWhitespaces, escapeWhitespaces);
-        var idToToken = vocabulary.Select(v => (string?)v.Item1).ToArray();
         return new PipelineTokenizer(normalizer, preTokenizer: null, (word, result) => { unigram.Encode(word, result); return true; },
-            added, post, idToToken, modelMaxLength);
+            vocabulary.Select((v, id) => KeyValuePair.Create(v.Item1, id)), added, post, modelMaxLength);
     }
 
     /// <summary>A minimal protobuf reader: enough for ModelProto.</summary>

@@ -15,7 +15,7 @@ public class BpeOffsetsTests
 
     /// <summary>Tokens whose ranges overlap (bytes of one character) form a group; each group's decoded bytes must be the
     /// original text of its range; added tokens must cover their content.</summary>
-    private static void AssertOffsetsHoldTheTokens(PipelineTokenizer tokenizer, string text, bool textIsNormalized)
+    internal static void AssertOffsetsHoldTheTokens(PipelineTokenizer tokenizer, string text, bool textIsNormalized)
     {
         var (ids, offsets) = tokenizer.EncodeToIdsWithOffsets(text);
         Assert.Equal(tokenizer.EncodeToIds(text), ids);

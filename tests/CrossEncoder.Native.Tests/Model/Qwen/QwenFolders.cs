@@ -109,4 +109,11 @@ internal sealed class AnswerTokenizer(int vocabularySize = 1000) : global::Cross
     public global::CrossEncoder.Native.Tokenization.EncodedPair EncodeSingle(string text, int maxLength) => throw new NotSupportedException();
 
     public string IdToToken(int id) => $"<{id}>";
+
+    public bool TryGetTokenId(string token, out int id)
+    {
+        int[] ids = EncodeToIds(token);
+        id = ids.Length == 1 ? ids[0] : -1;
+        return ids.Length == 1;
+    }
 }
