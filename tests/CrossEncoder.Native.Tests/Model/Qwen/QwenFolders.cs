@@ -69,6 +69,27 @@ internal static class QwenFolders
     private static readonly Lazy<string> LazyQwen3Bf16Sharded = new(() =>
         Write("qwen3-reranker-bf16-sharded", ShrunkQwen3(), seed: 21, layout: new CheckpointLayout(CheckpointDType.BFloat16, Shards: 3)));
 
+    /// <summary>
+    /// A new temp folder as a user downloads Qwen3-Reranker: a random checkpoint of <see cref="ShrunkQwen3"/> with the real
+    /// vocabulary (151,669 rows) plus Qwen's real vocab.json, merges.txt and tokenizer_config.json. Named like the Hub repo, so
+    /// the prompt is recognised. Written once per run.
+    /// </summary>
+    public static string Qwen3RerankerWithTokenizer => LazyQwen3Real.Value;
+
+    /// <summary>The same for mxbai-rerank-v2 (Qwen2, vocabulary 151,936 as Qwen2.5 has).</summary>
+    public static string MxbaiRerankWithTokenizer => LazyMxbaiReal.Value;
+
+    private static readonly Lazy<string> LazyQwen3Real = new(() => WithTokenizer(Write("Qwen3-Reranker-0.6B-random", ShrunkQwen3(vocab: 151669), seed: 31)));
+
+    private static readonly Lazy<string> LazyMxbaiReal = new(() => WithTokenizer(Write("mxbai-rerank-base-v2-random", ShrunkQwen2(vocab: 151936), seed: 32)));
+
+    private static string WithTokenizer(string folder)
+    {
+        foreach (string name in (string[])["vocab.json", "merges.txt", "tokenizer_config.json"])
+            File.Copy(Path.Combine(Tokenization.QwenFixtures.ModelFolder, name), Path.Combine(folder, name), overwrite: true);
+        return folder;
+    }
+
     /// <summary>Writes a checkpoint under a folder whose name carries the prompt hint (e.g. qwen3-reranker).</summary>
     public static string Write(string name, JsonObject config, int seed, bool bareModel = false, CheckpointLayout? layout = null)
     {
