@@ -12,7 +12,10 @@ internal static class ModelFiles
 {
     public const string Config = "config.json", Weights = SafeTensorsCheckpoint.SingleFileName, WeightsIndex = SafeTensorsIndex.FileName, Modules = "modules.json";
 
-    private static readonly string[] TokenizerModels = ["tokenizer.json", "vocab.txt", "sentencepiece.bpe.model"];
+    private static readonly string[] TokenizerModels = ["tokenizer.json", "vocab.txt", "sentencepiece.bpe.model", "vocab.json"];
+
+    /// <summary>A byte-level BPE's vocabulary (GPT-2 / Qwen2 layout) needs its merges beside it.</summary>
+    private const string BpeVocabulary = "vocab.json", BpeMerges = "merges.txt";
     private static readonly string[] Optional =
         ["tokenizer_config.json", "special_tokens_map.json", "added_tokens.json", Modules, "config_sentence_transformers.json", "sentence_bert_config.json"];
     private static readonly string[] UnloadableWeights =
@@ -37,7 +40,13 @@ internal static class ModelFiles
         }
         if (!TokenizerModels.Any(repoFiles.Contains))
             throw new HubException(HubErrorKind.Unsupported, $"{id} has no tokenizer (none of {string.Join(", ", TokenizerModels)}).");
-        files.AddRange(TokenizerModels.Where(repoFiles.Contains));
+        // vocab.json + merges.txt only without tokenizer.json, which holds both (Qwen repositories ship all three).
+        files.AddRange(TokenizerModels.Where(name => repoFiles.Contains(name) && !(name == BpeVocabulary && repoFiles.Contains("tokenizer.json"))));
+        if (files.Contains(BpeVocabulary))
+        {
+            if (!repoFiles.Contains(BpeMerges)) throw new HubException(HubErrorKind.Unsupported, $"{id} has vocab.json but no merges.txt beside it, and no tokenizer.json.");
+            files.Add(BpeMerges);
+        }
         files.AddRange(Optional.Where(repoFiles.Contains));
         return files;
     }

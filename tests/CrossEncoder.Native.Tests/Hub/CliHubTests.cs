@@ -96,6 +96,29 @@ public sealed class CliHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AQwen3RerankerLoadsByNameWithItsVocabularyAndMergesAndTheInstruction()
+    {
+        // Qwen/Qwen3-Reranker-0.6B as the Hub serves this revision's files: config.json, model.safetensors, vocab.json,
+        // merges.txt, tokenizer_config.json (no tokenizer.json); the prompt is recognised from the repository's name.
+        string folder = Model.Qwen.QwenFolders.Qwen3RerankerWithTokenizer;
+        _hub.Publish("Qwen/Qwen3-Reranker-0.6B", folder);
+        var fromFolder = Run(Rerank(folder, "--json"));
+        Assert.True(fromFolder.Code == 0, fromFolder.Err);
+        var byName = Run(Rerank("Qwen/Qwen3-Reranker-0.6B", "--json"));
+        Assert.True(byName.Code == 0, byName.Err);
+        static string Results(string json) => System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("results").GetRawText();
+        Assert.Equal(Results(fromFolder.Out), Results(byName.Out));
+        Assert.Contains("logit(\"yes\") - logit(\"no\")", System.Text.Json.JsonDocument.Parse(byName.Out).RootElement.GetProperty("scoring_rule").GetString());
+        Assert.Contains(_hub.Requests, r => r.Path.EndsWith("merges.txt", StringComparison.Ordinal));
+        var instructed = Run(Rerank("Qwen/Qwen3-Reranker-0.6B", "--json", "--instruction", "Find physics abstracts"));
+        Assert.True(instructed.Code == 0, instructed.Err);
+        Assert.NotEqual(Results(byName.Out), Results(instructed.Out));
+        var wrongPrompt = Run(Rerank("Qwen/Qwen3-Reranker-0.6B", "--prompt", "llama"));
+        Assert.Equal(2, wrongPrompt.Code);
+        Assert.Contains("--prompt must be", wrongPrompt.Err);
+    }
+
+    [Fact]
     public void TokenizeAcceptsAHubIdToo()
     {
         _hub.Publish("org/tiny", _tiny.Directory);
