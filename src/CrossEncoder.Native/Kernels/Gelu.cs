@@ -125,19 +125,33 @@ internal static unsafe partial class Gelu
             Vector.StoreUnsafe(x0, ref yr, (nuint)i); Vector.StoreUnsafe(x1, ref yr, (nuint)(i + w));
             Vector.StoreUnsafe(x2, ref yr, (nuint)(i + 2 * w)); Vector.StoreUnsafe(x3, ref yr, (nuint)(i + 3 * w));
         }
-        VectorMap.ApplyPortable<Function, TMultiplyAdd>(x, y, i);   // the rest a vector at a time, the tail padded
+        for (; i <= x.Length - w; i += w) Vector.StoreUnsafe(Lanes<TMultiplyAdd>(Vector.LoadUnsafe(ref xr, (nuint)i)), ref yr, (nuint)i);
+        if (i < x.Length)
+        {
+            // The tail goes through the same vector code via a padded copy, so every element sees identical math.
+            Span<float> tail = stackalloc float[Vector<float>.Count];
+            tail.Clear();
+            x[i..].CopyTo(tail);
+            Lanes<TMultiplyAdd>(new Vector<float>(tail)).CopyTo(tail);
+            tail[..(x.Length - i)].CopyTo(y[i..]);
+        }
     }
 
-    private static void Apply512(ReadOnlySpan<float> x, Span<float> y) => VectorMap.Apply512<Function>(x, y);
-
-    /// <summary>GELU per vector, for <see cref="VectorMap"/>.</summary>
-    private readonly struct Function : IVectorFunction
+    private static void Apply512(ReadOnlySpan<float> x, Span<float> y)
     {
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector512<float> Lanes(Vector512<float> x) => Gelu.Lanes(x);
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Vector<float> Lanes<TMultiplyAdd>(Vector<float> x) where TMultiplyAdd : struct, IMultiplyAdd => Gelu.Lanes<TMultiplyAdd>(x);
+        int i = 0;
+        ref float xr = ref MemoryMarshal.GetReference(x);
+        ref float yr = ref MemoryMarshal.GetReference(y);
+        for (; i <= x.Length - Vector512<float>.Count; i += Vector512<float>.Count)
+            Lanes(Vector512.LoadUnsafe(ref xr, (nuint)i)).StoreUnsafe(ref yr, (nuint)i);
+        if (i < x.Length)
+        {
+            Span<float> tail = stackalloc float[Vector512<float>.Count];
+            tail.Clear();
+            x[i..].CopyTo(tail);
+            Lanes(Vector512.Create((ReadOnlySpan<float>)tail)).CopyTo(tail);
+            tail[..(x.Length - i)].CopyTo(y[i..]);
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
