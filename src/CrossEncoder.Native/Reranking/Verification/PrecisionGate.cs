@@ -164,7 +164,19 @@ public static class PrecisionGate
         foreach (var query in queries)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            if (description.Kind == ModelKind.CrossEncoder)
+            if (model is IPromptedReranker { Description.Prompt: not null } prompted)
+            {
+                // A decoder reranker: its prompt template around each pair, as Reranker.Encode builds it.
+                var prompt = prompted.Prompt;
+                var pieces = prompt.Tokenize(tokenizer);
+                int[] queryPart = tokenizer.EncodeToIds(prompt.QueryPart(prompt.DefaultInstruction, query.Query));
+                int length = Math.Max(maxLength, pieces.Length + queryPart.Length + 16);   // the template is never cut
+                var encoded = query.Documents.Select(d => prompt.Encode(tokenizer, pieces, queryPart, d, Math.Min(length, description.MaxSequenceLength))).ToList();
+                var (outputs, hidden) = Run(model, encoded, cancellationToken);
+                scores.Add(outputs.Select(o => (double)o[0]).ToArray());
+                vectors.AddRange(hidden);
+            }
+            else if (description.Kind == ModelKind.CrossEncoder)
             {
                 int[] queryIds = tokenizer.EncodeToIds(query.Query);
                 var encoded = query.Documents.Select(d => tokenizer.EncodePair(queryIds, tokenizer.EncodeToIds(d), maxLength, TruncationStrategy.LongestFirst)).ToList();
