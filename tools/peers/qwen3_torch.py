@@ -28,11 +28,13 @@ the batch, their own K/V], every prefix key visible, their own keys causal and <
 Prints one JSON line: per_s (candidates per second over the timed calls), tokens_per_s (tokens the model computed per
 second: real tokens, padding not counted; without --cache N x P + sum(len), with --cache P + sum(len)),
 sequence_tokens_per_s (candidate tokens N x P + sum(len) per second, the same in both modes), calls, call_ms (median),
-gflop_per_call and gflop_s (useful work: 2 x linear weights per computed token + per layer 4 x keys x head_dim x heads per
-computed token, keys = position + 1 (causal), + the two head rows; padding and masked keys not counted), load_s, torch,
-threads, blas (the BLAS library loaded), cache, batch, and logits: the first, untimed call's per-candidate
-[logit_yes - logit_no], which the bench compares with its own. --warmup 0 (for calls of minutes) skips the untimed call and
-reports the first timed call's logits; the timed calls run for --seconds, at least one.
+cpu_ms (median CPU time of the process per call, all threads: on a machine shared with other work, cpu_ms / (call_ms x
+threads) says how much of the cores the peer got; OpenBLAS's spinning threads count too), gflop_per_call and gflop_s
+(useful work: 2 x linear weights per computed token + per layer 4 x keys x head_dim x heads per computed token, keys =
+position + 1 (causal), + the two head rows; padding and masked keys not counted), load_s, torch, threads, warmup, blas
+(the BLAS library loaded), cache, batch, candidates, prefix_tokens, suffix_tokens, and logits: the first, untimed call's
+per-candidate [logit_yes - logit_no], which the bench compares with its own. --warmup 0 (for calls of minutes) skips the
+untimed call and reports the first timed call's logits; the timed calls run for --seconds, at least one.
 
 The math, as in huggingface/transformers src/transformers/models/qwen3/modeling_qwen3.py and
 src/transformers/models/qwen2/modeling_qwen2.py (eager attention path; the configuration defaults from configuration_qwen3.py
@@ -362,12 +364,13 @@ def main():
         logits = None
         for _ in range(args.warmup):
             logits = model.rerank(prefix, suffixes, args.cache, args.batch)                     # warm-up, and the logits
-        times = []
+        times, cpu_times = [], []
         clock = time.perf_counter()
         while not times or time.perf_counter() - clock < args.seconds:
-            call = time.perf_counter()
+            call, cpu = time.perf_counter(), time.process_time()
             scores = model.rerank(prefix, suffixes, args.cache, args.batch)
             times.append(time.perf_counter() - call)
+            cpu_times.append(time.process_time() - cpu)
             logits = scores if logits is None else logits
         total = time.perf_counter() - clock
     n = len(suffixes)
@@ -377,6 +380,7 @@ def main():
         "sequence_tokens_per_s": len(times) * (n * len(prefix) + sum(suffix_lens)) / total,
         "calls": len(times),
         "call_ms": 1000 * statistics.median(times),
+        "cpu_ms": 1000 * statistics.median(cpu_times),
         "gflop_per_call": flop / 1e9,
         "gflop_s": len(times) * flop / total / 1e9,
         "load_s": load_s,
