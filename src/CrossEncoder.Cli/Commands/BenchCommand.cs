@@ -28,24 +28,26 @@ internal static class BenchCommand
         var query = CliOptions.Text("--query", "text", "with --suite: the workload's query; needs --docs");
         var precision = CliOptions.Text("--precision", "fp32|int8", "with --suite: int8 adds int8 rows (ours int8 / ORT fp32, ours int8 / ours fp32, ours int8 / ORT's own dynamic int8) and integer GEMM rows");
         precision.CompletionSources.Add("fp32", "int8");
-        var cases = CliOptions.Text("--cases", "text", "with --suite: only the cases whose name contains this text, e.g. int8-vs-ort-int8 (peak and GEMM rows still run)");
+        var cases = CliOptions.Text("--cases", "text", "with --suite: only the cases whose name contains this text, e.g. int8-vs-ort-int8; qwen selects the decoder reranker rows, which the default suite leaves out (peak and GEMM rows still run)");
         var modernBert = CliOptions.Text("--modernbert", "dir", "with --suite: the ModernBERT folder the modernbert cases time (default: random weights at gte-reranker-modernbert-base's shape in a temporary folder); their peer is PyTorch under /usr/bin/python3");
-        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision, cases, modernBert };
+        var qwen = CliOptions.Text("--qwen", "dir", "with --suite: the Qwen3 / Qwen2 reranker folder the qwen cases time (default: random weights at Qwen3-Reranker-0.6B's shape in a temporary folder); their peer is PyTorch under /usr/bin/python3");
+        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision, cases, modernBert, qwen };
         CliHelp.SetExamples(command,
             "crossencoder-onnx bench",
             "crossencoder-onnx bench --tokens 256 --pairs 32 --seconds 10 --json",
             "crossencoder-onnx bench --suite --seconds 8 --json",
             "crossencoder-onnx bench --suite --precision int8 --json",
             "crossencoder-onnx bench --suite --precision int8 --cases int8-vs-ort-int8 --seconds 2",
-            "crossencoder-onnx bench --suite --cases modernbert --seconds 3");
+            "crossencoder-onnx bench --suite --cases modernbert --seconds 3",
+            "crossencoder-onnx bench --suite --cases qwen --precision int8 --seconds 3");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
             parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query), parse.GetValue(precision),
-            parse.GetValue(cases), parse.GetValue(modernBert)));
+            parse.GetValue(cases), parse.GetValue(modernBert), parse.GetValue(qwen)));
         return command;
     }
 
     private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json,
-        bool suite, string? docs, string? query, string? precision, string? cases = null, string? modernBert = null)
+        bool suite, string? docs, string? query, string? precision, string? cases = null, string? modernBert = null, string? qwen = null)
     {
         var stdout = context.Out;
         var cancellationToken = context.CancellationToken;
@@ -55,7 +57,8 @@ internal static class BenchCommand
         if (precision is not null && (precision is not ("int8" or "fp32") || !suite)) throw new UsageException("--precision takes fp32 or int8, with --suite.");
         if (cases is not null && !suite) throw new UsageException("--cases belongs to --suite.");
         if (modernBert is not null && !suite) throw new UsageException("--modernbert belongs to --suite.");
-        if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error, int8: precision == "int8", cases, modernBert);
+        if (qwen is not null && !suite) throw new UsageException("--qwen belongs to --suite.");
+        if (suite) return BenchSuiteCommand.Run(modelDirectory, onnx, threads, seconds, docs, query, json, stdout, context.Error, int8: precision == "int8", cases, modernBert, qwen);
 
         // The public three-step API (Reranker.Forward on already tokenized pairs): the same forward passes Rerank runs.
         using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { MaxBatchTokens = pairs * tokens, MaxBatchSequences = pairs });

@@ -92,7 +92,7 @@ public static partial class BenchCases
         extra["max_logit_diff"] = difference;
         string note = int8 ? "peer fp32 (the fp32 row's run)" : difference <= ModernBertBench.LogitTolerance ? "logits match the peer"
             : string.Create(CultureInfo.InvariantCulture, $"LOGITS DIFFER from the peer's by {difference:G3} (> {ModernBertBench.LogitTolerance})");
-        if (peer.Blas?.Split(", ")[0] is { } blas) note += "; peer BLAS " + Path.GetFileName(Path.GetDirectoryName(blas)) + "/" + Path.GetFileName(blas);
+        note += peer.BlasNote;
         return new BenchCaseResult(name, oursPerSecond, peer.PerSecond, extra, note) { Peer = "torch " + peer.Version };
     }
 

@@ -13,10 +13,13 @@ public sealed class BenchContext : IDisposable
     private readonly string? _temporaryFolder;
 
     private readonly Lazy<ModernBertBench> _modernBert;
+    private readonly Lazy<QwenBench> _qwen;
 
-    private BenchContext(Reranker reranker, OrtEncoder ort, string? temporaryFolder, BenchSettings settings, string headNote, Lazy<ModernBertBench> modernBert)
+    private BenchContext(Reranker reranker, OrtEncoder ort, string? temporaryFolder, BenchSettings settings, string headNote, Lazy<ModernBertBench> modernBert,
+        Lazy<QwenBench> qwen)
     {
         _modernBert = modernBert;
+        _qwen = qwen;
         Reranker = reranker;
         Ort = ort;
         _temporaryFolder = temporaryFolder;
@@ -31,7 +34,7 @@ public sealed class BenchContext : IDisposable
     public Reranker? Int8Reranker { get; private init; }
 
     /// <summary>This context with <see cref="Int8Reranker"/> as the engine (shares ORT; never dispose the view).</summary>
-    public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8", _modernBert);
+    public BenchContext Int8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."), Ort, null, Settings, HeadNote + "; int8", _modernBert, _qwen);
 
     /// <summary>ONNX Runtime on its own dynamic int8 model of the same export (when <see cref="BenchSettings.Int8"/>), else null.</summary>
     public OrtEncoder? OrtInt8 { get; private init; }
@@ -41,13 +44,19 @@ public sealed class BenchContext : IDisposable
 
     /// <summary>This context with <see cref="Int8Reranker"/> and <see cref="OrtInt8"/> as the engines (never dispose the view).</summary>
     public BenchContext OrtInt8View() => new(Int8Reranker ?? throw new InvalidOperationException("The suite was opened without int8."),
-        OrtInt8 ?? throw new InvalidOperationException("The suite was opened without int8."), null, Settings, HeadNote + "; int8 vs ORT int8", _modernBert);
+        OrtInt8 ?? throw new InvalidOperationException("The suite was opened without int8."), null, Settings, HeadNote + "; int8 vs ORT int8", _modernBert, _qwen);
 
     /// <summary>The ModernBERT cases' model and peer, opened on first use (the random checkpoint is written then) and shared by the views.</summary>
     public ModernBertBench ModernBert => _modernBert.Value;
 
     /// <summary>True once a ModernBERT case has opened <see cref="ModernBert"/>.</summary>
     public bool ModernBertOpened => _modernBert.IsValueCreated;
+
+    /// <summary>The decoder reranker cases' model and peer, opened on first use (the random checkpoint is written then) and shared by the views.</summary>
+    public QwenBench Qwen => _qwen.Value;
+
+    /// <summary>True once a Qwen case has opened <see cref="Qwen"/>.</summary>
+    public bool QwenOpened => _qwen.IsValueCreated;
 
     /// <summary>ONNX Runtime on the same encoder.</summary>
     public OrtEncoder Ort { get; }
@@ -107,7 +116,8 @@ public sealed class BenchContext : IDisposable
             ortInt8Note = $"ORT int8: quantize_dynamic-equivalent model, {quantization.QuantizedMatMuls} MatMuls per-column QInt8 x dynamic u8, {quantization.SkippedMatMuls} fp32";
         }
         var modernBert = new Lazy<ModernBertBench>(() => ModernBertBench.Open(settings.ModernBertDirectory, settings.Threads));
-        return new BenchContext(reranker, ort, temporary, settings, note, modernBert)
+        var qwen = new Lazy<QwenBench>(() => QwenBench.Open(settings.QwenDirectory, settings.Threads));
+        return new BenchContext(reranker, ort, temporary, settings, note, modernBert, qwen)
         {
             Int8Reranker = settings.Int8 ? Reranker.Load(directory, new RerankerOptions { Precision = Native.Model.Precision.Int8, Capabilities = kernels }) : null,
             OrtInt8 = ortInt8,
@@ -131,6 +141,14 @@ public sealed class BenchContext : IDisposable
         return (query ?? throw new InvalidDataException("the workload file has no query line."), documents.ToArray());
     }
 
+    /// <summary>A model's config.json embedded in this assembly (the shapes the random checkpoints of the suite are written at).</summary>
+    internal static JsonObject ReadEmbeddedConfig(string resourceName)
+    {
+        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resourceName)
+            ?? throw new InvalidOperationException($"the embedded {resourceName} is missing.");
+        return JsonNode.Parse(stream) as JsonObject ?? throw new InvalidDataException($"{resourceName} is not a JSON object.");
+    }
+
     /// <inheritdoc/>
     public void Dispose()
     {
@@ -139,6 +157,7 @@ public sealed class BenchContext : IDisposable
         Reranker.Dispose();
         Int8Reranker?.Dispose();
         if (_modernBert.IsValueCreated) _modernBert.Value.Dispose();
+        if (_qwen.IsValueCreated) _qwen.Value.Dispose();
         if (_temporaryFolder is not null)
         {
             try { Directory.Delete(_temporaryFolder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
@@ -155,5 +174,9 @@ public sealed class BenchContext : IDisposable
 /// <param name="ModernBertDirectory">The ModernBERT folder the <c>modernbert</c> cases time; null: random weights at
 /// gte-reranker-modernbert-base's shape, written to a temporary folder.</param>
 /// <param name="PeakGflops">The FMA peak of <paramref name="Threads"/> cores (GFLOP/s) the cases' % of peak refers to; 0: not measured.</param>
+/// <param name="QwenDirectory">The Qwen3 / Qwen2 reranker folder the <c>qwen</c> cases time; null: random weights at
+/// Qwen3-Reranker-0.6B's shape, written to a temporary folder.</param>
+/// <param name="IntegerPeakGops">The integer peak of <paramref name="Threads"/> cores (G int-ops/s, <see cref="GemmInt8Bench.IntegerPeak"/>)
+/// the int8 cases' % of the integer peak refers to; 0: not measured (the run has no int8 rows).</param>
 public sealed record BenchSettings(int Threads, double Seconds, string Query, string[] Documents, bool Int8 = false, string? ModernBertDirectory = null,
-    double PeakGflops = 0);
+    double PeakGflops = 0, string? QwenDirectory = null, double IntegerPeakGops = 0);

@@ -15,56 +15,54 @@ public static class GemmInt8Bench
     /// <summary>Rows timed (M >= 128 is where the target applies).</summary>
     public static readonly int[] Rows = [128, 2048];
 
-    /// <summary>Times every (M, shape) on 1 thread and on <paramref name="threads"/>; path names start with "int8-".</summary>
-    public static List<GemmResult> Run(int threads, double seconds, Action<GemmResult>? progress = null)
+    /// <summary>
+    /// Times every (M, shape) of the encoder rows, then the decoder's shapes (<see cref="GemmBench.DecoderShapes"/> at
+    /// <see cref="GemmBench.DecoderRows"/>), on 1 thread and on <paramref name="threads"/>; path names start with "int8-".
+    /// <paramref name="peakOneCore"/> / <paramref name="peakAllCores"/> (<see cref="IntegerPeak"/>) give the percentages.
+    /// </summary>
+    public static List<GemmResult> Run(int threads, double peakOneCore, double peakAllCores, double seconds, Action<GemmResult>? progress = null)
     {
-        double one = IntegerPeak(1, seconds), all = threads == 1 ? one : IntegerPeak(threads, seconds);
-        progress?.Invoke(new GemmResult(0, 0, 0, 1, "int8-peak", one, 100));
         var results = new List<GemmResult>();
         foreach (int m in Rows)
             foreach (var (k, n) in GemmBench.Shapes)
                 foreach (int t in threads == 1 ? [1] : new[] { 1, threads })
-                {
-                    var r = Time(m, n, k, t, seconds, t == 1 ? one : all);
-                    results.Add(r);
-                    progress?.Invoke(r);
-                }
+                    Add(Time(m, new GemmShape(null, k, n, Bias: true), t, seconds, t == 1 ? peakOneCore : peakAllCores));
+        foreach (int m in GemmBench.DecoderRows)
+            foreach (var shape in GemmBench.DecoderShapes)
+                foreach (int t in threads == 1 ? [1] : new[] { 1, threads })
+                    Add(Time(m, shape, t, seconds, t == 1 ? peakOneCore : peakAllCores));
         return results;
+
+        void Add(GemmResult r)
+        {
+            results.Add(r);
+            progress?.Invoke(r);
+        }
     }
 
-    private static GemmResult Time(int m, int n, int k, int threads, double seconds, double peak)
+    /// <summary>One shape: the weight quantized and packed once, the activations quantized once (not timed), then the
+    /// integer product with its dequantization epilogue (the gated shape with SwiGLU fused) on the best int8 path.</summary>
+    private static GemmResult Time(int m, GemmShape shape, int threads, double seconds, double peak)
     {
-        var random = new Random(m * 31 + n * 7 + k);
-        var a = new float[m * k];
-        var w = new float[n * k];
-        for (int i = 0; i < a.Length; i++) a[i] = random.NextSingle() - 0.5f;
-        for (int i = 0; i < w.Length; i++) w[i] = random.NextSingle() - 0.5f;
-        var packed = QuantizedMatrix.FromFloat(w, n, k);
+        int n = shape.N, k = shape.K;
+        var a = GemmBench.RandomMatrix(m, k, seed: m * 31 + n * 7 + k);
+        var w = GemmBench.RandomMatrix(n, k, seed: n * 7 + k);
+        var q = new sbyte[w.Length];
+        var scale = new float[n];
+        Quantize.Weights(w, q, scale, n, k);
+        var packed = shape.Gated ? QuantizedMatrix.FromQuantizedGated(q, scale, n / 2, k) : QuantizedMatrix.FromQuantized(q, scale, n, k);
         var qa = new ushort[m * packed.KPadded];
         var sa = new float[m];
         var za = new int[m];
         // The best int8 path on `threads` threads, passed to every call.
         var caps = KernelCapabilities.Default with { MaxThreads = threads };
         Quantize.Rows(a, qa, sa, za, m, k, caps);
-        var bias = new float[n];
-        var c = new float[m * n];
-        // Warm up for 0.2 s, not one call: the tile loop and epilogue start as tier-0 code and are recompiled after ~30
-        // calls (the first row timed after one call measured 56 % of the integer peak instead of ~88 %).
-        var warm = Stopwatch.StartNew();
-        while (warm.Elapsed.TotalSeconds < 0.2) GemmInt8.Multiply(qa, sa, za, packed, bias, c, m, caps);
-        var once = Stopwatch.StartNew();
-        GemmInt8.Multiply(qa, sa, za, packed, bias, c, m, caps);
-        int perChunk = (int)Math.Clamp(0.02 / Math.Max(1e-7, once.Elapsed.TotalSeconds), 1, 100_000);
-        var rates = new List<double>();
-        var total = Stopwatch.StartNew();
-        while (rates.Count < 3 || total.Elapsed.TotalSeconds < seconds)
-        {
-            var clock = Stopwatch.StartNew();
-            for (int i = 0; i < perChunk; i++) GemmInt8.Multiply(qa, sa, za, packed, bias, c, m, caps);
-            rates.Add(2.0 * m * n * k * perChunk / clock.Elapsed.TotalSeconds / 1e9);
-        }
-        double gops = BenchStatistics.Median(rates);
-        return new GemmResult(m, n, k, threads, "int8-" + caps.Int8Isa.ToString().ToLowerInvariant(), gops, peak > 0 ? 100 * gops / peak : 0);
+        float[] bias = shape.Bias ? new float[n] : [];
+        var c = new float[m * (shape.Gated ? n / 2 : n)];
+        // The warm-up matters: the first row timed after one call measured 56 % of the integer peak instead of ~88 %.
+        Action call = shape.Gated ? () => GemmInt8.MultiplySwiGlu(qa, sa, za, packed, bias, c, m, caps) : () => GemmInt8.Multiply(qa, sa, za, packed, bias, c, m, caps);
+        double gops = GemmBench.MedianRate(call, 2.0 * m * n * k, seconds);
+        return new GemmResult(m, n, k, threads, "int8-" + caps.Int8Isa.ToString().ToLowerInvariant(), gops, peak > 0 ? 100 * gops / peak : 0) { Layer = shape.Layer };
     }
 
     /// <summary>

@@ -1,8 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Reflection;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using CrossEncoder.Conversion.Checkpoints;
 using CrossEncoder.Native.Kernels;
 using CrossEncoder.Native.Model;
@@ -18,8 +15,8 @@ namespace CrossEncoder.Tools.Bench;
 /// </summary>
 public sealed class ModernBertBench : IDisposable
 {
-    /// <summary>The interpreter of Debian's python3-torch (the python3 first on PATH may be another one without torch).</summary>
-    public const string PeerPython = "/usr/bin/python3";
+    /// <summary>The peer's interpreter (<see cref="TorchPeer.Python"/>).</summary>
+    public const string PeerPython = TorchPeer.Python;
 
     /// <summary>Largest |ours - peer| logit accepted as "the same model" (fp32 both sides; 22 layers, up to 8192 tokens).</summary>
     public const double LogitTolerance = 1e-3;
@@ -27,9 +24,8 @@ public sealed class ModernBertBench : IDisposable
     private readonly string? _temporaryFolder;
     private readonly KernelCapabilities _kernels;
     private readonly Dictionary<(int, int), PeerResult> _peerRuns = [];
+    private readonly TorchPeer _peer = new("modernbert_torch.py");
     private ITransformerModel? _int8;
-    private string? _peerScript;
-    private string? _peerProbe;
 
     private ModernBertBench(string directory, string? temporaryFolder, ITransformerModel model, KernelCapabilities kernels, string note)
     {
@@ -65,7 +61,7 @@ public sealed class ModernBertBench : IDisposable
         if (directory is null)
         {
             temporary = directory = Path.Combine(Path.GetTempPath(), "crossencoder-bench-modernbert-" + Guid.NewGuid().ToString("N"));
-            ModernBertCheckpoint.Write(directory, ReadEmbeddedConfig(), seed: 1, withClassifier: true);
+            ModernBertCheckpoint.Write(directory, BenchContext.ReadEmbeddedConfig("gte-reranker-modernbert-base.config.json"), seed: 1, withClassifier: true);
             note = "random weights (seed 1) at gte-reranker-modernbert-base's shape: 22 layers, H 768, 12 heads, I 1152, window 128, global every 3";
         }
         try
@@ -76,7 +72,7 @@ public sealed class ModernBertBench : IDisposable
         }
         catch
         {
-            if (temporary is not null) DeleteQuietly(temporary);
+            if (temporary is not null) TorchPeer.DeleteQuietly(temporary);
             throw;
         }
     }
@@ -111,118 +107,27 @@ public sealed class ModernBertBench : IDisposable
     public PeerResult RunPeer(int[] ids, int pairs, int tokens, int threads, double seconds)
     {
         if (_peerRuns.TryGetValue((pairs, tokens), out var cached)) return cached;
-        if (Probe() is { } missing) return new PeerResult(double.NaN, [], missing, null);
+        if (TorchPeer.Probe() is { } missing) return PeerResult.Failed(missing);
         string idsFile = Path.Combine(Path.GetTempPath(), $"crossencoder-bench-ids-{Guid.NewGuid():N}.bin");
         try
         {
             File.WriteAllBytes(idsFile, MemoryMarshal.AsBytes(ids.AsSpan()).ToArray());   // int32 little-endian, row-major
-            var (code, stdout, stderr) = RunPython(PeerScript(), "--model", Directory, "--ids", idsFile,
+            var result = _peer.Run("--model", Directory, "--ids", idsFile,
                 "--batch", pairs.ToString(CultureInfo.InvariantCulture), "--tokens", tokens.ToString(CultureInfo.InvariantCulture),
                 "--threads", threads.ToString(CultureInfo.InvariantCulture), "--seconds", seconds.ToString(CultureInfo.InvariantCulture));
-            string? line = stdout.Split('\n').LastOrDefault(l => l.TrimStart().StartsWith('{'));
-            if (code != 0 || line is null)
-                return new PeerResult(double.NaN, [], $"peer failed (exit {code}): {LastLine(stderr)}", null);
-            using var json = JsonDocument.Parse(line);
-            var root = json.RootElement;
-            var result = new PeerResult(root.GetProperty("per_s").GetDouble(),
-                [.. root.GetProperty("logits").EnumerateArray().Select(e => (float)e.GetDouble())], null,
-                root.GetProperty("torch").GetString())
-            {
-                CallMilliseconds = root.GetProperty("call_ms").GetDouble(),
-                Blas = root.TryGetProperty("blas", out var blas) ? blas.GetString() : null,
-                Calls = root.GetProperty("calls").GetInt32(),
-            };
-            _peerRuns[(pairs, tokens)] = result;
+            if (result.Failure is null) _peerRuns[(pairs, tokens)] = result;
             return result;
         }
         finally
         {
-            DeleteQuietly(idsFile);
+            TorchPeer.DeleteQuietly(idsFile);
         }
-    }
-
-    /// <summary>Null when <see cref="PeerPython"/> imports torch and numpy, else one line saying what is missing (checked once).</summary>
-    public string? Probe()
-    {
-        if (_peerProbe is not null) return _peerProbe.Length == 0 ? null : _peerProbe;
-        if (!File.Exists(PeerPython)) _peerProbe = $"no peer: {PeerPython} not found (Debian: apt-get install -y python3-torch)";
-        else
-        {
-            var (code, _, stderr) = RunPython("-c", "import torch, numpy");
-            _peerProbe = code == 0 ? "" : $"no peer: {PeerPython} cannot import torch/numpy ({LastLine(stderr)}; Debian: apt-get install -y python3-torch)";
-        }
-        return _peerProbe.Length == 0 ? null : _peerProbe;
-    }
-
-    /// <summary>The peer script, written from the embedded copy of tools/peers/modernbert_torch.py (so the bench runs from any folder).</summary>
-    private string PeerScript()
-    {
-        if (_peerScript is not null) return _peerScript;
-        string path = Path.Combine(Path.GetTempPath(), $"crossencoder-bench-modernbert_torch-{Environment.ProcessId}.py");
-        using (var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("modernbert_torch.py")
-            ?? throw new InvalidOperationException("the embedded peer modernbert_torch.py is missing."))
-        using (var file = File.Create(path))
-            stream.CopyTo(file);
-        return _peerScript = path;
-    }
-
-    private static (int Code, string Stdout, string Stderr) RunPython(params string[] arguments)
-    {
-        var start = new ProcessStartInfo(PeerPython) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in arguments) start.ArgumentList.Add(a);
-        int threads = Array.IndexOf(arguments, "--threads") is int at and >= 0 ? int.Parse(arguments[at + 1], CultureInfo.InvariantCulture) : 0;
-        if (threads > 0)
-            foreach (string pool in new[] { "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS" }) start.Environment[pool] = threads.ToString(CultureInfo.InvariantCulture);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {PeerPython}.");
-        var stderr = process.StandardError.ReadToEndAsync();
-        string stdout = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return (process.ExitCode, stdout, stderr.Result);
-    }
-
-    private static string LastLine(string text) =>
-        text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "no output";
-
-    private static System.Text.Json.Nodes.JsonObject ReadEmbeddedConfig()
-    {
-        using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream("gte-reranker-modernbert-base.config.json")
-            ?? throw new InvalidOperationException("the embedded gte-reranker-modernbert-base.config.json is missing.");
-        return System.Text.Json.Nodes.JsonNode.Parse(stream) as System.Text.Json.Nodes.JsonObject
-            ?? throw new InvalidDataException("gte-reranker-modernbert-base.config.json is not a JSON object.");
-    }
-
-    private static void DeleteQuietly(string path)
-    {
-        try
-        {
-            if (System.IO.Directory.Exists(path)) System.IO.Directory.Delete(path, recursive: true);
-            else if (File.Exists(path)) File.Delete(path);
-        }
-        catch (IOException) { }
-        catch (UnauthorizedAccessException) { }
     }
 
     /// <inheritdoc/>
     public void Dispose()
     {
-        if (_peerScript is not null) DeleteQuietly(_peerScript);
-        if (_temporaryFolder is not null) DeleteQuietly(_temporaryFolder);
+        _peer.Dispose();
+        if (_temporaryFolder is not null) TorchPeer.DeleteQuietly(_temporaryFolder);
     }
-}
-
-/// <summary>One run of the peer process.</summary>
-/// <param name="PerSecond">Pairs per second over its timed calls (NaN when it did not run).</param>
-/// <param name="Logits">Its warm-up call's logits [B, labels].</param>
-/// <param name="Failure">Why it did not run, or null.</param>
-/// <param name="Version">torch.__version__.</param>
-public sealed record PeerResult(double PerSecond, float[] Logits, string? Failure, string? Version)
-{
-    /// <summary>Median timed call, milliseconds.</summary>
-    public double CallMilliseconds { get; init; } = double.NaN;
-
-    /// <summary>The BLAS library the peer loaded (path), if it said.</summary>
-    public string? Blas { get; init; }
-
-    /// <summary>Timed calls.</summary>
-    public int Calls { get; init; }
 }
