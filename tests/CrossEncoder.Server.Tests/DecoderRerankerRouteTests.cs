@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Json;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CrossEncoder.Conversion.Checkpoints;
@@ -21,18 +20,17 @@ public sealed class DecoderRerankerRouteTests
     private static readonly string[] Documents = ["the wing produces lift from the pressure difference", "blood cells in the marrow", "heat transfer in a flat plate"];
     private const string Instruction = "Find aerodynamics abstracts";
 
-    private static readonly Lazy<string> Folder = new(() => Build());
+    private static readonly Lazy<string> Folder = new(Build);
 
-    private static string Build([CallerFilePath] string source = "")
+    private static string Build()
     {
-        string repo = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", ".."));
-        string fixtures = Path.Combine(repo, "tests", "CrossEncoder.Native.Tests", "Fixtures");
+        string fixtures = Path.Combine(AppContext.BaseDirectory, "Fixtures");   // linked from the Native tests' fixtures (csproj)
         var config = QwenCheckpoint.ReadConfig(Path.Combine(fixtures, "qwen", "Qwen3-Reranker-0.6B.config.json"));
         config["hidden_size"] = 64; config["num_attention_heads"] = 4; config["num_key_value_heads"] = 2; config["head_dim"] = 32;
         config["num_hidden_layers"] = 2; config["intermediate_size"] = 96; config["max_position_embeddings"] = 4096;
         string folder = Path.Combine(Path.GetTempPath(), $"crossencoder-server-tests-{Environment.ProcessId}", "Qwen3-Reranker-0.6B-random");
         QwenCheckpoint.Write(folder, config, seed: 7);
-        string tokenizer = Path.Combine(fixtures, "tokenization", "qwen3");
+        string tokenizer = Path.Combine(fixtures, "qwen3-tokenizer");
         foreach (string name in (string[])["vocab.json", "merges.txt"])
         {
             using var gzip = new GZipStream(File.OpenRead(Path.Combine(tokenizer, name + ".gz")), CompressionMode.Decompress);
