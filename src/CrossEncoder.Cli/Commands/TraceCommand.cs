@@ -41,8 +41,9 @@ internal static class TraceCommand
         var options = new RerankOptions { MaxLength = maxLength, Instruction = instruction };
         reranker.Trace(query, document, options, top, context.CancellationToken);   // a first pass compiles the code: times are of the second
         var trace = reranker.Trace(query, document, options, top, context.CancellationToken);
-        if (json) WriteJson(context.Out, model ?? modelDirectory, trace);
-        else WriteText(context.Out, model ?? modelDirectory, trace, top);
+        string label = model ?? $"{DefaultModel.Name}, the offline default";
+        if (json) WriteJson(context.Out, label, trace);
+        else WriteText(context.Out, label, trace, top);
         return 0;
     }
 
@@ -74,10 +75,10 @@ internal static class TraceCommand
             o.WriteLine($"{"pos",5}  {"id",7}  type  token");
             foreach (var tok in seq.Tokens) o.WriteLine($"{tok.Position,5}  {tok.Id,7}  {tok.TypeId,4}  {Safe(tok.Text)}");
             o.WriteLine();
-            o.WriteLine($"{"stage",-34}  {"shape",-14}  {"mean |row|",10}  {"|focus row|",11}  {"ms",9}");
+            o.WriteLine($"{"stage",-34}  {"shape",-14}  {"mean |row|",10}  {"|focus row|",11}  {"time",12}");
             void Row(TraceStage stage, string label) =>
                 o.WriteLine($"{label,-34}  {Shape(stage, t, heads),-14}  {stage.MeanNorm.ToString("F4", CultureInfo.InvariantCulture),10}  " +
-                            $"{stage.FocusNorm.ToString("F4", CultureInfo.InvariantCulture),11}  {Ms(stage.Elapsed),9}");
+                            $"{stage.FocusNorm.ToString("F4", CultureInfo.InvariantCulture),11}  {Ms(stage.Elapsed),9} ms");
             Row(seq.Embeddings, seq.Embeddings.Name);
             foreach (var layer in seq.Layers)
             {
