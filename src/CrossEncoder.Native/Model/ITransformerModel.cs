@@ -108,14 +108,18 @@ internal abstract class ModelWorkspace(PackedBatch batch, int outputSize)
 
     private float[] _tapScratch = [];
 
+    /// <summary>Most floats <see cref="TapScratch"/> hands out: 1 GiB (the probabilities of 16 heads at 4,096 tokens).</summary>
+    internal const long MaxTapScratch = 1L << 28;
+
     /// <summary>A buffer of at least <paramref name="length"/> floats for what only a tapped pass computes (a sequence's
     /// attention probabilities, nH T^2): allocated on the first tapped pass that needs it and kept, never without a tap.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">The length is larger than one array can be (a very long sequence's
+    /// <exception cref="ArgumentOutOfRangeException">The length is above <see cref="MaxTapScratch"/> (a very long sequence's
     /// probabilities).</exception>
     internal Span<float> TapScratch(long length)
     {
-        if (length > Array.MaxLength)
-            throw new ArgumentOutOfRangeException(nameof(length), length, $"{length:N0} floats are too many to tap at once (at most {Array.MaxLength:N0}): use a shorter sequence.");
+        if (length > MaxTapScratch)
+            throw new ArgumentOutOfRangeException(nameof(length), length,
+                $"Tapping this sequence's attention needs {length:N0} floats ({length * 4.0 / (1 << 30):F1} GiB, at most 1 GiB): trace a shorter input (a smaller maximum length).");
         if (_tapScratch.Length < length) _tapScratch = new float[length];
         return _tapScratch.AsSpan(0, (int)length);
     }

@@ -186,4 +186,16 @@ public sealed class LayerTapsTests
         var error = Assert.Throws<ArgumentException>(() => model.Forward(workspace, (_, _, _, _) => { }));
         Assert.Contains("prefix", error.Message);
     }
+
+    [Fact]
+    public void TheTapScratchRefusesMoreThanOneGibibyteWithAClearMessage()
+    {
+        var model = QwenModelTests.Load(QwenFolders.Qwen3);
+        var workspace = model.CreateWorkspace(16, 1, 16);
+        Assert.Equal(100, workspace.TapScratch(100).Length);
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => workspace.TapScratch(ModelWorkspace.MaxTapScratch + 1));
+        Assert.Contains("shorter input", error.Message);
+        workspace.ReleaseTapScratch();
+        Assert.Equal(8, workspace.TapScratch(8).Length);
+    }
 }
