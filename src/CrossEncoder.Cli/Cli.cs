@@ -23,6 +23,7 @@ public static class Cli
         EvalCommand.Create,
         ConvertCollectionCommand.Create,
         ServeCommand.Create,
+        ExplainCommand.Create,
     ];
 
     /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>
