@@ -38,6 +38,33 @@ internal static partial class Attention
         }
     }
 
+    /// <summary>Readable twin of <see cref="Probabilities"/>: every score in double, the mask as -infinity, a plain softmax.</summary>
+    public static void ProbabilitiesReference(ReadOnlySpan<float> qkv, int ld, int keyColumn, int tokens, int heads, int kvHeads, int headDim, float scale,
+        int window, bool causal, Span<float> probabilities)
+    {
+        ValidateProbabilities(qkv, ld, keyColumn, tokens, heads, kvHeads, headDim, scale, window, probabilities);
+        var scores = new double[tokens];
+        for (int h = 0; h < heads; h++)
+        {
+            int g = h / (heads / kvHeads);
+            for (int i = 0; i < tokens; i++)
+            {
+                double max = double.NegativeInfinity;
+                for (int j = 0; j < tokens; j++)
+                {
+                    bool visible = (window == Global || Math.Abs(i - j) <= window) && (!causal || j <= i);
+                    double dot = 0;
+                    for (int d = 0; d < headDim; d++) dot += (double)qkv[i * ld + h * headDim + d] * qkv[j * ld + keyColumn + g * headDim + d];
+                    scores[j] = visible ? dot * scale : double.NegativeInfinity;
+                    max = Math.Max(max, scores[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < tokens; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                for (int j = 0; j < tokens; j++) probabilities[(h * tokens + i) * tokens + j] = (float)(scores[j] / sum);
+            }
+        }
+    }
+
     /// <summary>Entry checks shared by both paths; returns nH*dH.</summary>
     private static int Validate(ReadOnlySpan<float> q, ReadOnlySpan<float> k, ReadOnlySpan<float> v, int ld, ReadOnlySpan<float> keyBias,
         ReadOnlySpan<float> output, int tokens, int heads, int headDim, int queries)

@@ -53,6 +53,37 @@ internal static class ModelTaps
     /// <summary>[N, H]: the hidden states leaving layer <paramref name="index"/> (0-based).</summary>
     public static string Layer(int index) => $"layer.{index}";
 
+    /// <summary>[nH*T, T], reported once per sequence of the packed batch, in batch order (T = that sequence's length): the
+    /// attention probabilities of layer <paramref name="layer"/>. Row h*T + i is head h's softmax over the keys for query
+    /// position i; keys a query does not see (outside a sliding window, after it in a causal decoder) are 0.</summary>
+    public static string AttentionProbabilities(int layer) => $"layer.{layer}.attention.probabilities";
+
+    /// <summary>[N, H]: what the attention block adds to the residual stream (the output projection, bias included,
+    /// before the residual add and any norm).</summary>
+    public static string AttentionOutput(int layer) => $"layer.{layer}.attention.out";
+
+    /// <summary>[N, H]: the residual stream after the attention block: LayerNorm(x + attention) in post-norm BERT,
+    /// x + attention in the pre-norm families.</summary>
+    public static string AttentionResidual(int layer) => $"layer.{layer}.attention.residual";
+
+    /// <summary>[N, I]: the feed-forward block's activated intermediate: GELU(x W1) in BERT, GELU(input) * gate (GeGLU) in
+    /// ModernBERT, SiLU(gate) * up (SwiGLU) in Qwen.</summary>
+    public static string FeedForwardIntermediate(int layer) => $"layer.{layer}.ffn.intermediate";
+
+    /// <summary>[N, H]: what the feed-forward block adds to the residual stream (its down projection, before the residual
+    /// add and any norm).</summary>
+    public static string FeedForwardOutput(int layer) => $"layer.{layer}.ffn.output";
+
+    /// <summary>The per-layer tap names of one layer, formatted once at load so a tapped pass formats no strings.</summary>
+    internal sealed class LayerNames(int layer)
+    {
+        public string AttentionProbabilities { get; } = ModelTaps.AttentionProbabilities(layer);
+        public string AttentionOutput { get; } = ModelTaps.AttentionOutput(layer);
+        public string AttentionResidual { get; } = ModelTaps.AttentionResidual(layer);
+        public string FeedForwardIntermediate { get; } = ModelTaps.FeedForwardIntermediate(layer);
+        public string FeedForwardOutput { get; } = ModelTaps.FeedForwardOutput(layer);
+    }
+
     /// <summary>[B, H]: the vector the head's last projection reads, one row per sequence: BERT's pooled [CLS] (tanh(dense)),
     /// RoBERTa's and ELECTRA's <c>act(dense(first token))</c>, the input of a sentence-transformers chain's last Dense (e.g.
     /// the LayerNorm output of an Ettin reranker; its width may differ from H); for a chain without a Dense, the sentence
@@ -74,6 +105,23 @@ internal abstract class ModelWorkspace(PackedBatch batch, int outputSize)
 
     /// <summary>Width of one output row.</summary>
     public int OutputSize { get; } = outputSize;
+
+    private float[] _tapScratch = [];
+
+    /// <summary>A buffer of at least <paramref name="length"/> floats for what only a tapped pass computes (a sequence's
+    /// attention probabilities, nH T^2): allocated on the first tapped pass that needs it and kept, never without a tap.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The length is larger than one array can be (a very long sequence's
+    /// probabilities).</exception>
+    internal Span<float> TapScratch(long length)
+    {
+        if (length > Array.MaxLength)
+            throw new ArgumentOutOfRangeException(nameof(length), length, $"{length:N0} floats are too many to tap at once (at most {Array.MaxLength:N0}): use a shorter sequence.");
+        if (_tapScratch.Length < length) _tapScratch = new float[length];
+        return _tapScratch.AsSpan(0, (int)length);
+    }
+
+    /// <summary>Lets the tap scratch go (a pooled workspace must not keep a trace's nH T^2 floats).</summary>
+    internal void ReleaseTapScratch() => _tapScratch = [];
 }
 
 /// <summary>

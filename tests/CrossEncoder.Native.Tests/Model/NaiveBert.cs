@@ -13,8 +13,12 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
 {
     private double[] W(string name) => tensors[prefix + name].Data.Select(x => (double)x).ToArray();
 
-    /// <summary>Per-layer hidden states ("embeddings", "layer.i"), each [T, H].</summary>
+    /// <summary>Per-layer hidden states ("embeddings", "layer.i", and the sublayers' "layer.i.attention.out",
+    /// "layer.i.attention.residual", "layer.i.ffn.output"), each [T, H].</summary>
     public Dictionary<string, double[,]> States { get; } = new();
+
+    /// <summary>Layer i's attention probabilities [nH*T, T] of the last sequence encoded (row h*T + i: head h, query i).</summary>
+    public Dictionary<int, double[,]> Probabilities { get; } = new();
 
     /// <summary>Runs one sequence; returns the last hidden state [T, H].</summary>
     public double[,] Encode(int[] ids, int[] types)
@@ -49,6 +53,7 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
             var v = Linear(x, p + "attention.self.value");
             int dh = h / heads;
             var context = new double[t, h];
+            var probabilities = Probabilities[l] = new double[heads * t, t];
             for (int head = 0; head < heads; head++)
             {
                 for (int i = 0; i < t; i++)
@@ -61,6 +66,7 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
                         scores[j] = dot / Math.Sqrt(dh);
                     }
                     double max = scores.Max(), sum = scores.Sum(s => Math.Exp(s - max));
+                    for (int j = 0; j < t; j++) probabilities[head * t + i, j] = Math.Exp(scores[j] - max) / sum;
                     for (int d = 0; d < dh; d++)
                     {
                         double acc = 0;
@@ -69,12 +75,14 @@ internal sealed class NaiveBert(Dictionary<string, (long[] Shape, float[] Data)>
                     }
                 }
             }
-            x = LayerNorm(Add(Linear(context, p + "attention.output.dense"), x), p + "attention.output.LayerNorm");
+            var attentionOutput = States[$"layer.{l}.attention.out"] = Linear(context, p + "attention.output.dense");
+            x = States[$"layer.{l}.attention.residual"] = LayerNorm(Add(attentionOutput, x), p + "attention.output.LayerNorm");
             var inter = Linear(x, p + "intermediate.dense");
             for (int i = 0; i < inter.GetLength(0); i++)
                 for (int j = 0; j < inter.GetLength(1); j++)
                     inter[i, j] = 0.5 * inter[i, j] * (1 + Erf(inter[i, j] / Math.Sqrt(2)));
-            x = LayerNorm(Add(Linear(inter, p + "output.dense"), x), p + "output.LayerNorm");
+            var ffnOutput = States[$"layer.{l}.ffn.output"] = Linear(inter, p + "output.dense");
+            x = LayerNorm(Add(ffnOutput, x), p + "output.LayerNorm");
             States[$"layer.{l}"] = x;
         }
         return x;

@@ -8,6 +8,8 @@ internal sealed class BertIntermediate(WeightSource weights, BertWeightNames.Lay
 
     public int InFeatures => _dense.InFeatures;
 
+    public int OutFeatures => _dense.OutFeatures;
+
     /// <summary>intermediate[N, I] = GELU(hidden W^T + b).</summary>
     public void Forward(ReadOnlySpan<float> hidden, Span<float> intermediate, int tokens) =>
         _dense.ForwardGelu(hidden, intermediate, tokens);   // dense, then GELU on each finished tile (fused: one pass fewer over [N, I])

@@ -8,6 +8,7 @@ internal sealed class BertLayer
     private readonly BertSelfOutput _attentionOutput;
     private readonly BertIntermediate _intermediate;
     private readonly BertOutput _output;
+    private readonly ModelTaps.LayerNames _taps;
 
     public BertLayer(WeightSource weights, BertConfig config, int index)
     {
@@ -16,16 +17,22 @@ internal sealed class BertLayer
         _attentionOutput = new BertSelfOutput(weights, names, config);
         _intermediate = new BertIntermediate(weights, names, config);
         _output = new BertOutput(weights, names, config);
+        _taps = new ModelTaps.LayerNames(index);
     }
 
-    /// <summary>hidden[N, H] is updated in place.</summary>
-    public void Forward(Span<float> hidden, PackedBatch batch, BertWorkspace workspace)
+    /// <summary>hidden[N, H] is updated in place. With a <paramref name="tap"/>, the per-layer taps of <see cref="ModelTaps"/>
+    /// are reported (the dense outputs are read from the scratch the fused add + LayerNorm leaves them in).</summary>
+    public void Forward(Span<float> hidden, PackedBatch batch, BertWorkspace workspace, ActivationTap? tap = null)
     {
-        int tokens = batch.TotalTokens;
-        _attention.Forward(hidden, batch, workspace, workspace.Context);                       // context  [N, H]
+        int tokens = batch.TotalTokens, h = _intermediate.InFeatures, i = _intermediate.OutFeatures;
+        _attention.Forward(hidden, batch, workspace, workspace.Context, tap, _taps.AttentionProbabilities);   // context [N, H]
         _attentionOutput.Forward(workspace.Context, hidden, workspace.Projection, tokens);       // hidden = LN(context Wo + hidden)
+        tap?.Invoke(_taps.AttentionOutput, workspace.Projection.AsSpan(0, tokens * h), tokens, h);   // context Wo + b
+        tap?.Invoke(_taps.AttentionResidual, hidden[..(tokens * h)], tokens, h);
         _intermediate.Forward(hidden, workspace.Intermediate, tokens);                         // inter    [N, I] = GELU(hidden Wi)
+        tap?.Invoke(_taps.FeedForwardIntermediate, workspace.Intermediate.AsSpan(0, tokens * i), tokens, i);
         _output.Forward(workspace.Intermediate, hidden, workspace.Projection, tokens);           // hidden = LN(inter Wo2 + hidden)
+        tap?.Invoke(_taps.FeedForwardOutput, workspace.Projection.AsSpan(0, tokens * h), tokens, h);   // inter Wo2 + b
     }
 
     /// <summary>

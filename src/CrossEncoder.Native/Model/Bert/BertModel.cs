@@ -187,7 +187,7 @@ internal sealed class BertModel : ITransformerModel
             if (firstTokensOnly && i == _layers.Length - 1)
                 _layers[i].ForwardFirstTokens(hidden, batch, workspace);                 // last layer: only the [CLS] rows the head reads
             else
-                _layers[i].Forward(hidden, batch, workspace);                            // attention + FFN, each post-LN
+                _layers[i].Forward(hidden, batch, workspace, tap);                       // attention + FFN, each post-LN
             tap?.Invoke(ModelTaps.Layer(i), hidden, n, h);
         }
         _pooler?.Forward(hidden, batch, workspace.ClsRows, workspace.Pooled);           // [B, H] tanh(dense([CLS]))

@@ -25,12 +25,14 @@ internal sealed class BertSelfAttention
         _capabilities = weights.Capabilities;
     }
 
-    /// <summary>context[N, H] = concat over heads of softmax(Q_h K_h^T / sqrt(dH)) V_h, per sequence.</summary>
-    public void Forward(ReadOnlySpan<float> hidden, PackedBatch batch, BertWorkspace workspace, Span<float> context)
+    /// <summary>context[N, H] = concat over heads of softmax(Q_h K_h^T / sqrt(dH)) V_h, per sequence. With a
+    /// <paramref name="tap"/>, the probabilities are reported under <paramref name="probabilitiesTap"/> ([nH*T, T] per sequence).</summary>
+    public void Forward(ReadOnlySpan<float> hidden, PackedBatch batch, BertWorkspace workspace, Span<float> context, ActivationTap? tap = null, string probabilitiesTap = "")
     {
         int h = _heads * _headDim;
         Span<float> qkv = workspace.QueryKeyValue;                 // [N, 3H]
         _queryKeyValue.Forward(hidden, qkv, batch.TotalTokens);
+        if (tap is not null) AttentionTap.Report(tap, probabilitiesTap, qkv, 3 * h, h, batch, workspace, _heads, _heads, _headDim, Attention.Global, causal: false, _capabilities);
         // Sequence s is rows [start_s, start_s+1) of qkv: each attends to its own tokens only (no padding, so no mask).
         Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: false, _heads, _headDim, 1f / MathF.Sqrt(_headDim), _capabilities);
     }

@@ -43,13 +43,15 @@ internal sealed class ModernBertAttention
     /// <summary>True for a sliding-window layer.</summary>
     public bool IsLocal => _window != Attention.Global;
 
-    /// <summary>output[N, H] = Wo(attention(rotary(Wqkv x))) for the packed batch; x is the normed input [N, H].</summary>
-    public void Forward(ReadOnlySpan<float> x, PackedBatch batch, ModernBertWorkspace workspace, Span<float> output)
+    /// <summary>output[N, H] = Wo(attention(rotary(Wqkv x))) for the packed batch; x is the normed input [N, H]. With a
+    /// <paramref name="tap"/>, the probabilities are reported under <paramref name="probabilitiesTap"/> ([nH*T, T] per sequence).</summary>
+    public void Forward(ReadOnlySpan<float> x, PackedBatch batch, ModernBertWorkspace workspace, Span<float> output, ActivationTap? tap = null, string probabilitiesTap = "")
     {
         int n = batch.TotalTokens, h = _heads * _headDim;
         Span<float> qkv = workspace.QueryKeyValue.AsSpan(0, n * 3 * h);                 // [N, 3H]
         _wqkv.Forward(x, qkv, n);
         Rotary.ApplyBatch(qkv, 3 * h, batch.Starts, batch.Count, _heads, _rotary, _capabilities);   // Q, K rotated by position
+        if (tap is not null) AttentionTap.Report(tap, probabilitiesTap, qkv, 3 * h, h, batch, workspace, _heads, _heads, _headDim, _window, causal: false, _capabilities);
         Span<float> context = workspace.Context.AsSpan(0, n * h);                        // [N, H]
         Attention.MultiHeadBatch(qkv, 3 * h, batch.Starts, batch.Count, context, firstTokenOnly: false, _heads, _headDim,
             1f / MathF.Sqrt(_headDim), _window, _capabilities);

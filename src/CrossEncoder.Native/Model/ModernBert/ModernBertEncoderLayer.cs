@@ -15,6 +15,7 @@ internal sealed class ModernBertEncoderLayer
     private readonly LayerNormParameters _mlpNorm;
     private readonly ModernBertMlp _mlp;
     private readonly int _hidden;
+    private readonly ModelTaps.LayerNames _taps;
 
     public ModernBertEncoderLayer(WeightSource weights, ModernBertConfig config, int index, RotaryTable globalRotary, RotaryTable localRotary)
     {
@@ -25,13 +26,15 @@ internal sealed class ModernBertEncoderLayer
         _attention = new ModernBertAttention(weights, names, config, global, global ? globalRotary : localRotary);
         _mlpNorm = LayerNormParameters.Load(weights, names.MlpNorm, config.HiddenSize, config.NormEps, config.NormBias);
         _mlp = new ModernBertMlp(weights, names, config);
+        _taps = new ModelTaps.LayerNames(index);
     }
 
     /// <summary>True for a sliding-window layer.</summary>
     public bool IsLocal => _attention.IsLocal;
 
-    /// <summary>hidden[N, H], the residual stream, is updated in place.</summary>
-    public void Forward(Span<float> hidden, PackedBatch batch, ModernBertWorkspace workspace)
+    /// <summary>hidden[N, H], the residual stream, is updated in place; a <paramref name="tap"/> gets the per-layer taps of
+    /// <see cref="ModelTaps"/>.</summary>
+    public void Forward(Span<float> hidden, PackedBatch batch, ModernBertWorkspace workspace, ActivationTap? tap = null)
     {
         int n = batch.TotalTokens;
         Span<float> normed = workspace.Normed.AsSpan(0, n * _hidden);                 // [N, H]
@@ -42,10 +45,13 @@ internal sealed class ModernBertEncoderLayer
             _attentionNorm.Forward(hidden, normed, n);                                 // normed = attn_norm(h)
             attentionInput = normed;
         }
-        _attention.Forward(attentionInput, batch, workspace, projection);              // projection = attn(...)
+        _attention.Forward(attentionInput, batch, workspace, projection, tap, _taps.AttentionProbabilities);   // projection = attn(...)
+        tap?.Invoke(_taps.AttentionOutput, projection, n, _hidden);
         Activations.AddInPlace(hidden[..(n * _hidden)], projection);                   // h += attention
+        tap?.Invoke(_taps.AttentionResidual, hidden[..(n * _hidden)], n, _hidden);
         _mlpNorm.Forward(hidden, normed, n);                                           // normed = mlp_norm(h)
-        _mlp.Forward(normed, workspace, projection, n);                                // projection = mlp(normed)
+        _mlp.Forward(normed, workspace, projection, n, tap, _taps.FeedForwardIntermediate);   // projection = mlp(normed)
+        tap?.Invoke(_taps.FeedForwardOutput, projection, n, _hidden);
         Activations.AddInPlace(hidden[..(n * _hidden)], projection);                   // h += feed-forward
     }
 

@@ -18,11 +18,13 @@ internal sealed class ModernBertMlp
         _wo = Linear.Load(weights, names.MlpOutput, i, h, quantizable: true, hasBias: config.MlpBias);
     }
 
-    /// <summary>output[N, H] = Wo(GELU(x Wi_in^T) * (x Wi_gate^T)) for x [N, H].</summary>
-    public void Forward(ReadOnlySpan<float> x, ModernBertWorkspace workspace, Span<float> output, int rows)
+    /// <summary>output[N, H] = Wo(GELU(x Wi_in^T) * (x Wi_gate^T)) for x [N, H]; a <paramref name="tap"/> gets the gated
+    /// intermediate [N, I] under <paramref name="intermediateTap"/>.</summary>
+    public void Forward(ReadOnlySpan<float> x, ModernBertWorkspace workspace, Span<float> output, int rows, ActivationTap? tap = null, string intermediateTap = "")
     {
         Span<float> gated = workspace.Intermediate.AsSpan(0, rows * _wo.InFeatures);   // [N, I]
         _wi.ForwardGeGlu(x, gated, Span<float>.Empty, rows);                             // GELU(input) * gate, in Wi's GEMM epilogue
+        tap?.Invoke(intermediateTap, gated, rows, _wo.InFeatures);
         _wo.Forward(gated, output, rows);
     }
 }

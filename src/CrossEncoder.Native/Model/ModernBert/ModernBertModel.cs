@@ -140,7 +140,7 @@ internal sealed class ModernBertModel : ITransformerModel
             if (firstTokensOnly && i == _layers.Length - 1)
                 _layers[i].ForwardFirstTokens(hidden, batch, ws);                    // last layer: only the [CLS] rows the head reads
             else
-                _layers[i].Forward(hidden, batch, ws);                               // h += attn(norm h); h += mlp(norm h)
+                _layers[i].Forward(hidden, batch, ws, tap);                          // h += attn(norm h); h += mlp(norm h)
             tap?.Invoke(ModelTaps.Layer(i), hidden, n, h);
         }
         _finalNorm.Forward(hidden, n);                                               // last_hidden_state [N, H]

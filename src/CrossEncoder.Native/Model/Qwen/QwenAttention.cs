@@ -45,8 +45,10 @@ internal sealed class QwenAttention
     /// token). With <paramref name="store"/>, the batch (one sequence: a prefix) has its keys and values written there, and
     /// with <paramref name="keyValuesOnly"/> nothing else is computed (the prefix pass's last layer).
     /// </summary>
+    /// <remarks>With a <paramref name="tap"/> (whole sequences, no prefix), the probabilities are reported under
+    /// <paramref name="probabilitiesTap"/> ([nH*T, T] per sequence, 0 above the diagonal).</remarks>
     public void Forward(ReadOnlySpan<float> x, PackedBatch batch, QwenWorkspace workspace, KeyValuePrefix? prefix, KeyValuePrefix? store,
-        bool lastTokenOnly, bool keyValuesOnly, Span<float> output)
+        bool lastTokenOnly, bool keyValuesOnly, Span<float> output, ActivationTap? tap = null, string probabilitiesTap = "")
     {
         int n = batch.TotalTokens, b = batch.Count, dh = _headDim, width = (_heads + 2 * _kvHeads) * dh;
         int offset = prefix?.Length ?? 0;                                                // position of each sequence's first token
@@ -58,6 +60,7 @@ internal sealed class QwenAttention
         Rotary.ApplyHeads(qkv, width, _heads * dh, _kvHeads, batch.Starts, b, offset, _rotary, _capabilities);   // k
         store?.Store(qkv[(_heads * dh)..], qkv[((_heads + _kvHeads) * dh)..], width, n);   // the prefix's K and V, once
         if (keyValuesOnly) return;
+        if (tap is not null) AttentionTap.Report(tap, probabilitiesTap, qkv, width, _heads * dh, batch, workspace, _heads, _kvHeads, dh, Attention.Global, causal: true, _capabilities);
         int rows = lastTokenOnly ? b : n;
         Span<float> context = workspace.Context.AsSpan(0, rows * _heads * dh);           // [rows, nH dH]
         Attention.CausalBatch(qkv, width, batch.Starts, b, prefix, context, lastTokenOnly, _heads, _kvHeads, dh, 1f / MathF.Sqrt(dh), _capabilities);

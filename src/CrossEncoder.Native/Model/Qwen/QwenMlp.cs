@@ -19,11 +19,13 @@ internal sealed class QwenMlp
         _down = Linear.Load(weights, names.Down, i, h, quantizable: true, hasBias: false);
     }
 
-    /// <summary>output[R, H] = down(SiLU(gate x) * up x) for x [R, H].</summary>
-    public void Forward(ReadOnlySpan<float> x, QwenWorkspace workspace, Span<float> output, int rows)
+    /// <summary>output[R, H] = down(SiLU(gate x) * up x) for x [R, H]; a <paramref name="tap"/> gets the gated intermediate
+    /// [R, I] under <paramref name="intermediateTap"/>.</summary>
+    public void Forward(ReadOnlySpan<float> x, QwenWorkspace workspace, Span<float> output, int rows, ActivationTap? tap = null, string intermediateTap = "")
     {
         Span<float> gated = workspace.Intermediate.AsSpan(0, rows * _down.InFeatures);   // [R, I]
         _gateUp.ForwardGated(x, gated, rows);                                            // SiLU(gate) * up, in the GEMM epilogue
+        tap?.Invoke(intermediateTap, gated, rows, _down.InFeatures);
         _down.Forward(gated, output, rows);
     }
 }

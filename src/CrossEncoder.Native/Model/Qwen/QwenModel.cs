@@ -145,6 +145,8 @@ internal sealed class QwenModel : IPrefixCachingModel, IPromptedReranker
     public ReadOnlySpan<float> Forward(ModelWorkspace workspace, ActivationTap? tap = null, CancellationToken cancellationToken = default)
     {
         var ws = Own(workspace);
+        if (tap is not null && ws.PrefixLength > 0)
+            throw new ArgumentException("A tapped forward pass computes whole sequences: clear the workspace's prefix first.", nameof(tap));
         PackedBatch batch = ws.Batch;
         int n = batch.TotalTokens, b = batch.Count, h = Config.HiddenSize;
         if (b == 0) return ReadOnlySpan<float>.Empty;
@@ -155,7 +157,7 @@ internal sealed class QwenModel : IPrefixCachingModel, IPromptedReranker
         for (int i = 0; i < _layers.Length; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            _layers[i].Forward(hidden, batch, ws, ws.PrefixOf(i), store: null, lastTokenOnly: lastOnly && i == _layers.Length - 1, keyValuesOnly: false);
+            _layers[i].Forward(hidden, batch, ws, ws.PrefixOf(i), store: null, lastTokenOnly: lastOnly && i == _layers.Length - 1, keyValuesOnly: false, tap);
             if (!lastOnly) tap?.Invoke(ModelTaps.Layer(i), hidden, n, h);
         }
 

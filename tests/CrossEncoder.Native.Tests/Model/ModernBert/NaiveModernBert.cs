@@ -57,6 +57,10 @@ internal sealed class NaiveModernBert
     /// <summary>"embeddings", "layer.i" (the residual stream after layer i) and "final_norm", each [T, H].</summary>
     public Dictionary<string, double[,]> States { get; } = new();
 
+    /// <summary>Layer i's attention probabilities [nH*T, T] of the last sequence encoded (row h*T + i: head h, query i;
+    /// keys outside the window 0).</summary>
+    public Dictionary<int, double[,]> Probabilities { get; } = new();
+
     private double[]? Maybe(string name) => _tensors.TryGetValue(name, out var t) ? t.Data.Select(x => (double)x).ToArray() : null;
     private double[] W(string name) => Maybe(name) ?? throw new KeyNotFoundException(name);
 
@@ -77,6 +81,7 @@ internal sealed class NaiveModernBert
             double[,] normed = l == 0 ? (_mutation == ModernBertMutation.NormOnLayerZero ? LayerNorm(x, null) : x) : LayerNorm(x, p + "attn_norm");
             var qkv = Linear(normed, p + "attn.Wqkv");                    // [T, 3H] viewed as [T, 3, nH, dH]
             var context = new double[t, h];
+            var probabilities = Probabilities[l] = new double[_heads * t, t];
             double theta = global ? _globalTheta : _localTheta;
             for (int head = 0; head < _heads; head++)
             {
@@ -102,6 +107,7 @@ internal sealed class NaiveModernBert
                     }
                     double sum = 0;
                     for (int j = 0; j < t; j++) { scores[j] = double.IsNegativeInfinity(scores[j]) ? 0 : Math.Exp(scores[j] - max); sum += scores[j]; }
+                    for (int j = 0; j < t; j++) probabilities[head * t + i, j] = scores[j] / sum;
                     for (int d = 0; d < dh; d++)
                     {
                         double acc = 0;
@@ -110,12 +116,14 @@ internal sealed class NaiveModernBert
                     }
                 }
             }
-            x = Add(x, Linear(context, p + "attn.Wo"));
+            var attentionOutput = States[$"layer.{l}.attention.out"] = Linear(context, p + "attn.Wo");
+            x = States[$"layer.{l}.attention.residual"] = Add(x, attentionOutput);
             var wi = Linear(LayerNorm(x, p + "mlp_norm"), p + "mlp.Wi");       // [T, 2I]
             var gated = new double[t, _inter];
             for (int i = 0; i < t; i++)
                 for (int j = 0; j < _inter; j++) gated[i, j] = Gelu(wi[i, j]) * wi[i, _inter + j];   // act(input) * gate
-            x = Add(x, Linear(gated, p + "mlp.Wo"));
+            var ffnOutput = States[$"layer.{l}.ffn.output"] = Linear(gated, p + "mlp.Wo");
+            x = Add(x, ffnOutput);
             States[$"layer.{l}"] = x;
         }
         x = LayerNorm(x, _prefix + "final_norm");

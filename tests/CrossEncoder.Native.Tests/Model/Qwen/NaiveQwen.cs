@@ -54,6 +54,10 @@ internal sealed class NaiveQwen
     /// <summary>"embeddings", "layer.i" (the residual stream after layer i) [T, H], and "final" (model.norm of the last token) [1, H].</summary>
     public Dictionary<string, double[,]> States { get; } = new();
 
+    /// <summary>Layer i's attention probabilities [nH*T, T] of the last sequence run (row h*T + i: head h, query i; the keys
+    /// after i are 0).</summary>
+    public Dictionary<int, double[,]> Probabilities { get; } = new();
+
     private float[] W(string name) => _tensors.TryGetValue(name, out var t) ? t : throw new KeyNotFoundException(name);
 
     /// <summary>logit(row) at the last position for each requested LM-head row.</summary>
@@ -78,6 +82,7 @@ internal sealed class NaiveQwen
             k = Rotate(k, _kvHeads);
             if (_qwen3 && !normFirst) { q = HeadNorm(q, _heads, W(p + "self_attn.q_norm.weight")); k = HeadNorm(k, _kvHeads, W(p + "self_attn.k_norm.weight")); }
             var context = new double[t, _heads * dh];
+            var probabilities = Probabilities[l] = new double[_heads * t, t];
             for (int head = 0; head < _heads; head++)
             {
                 int g = _mutation == QwenMutation.InterleavedGroups ? head % _kvHeads : head / group;   // repeat_kv
@@ -95,6 +100,7 @@ internal sealed class NaiveQwen
                     }
                     double sum = 0;
                     for (int j = 0; j < visible; j++) sum += scores[j] = Math.Exp(scores[j] - max);
+                    for (int j = 0; j < visible; j++) probabilities[head * t + i, j] = scores[j] / sum;
                     for (int d = 0; d < dh; d++)
                     {
                         double acc = 0;
@@ -103,14 +109,16 @@ internal sealed class NaiveQwen
                     }
                 }
             }
-            x = Add(x, Linear(context, p + "self_attn.o_proj"));
+            var attentionOutput = States[$"layer.{l}.attention.out"] = Linear(context, p + "self_attn.o_proj");
+            x = States[$"layer.{l}.attention.residual"] = Add(x, attentionOutput);
             var m = RmsNorm(x, W(p + "post_attention_layernorm.weight"));
             var gate = Linear(m, p + "mlp.gate_proj");
             var up = Linear(m, p + "mlp.up_proj");
             var gated = new double[t, _inter];
             for (int i = 0; i < t; i++)
                 for (int j = 0; j < _inter; j++) gated[i, j] = gate[i, j] / (1 + Math.Exp(-gate[i, j])) * up[i, j];   // silu(gate) * up
-            x = Add(x, Linear(gated, p + "mlp.down_proj"));
+            var ffnOutput = States[$"layer.{l}.ffn.output"] = Linear(gated, p + "mlp.down_proj");
+            x = Add(x, ffnOutput);
             States[$"layer.{l}"] = x;
         }
         var lastRow = new double[1, h];
