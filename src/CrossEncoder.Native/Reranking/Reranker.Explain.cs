@@ -277,6 +277,76 @@ public sealed partial class Reranker
     private static string SeenText(string text, List<(int Start, int Length)> words, int seen, int removed) =>
         removed == 0 ? text : seen == 0 ? "" : text[..(words[seen - 1].Start + words[seen - 1].Length)];
 
-    /// <summary>The scoring token's attention (filled in once the attention tap is available).</summary>
-    private ScoringAttention? ScoringAttentionOf(ExplanationInputs inputs, CancellationToken cancellationToken) => null;
+    /// <summary>
+    /// The attention row of the scoring token ([CLS] at position 0 for an encoder, the last token for a causal decoder) in
+    /// every layer and head, from one tapped pass of the pair as <see cref="Rerank"/> encodes it (for a bi-encoder, of the
+    /// document's own sequence). Tokens of the query and document carry the span of the word they belong to, found by
+    /// re-tokenizing the text's prefixes (the tokenizers report no offsets).
+    /// </summary>
+    private ScoringAttention ScoringAttentionOf(ExplanationInputs inputs, CancellationToken cancellationToken)
+    {
+        var sequence = inputs.Inputs.Sequences[inputs.PartnerRows is null ? 0 : 1];
+        int t = sequence.Length, layers = Model.Description.Layers;
+        int scoring = Model is IPrefixCachingModel ? t - 1 : 0;
+        string[] names = [.. Enumerable.Range(0, layers).Select(ModelTaps.AttentionProbabilities)];
+        float[]? weights = null;   // [L, nH, T]
+        int heads = 0;
+        RunTapped(sequence, (name, values, rows, columns) =>
+        {
+            int layer = Array.IndexOf(names, name);
+            if (layer < 0) return;
+            heads = rows / columns;
+            weights ??= new float[layers * heads * t];
+            for (int head = 0; head < heads; head++)                                       // row h*T + scoring of [nH*T, T]
+                values.Slice((head * t + scoring) * t, t).CopyTo(weights.AsSpan((layer * heads + head) * t, t));
+        }, cancellationToken);
+        if (weights is null) throw new InvalidOperationException($"The {Model.Description.Family} model reported no attention probabilities.");
+
+        var tokens = new AttentionToken[t];
+        for (int i = 0; i < t; i++) tokens[i] = new AttentionToken(sequence.Tokens[i], TokenSource.Special, null, null);
+        var prompted = Model as IPromptedReranker;
+        bool decoder = prompted?.Description.Prompt is not null;
+        string documentContext = decoder ? prompted!.Prompt.DocumentPrefix : "";
+        string queryContext = decoder ? " " : "";   // a decoder's query follows "<Query>:" or "query:" in its template
+        if (inputs.PartnerRows is null)
+        {
+            int documentEnd = MarkWords(tokens, sequence.InputIds, inputs.Document, inputs.DocumentWords, documentContext, TokenSource.Document, searchBefore: t);
+            MarkWords(tokens, sequence.InputIds, inputs.Query, TextSegmentation.Words(inputs.Query), queryContext, TokenSource.Query, searchBefore: documentEnd);
+        }
+        else MarkWords(tokens, sequence.InputIds, inputs.Document, inputs.DocumentWords, "", TokenSource.Document, searchBefore: t);
+        cancellationToken.ThrowIfCancellationRequested();
+        return new ScoringAttention(layers, heads, tokens, weights, scoring);
+    }
+
+    /// <summary>Finds the text's (kept) token ids in the sequence (the longest match of their prefix that ends before
+    /// <paramref name="searchBefore"/>) and marks each of its tokens with its source and the span of the word it lies in
+    /// (no span for punctuation between words); returns where the run starts, or <paramref name="searchBefore"/> when the
+    /// text is not found (e.g. a decoder's query inside its template), whose tokens then stay unmarked.</summary>
+    private int MarkWords(AttentionToken[] tokens, int[] ids, string text, List<(int Start, int Length)> words, string context, TokenSource source, int searchBefore)
+    {
+        if (words.Count == 0) return searchBefore;
+        int[] all = Tokenizer.EncodeToIds(context + text);
+        int runStart = -1, runLength = 0;
+        for (int at = 0; at < Math.Min(searchBefore, ids.Length); at++)
+        {
+            int length = ids.AsSpan(at, Math.Min(searchBefore, ids.Length) - at).CommonPrefixLength(all);
+            if (length > runLength || length == runLength && length > 0) (runStart, runLength) = (at, length);
+        }
+        if (runStart < 0 || runLength < Math.Min(2, all.Length)) return searchBefore;
+        // A context of spaces merges into the first word's token; a written one ("document: ") keeps its own tokens.
+        int context0 = context.Trim().Length == 0 ? 0 : Tokenizer.EncodeToIds(context.TrimEnd()).Length;
+        for (int k = context0; k < runLength; k++) tokens[runStart + k] = tokens[runStart + k] with { Source = source };
+        // Word w owns tokens [first, end): the token counts of the text before it (trailing spaces trimmed, so a byte-level
+        // BPE's space token stays with the word) and through its end.
+        foreach (var (start, length) in words)
+        {
+            string before = (context + text[..start]).TrimEnd();
+            int first = before.Length == 0 ? 0 : Tokenizer.EncodeToIds(before).Length;
+            int end = Tokenizer.EncodeToIds(context + text[..(start + length)]).Length;
+            for (int k = Math.Max(first, context0); k < Math.Min(end, runLength); k++)
+                tokens[runStart + k] = tokens[runStart + k] with { Start = start, Length = length };
+            if (end >= runLength) break;
+        }
+        return runStart;
+    }
 }

@@ -246,6 +246,86 @@ public sealed class ExplainTests(MiniLmFixture minilm) : IDisposable
     }
 
     [Fact]
+    public void TheClsAttentionOfACrossEncoderEqualsTheNaiveReferenceAndTokensCarryTheirWordsSpans()
+    {
+        using var reranker = Reranker.Load(_tiny.Directory);
+        const string query = "wing lift";
+        const string document = "the wing , in high speed flow";
+        var explanation = reranker.Explain(query, document, new ExplainOptions { Attention = true });
+        var attention = explanation.Attention!;
+        var pair = reranker.Tokenizer.EncodePair(query, document, reranker.ModelMaxLength);
+        Assert.Equal(pair.Tokens, attention.Tokens.Select(t => t.Text));
+        Assert.Equal((TinyBert.Layers, TinyBert.Heads, 0), (attention.Layers, attention.Heads, attention.ScoringPosition));
+        var naive = new NaiveBert(_tiny.Tensors, TinyBert.Hidden, TinyBert.Heads, TinyBert.Layers, 1e-12);
+        naive.Encode(pair.InputIds, pair.TokenTypeIds);
+        int t = pair.Length;
+        for (int l = 0; l < attention.Layers; l++)
+            for (int h = 0; h < attention.Heads; h++)
+                for (int j = 0; j < t; j++) Assert.Equal(naive.Probabilities[l][h * t, j], attention.Weight(l, h, j), 1e-5);
+        Assert.Equal(explanation.Score, reranker.Explain(query, document).Score);   // the attention pass changes no score
+
+        // [CLS] wing lift [SEP] the wing , in high speed flow [SEP]: specials, query words, document words (the comma has no word).
+        var tokens = attention.Tokens;
+        Assert.Equal([TokenSource.Special, TokenSource.Query, TokenSource.Query, TokenSource.Special], new[] { tokens[0], tokens[1], tokens[2], tokens[3] }.Select(x => x.Source));
+        Assert.Equal((0, 4), (tokens[1].Start, tokens[1].Length));
+        Assert.Equal((5, 4), (tokens[2].Start, tokens[2].Length));
+        foreach (var token in tokens.Where(x => x.Source == TokenSource.Document && x.Start is not null))
+            Assert.Equal(token.Text.Replace("##", ""), document.Substring(token.Start!.Value, token.Length!.Value));
+        var comma = tokens.Single(x => x.Text == ",");
+        Assert.Equal((TokenSource.Document, (int?)null), (comma.Source, comma.Start));
+        Assert.Equal(TokenSource.Special, tokens[^1].Source);
+    }
+
+    [Fact]
+    public void TheLastTokensAttentionOfADecoderRerankerEqualsTheNaiveReference()
+    {
+        using var reranker = Reranker.Load(QwenFolders.Qwen3RerankerWithTokenizer);
+        const string query = "what is lift";
+        const string document = "Lift is the upward force on a wing.";
+        var explanation = reranker.Explain(query, document, new ExplainOptions { Attention = true });
+        var attention = explanation.Attention!;
+        var ids = reranker.Encode(query, [document]).Sequences[0].InputIds;
+        int t = ids.Length;
+        Assert.Equal(t - 1, attention.ScoringPosition);
+        var naive = new NaiveQwen(QwenFolders.Qwen3RerankerWithTokenizer);
+        naive.LastLogits(ids, 0);
+        for (int l = 0; l < attention.Layers; l++)
+            for (int h = 0; h < attention.Heads; h++)
+            {
+                double sum = 0;
+                for (int j = 0; j < t; j++) { Assert.Equal(naive.Probabilities[l][h * t + t - 1, j], attention.Weight(l, h, j), 1e-4); sum += attention.Weight(l, h, j); }
+                Assert.Equal(1, sum, 1e-4);
+            }
+        // The document's tokens (byte-level: Ġ is a space) lie in the words they are marked with; the template is special.
+        var documentTokens = attention.Tokens.Where(x => x.Source == TokenSource.Document && x.Start is not null).ToList();
+        Assert.Equal(8, documentTokens.Select(x => x.Start).Distinct().Count());   // Lift is the upward force on a wing
+        foreach (var token in documentTokens)
+            Assert.Contains(token.Text.Replace('Ġ', ' ').Trim(), document.Substring(token.Start!.Value, token.Length!.Value));
+        Assert.Equal(TokenSource.Special, attention.Tokens[0].Source);
+        Assert.Equal(TokenSource.Special, attention.Tokens[^1].Source);
+    }
+
+    [Fact]
+    public void TheRealBiEncodersAttentionRowsAreDistributionsOverTheDocumentsOwnTokens()
+    {
+        using var reranker = Reranker.Load(minilm.ModelDirectory);
+        const string document = "Wings are shaped, producing lift.";
+        var attention = reranker.Explain("how do wings lift", document, new ExplainOptions { Attention = true }).Attention!;
+        Assert.Equal((6, 12), (attention.Layers, attention.Heads));
+        Assert.Equal(reranker.Tokenizer.EncodeSingle(document, 512).Tokens, attention.Tokens.Select(x => x.Text));
+        for (int l = 0; l < 6; l++)
+            for (int h = 0; h < 12; h++)
+            {
+                float sum = 0;
+                foreach (float w in attention.Row(l, h)) { Assert.InRange(w, 0f, 1f); sum += w; }
+                Assert.Equal(1f, sum, 1e-4f);
+            }
+        Assert.Equal(["[CLS]", "wings", "are", "shaped", ",", "producing", "lift", ".", "[SEP]"], attention.Tokens.Select(x => x.Text));
+        Assert.Equal(["", "Wings", "are", "shaped", "", "producing", "lift", "", ""],
+            attention.Tokens.Select(x => x.Start is { } s ? document.Substring(s, x.Length!.Value) : ""));
+    }
+
+    [Fact]
     public void BadInputGetsAnErrorNamingTheProblem()
     {
         using var reranker = Reranker.Load(_tiny.Directory);
