@@ -107,14 +107,15 @@ public sealed partial class Reranker
             variantItems.Add(2 + w);
         }
         int seenDocumentEnd = documentSeen == 0 ? 0 : documentWords[documentSeen - 1].Start + documentWords[documentSeen - 1].Length;
+        int nextWord = 0;
         for (int s = 0; s < sentences.Count; s++)
         {
             int item = 2 + documentWords.Count + s;
             rows[item] = -1;
             var (start, length) = sentences[s];
-            int lastWordEnd = start;   // the sentence is read when its last word is
-            foreach (var (wordStart, wordLength) in documentWords)
-                if (wordStart >= start && wordStart < start + length) lastWordEnd = wordStart + wordLength;
+            // The sentence is read when its last word is (words and sentences are both in text order: one pass over the words).
+            while (nextWord < documentWords.Count && documentWords[nextWord].Start < start + length) nextWord++;
+            int lastWordEnd = nextWord > 0 && documentWords[nextWord - 1].Start >= start ? documentWords[nextWord - 1].Start + documentWords[nextWord - 1].Length : start;
             if (truncation.DocumentTokensRemoved > 0 && lastWordEnd > seenDocumentEnd) continue;
             documentVariants.Add(TextSegmentation.Remove(seenDocument, start, Math.Min(start + length, seenDocument.Length) - start));
             variantItems.Add(item);

@@ -326,6 +326,20 @@ public sealed class ExplainTests(MiniLmFixture minilm) : IDisposable
     }
 
     [Fact]
+    public void AHugeDocumentIsExplainedUpToItsTruncationPoint()
+    {
+        using var reranker = Reranker.Load(_tiny.Directory);   // 40 positions: a few words are read, 60,000 are not
+        string document = string.Concat(Enumerable.Repeat("the wing lift . ", 20_000));
+        var explanation = reranker.Explain("wing", document);
+        Assert.Equal(60_000, explanation.DocumentWords.Count);
+        Assert.Equal(20_000, explanation.DocumentSentences.Count);
+        int seen = explanation.DocumentWords.Count(w => !w.BeyondTruncation);
+        Assert.InRange(seen, 20, 36);
+        Assert.Equal(seen / 3, explanation.DocumentSentences.Count(s => !s.BeyondTruncation));
+        Assert.Equal(2 + seen + seen / 3 + 1, explanation.SequencesScored);   // the pair, its cut baseline, the read words and sentences, the query word
+    }
+
+    [Fact]
     public void BadInputGetsAnErrorNamingTheProblem()
     {
         using var reranker = Reranker.Load(_tiny.Directory);
