@@ -24,18 +24,20 @@ internal static class ExplainCommand
         var precision = CliOptions.Precision();
         var instruction = CliOptions.Instruction();
         var prompt = CliOptions.Prompt();
+        var attention = CliOptions.Flag("--attention", "also report the scoring token's attention ([CLS], or a decoder's last token) per layer and head: where the heads looked, not an explanation");
         var command = new Command("explain", "Explain one score: how much it drops when each word or sentence of the document (or query) is removed.")
-            { query, doc, model, token, top, maxLength, json, precision, instruction, prompt };
+            { query, doc, model, token, top, maxLength, json, precision, instruction, prompt, attention };
         CliHelp.SetExamples(command,
             "crossencoder explain --query \"how do wings produce lift\" --doc \"An airfoil deflects air downward. The reaction pushes the wing up.\"",
             "cat passage.txt | crossencoder explain --query \"what is lift\" --doc - --top 5 --json");
         command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(doc)!, parse.GetValue(model), parse.GetValue(token), parse.GetValue(top),
-            parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!), parse.GetValue(instruction), parse.GetValue(prompt)));
+            parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!), parse.GetValue(instruction), parse.GetValue(prompt),
+            parse.GetValue(attention)));
         return command;
     }
 
     private static int Run(CliContext context, string query, string doc, string? model, string? token, int top, int? maxLength, bool json,
-        Precision precision, string? instruction, string? prompt)
+        Precision precision, string? instruction, string? prompt, bool attention)
     {
         string document = doc == "-" ? context.In.ReadToEnd().TrimEnd('\r', '\n') : doc;
         if (string.IsNullOrWhiteSpace(document)) throw new UsageException(doc == "-" ? "the document read from standard input is empty: nothing to explain." : "--doc is empty: give the document text to explain.");
@@ -43,7 +45,7 @@ internal static class ExplainCommand
         using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Prompt = prompt, Log = line => context.Error.WriteLine($"note: {line}") });
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
         long started = Stopwatch.GetTimestamp();
-        var explanation = reranker.Explain(query, document, new ExplainOptions { MaxLength = maxLength, Instruction = instruction }, context.CancellationToken);
+        var explanation = reranker.Explain(query, document, new ExplainOptions { MaxLength = maxLength, Instruction = instruction, Attention = attention }, context.CancellationToken);
         double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         if (json) WriteJson(context.Out, model ?? modelDirectory, reranker, explanation, top, seconds);
         else WriteText(context.Out, reranker.Kind, explanation, top, seconds, UseColor(context.Out));
@@ -94,6 +96,16 @@ internal static class ExplainCommand
         }
         if (e.QueryWords.Count > 0)
             stdout.WriteLine("query words: " + string.Join("  ", e.QueryWords.Select(w => w.Attribution is { } a ? string.Create(inv, $"{Safe(w.Text)} {a:+0.0000;-0.0000}") : $"{Safe(w.Text)} -")));
+        if (e.Attention is { } att)
+        {
+            // The last layer's row, averaged over heads: the tokens the scoring token looked at most.
+            var mean = new double[att.Tokens.Count];
+            for (int h = 0; h < att.Heads; h++)
+                for (int j = 0; j < mean.Length; j++) mean[j] += att.Weight(att.Layers - 1, h, j) / att.Heads;
+            var most = Enumerable.Range(0, mean.Length).OrderByDescending(j => mean[j]).Take(top);
+            stdout.WriteLine($"attention of {Safe(att.Tokens[att.ScoringPosition].Text)} in the last layer (mean of {att.Heads} heads; where it looked, not why the score is what it is):");
+            stdout.WriteLine("  " + string.Join("  ", most.Select(j => string.Create(inv, $"{Safe(att.Tokens[j].Text)} {mean[j]:F3}"))));
+        }
         int unread = e.DocumentWords.Count - seen;
         if (unread > 0) stdout.WriteLine($"{unread} words past the truncation point get no attribution (the model never read them).");
         stdout.WriteLine(string.Create(inv, $"{e.SequencesScored} sequences ({e.TokensScored} tokens) scored in one batched call in {seconds:F2} s ({e.SequencesScored / Math.Max(seconds, 1e-9):F0} sequences/s)"));
@@ -123,12 +135,47 @@ internal static class ExplainCommand
             json.WriteStartArray("top");   // indices into "words", most influential first
             foreach (int i in TopWords(e, top)) json.WriteNumberValue(i);
             json.WriteEndArray();
+            if (e.Attention is { } attention) WriteAttention(json, attention);
             json.WriteNumber("sequences_scored", e.SequencesScored);
             json.WriteNumber("tokens_scored", e.TokensScored);
             json.WriteNumber("seconds", Math.Round(seconds, 4));
             json.WriteEndObject();
         }
         stdout.WriteLine(Encoding.UTF8.GetString(stream.ToArray()));
+    }
+
+    /// <summary>"attention": {layers, heads, scoring_position, tokens: [{text, source, start?, length?}], weights: [L][nH][T]}.</summary>
+    private static void WriteAttention(Utf8JsonWriter json, ScoringAttention attention)
+    {
+        json.WriteStartObject("attention");
+        json.WriteString("note", "the scoring token's attention rows: where each head looked, not an explanation of the score");
+        json.WriteNumber("layers", attention.Layers);
+        json.WriteNumber("heads", attention.Heads);
+        json.WriteNumber("scoring_position", attention.ScoringPosition);
+        json.WriteStartArray("tokens");
+        foreach (var token in attention.Tokens)
+        {
+            json.WriteStartObject();
+            json.WriteString("text", token.Text);
+            json.WriteString("source", token.Source.ToString().ToLowerInvariant());
+            if (token.Start is { } start) { json.WriteNumber("start", start); json.WriteNumber("length", token.Length!.Value); }
+            json.WriteEndObject();
+        }
+        json.WriteEndArray();
+        json.WriteStartArray("weights");
+        for (int l = 0; l < attention.Layers; l++)
+        {
+            json.WriteStartArray();
+            for (int h = 0; h < attention.Heads; h++)
+            {
+                json.WriteStartArray();
+                foreach (float w in attention.Row(l, h)) json.WriteNumberValue(MathF.Round(w, 5));
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
+        }
+        json.WriteEndArray();
+        json.WriteEndObject();
     }
 
     private static void WriteSpans(Utf8JsonWriter json, string name, IReadOnlyList<AttributedSpan> spans)

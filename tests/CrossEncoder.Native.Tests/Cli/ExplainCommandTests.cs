@@ -65,6 +65,29 @@ public sealed class ExplainCommandTests(MiniLmFixture minilm)
             Assert.True(Math.Abs(words[top[i - 1]].GetProperty("attribution").GetDouble()) >= Math.Abs(words[top[i]].GetProperty("attribution").GetDouble()));
     }
 
+    [Fact]
+    public void AttentionIsReportedAsDataBesideTheAttributions()
+    {
+        var (code, output, error) = Run("", "explain", "--model", minilm.ModelDirectory, "--query", Query, "--doc", Document, "--json", "--attention");
+        Assert.True(code == 0, error);
+        var attention = JsonDocument.Parse(output).RootElement.GetProperty("attention");
+        using var reranker = Reranker.Load(minilm.ModelDirectory);
+        var expected = reranker.Explain(Query, Document, new ExplainOptions { Attention = true }).Attention!;
+        Assert.Equal((6, 12, 0), (attention.GetProperty("layers").GetInt32(), attention.GetProperty("heads").GetInt32(), attention.GetProperty("scoring_position").GetInt32()));
+        var tokens = attention.GetProperty("tokens").EnumerateArray().ToArray();
+        Assert.Equal(expected.Tokens.Select(t => t.Text), tokens.Select(t => t.GetProperty("text").GetString()));
+        Assert.Equal("special", tokens[0].GetProperty("source").GetString());
+        var weights = attention.GetProperty("weights");
+        for (int l = 0; l < 6; l++)
+            for (int h = 0; h < 12; h++)
+                for (int j = 0; j < tokens.Length; j++)
+                    Assert.Equal(expected.Weight(l, h, j), weights[l][h][j].GetSingle(), 1e-5f);
+
+        (code, output, error) = Run("", "explain", "--model", minilm.ModelDirectory, "--query", Query, "--doc", Document, "--attention");
+        Assert.True(code == 0, error);
+        Assert.Contains("attention of [CLS] in the last layer (mean of 12 heads; where it looked, not why the score is what it is):", output);
+    }
+
     [Theory]
     [InlineData(2, "--doc is empty", "--doc", "")]
     [InlineData(2, "--doc is empty", "--doc", "  \t ")]
