@@ -144,6 +144,28 @@ public sealed class ExplainTests(MiniLmFixture minilm) : IDisposable
     }
 
     [Fact]
+    public void OcclusionEqualsScoringEachOccludedTextThroughRerankOnModernBertAndXlmRoberta()
+    {
+        // ModernBERT with its real byte-level BPE tokenizer; XLM-RoBERTa with a SentencePiece Unigram tokenizer.json (Metaspace),
+        // where a removed word must not leave a stray "▁".
+        var pair = Sample.First(s => s.Collection == "cisi" && s.Relevant);
+        string document = string.Join(' ', pair.Document.Split(' ').Take(30));
+        string modernBert = Model.ModernBert.ModernBertFolders.CreateRerankerFolder();
+        using var tiny = new TinyEncoder("xlm-roberta", maxPositions: 514, vocab: 3002);
+        File.Copy(Tokenization.PipelineFixtures.UnigramTokenizerJson, Path.Combine(tiny.Directory, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(tiny.Directory, "tokenizer_config.json"), """{"model_max_length": 512, "tokenizer_class": "XLMRobertaTokenizer"}""");
+        try
+        {
+            using (var reranker = Reranker.Load(modernBert)) AssertOcclusionEqualsRerankOneByOne(reranker, pair.Query, document, 1e-5);
+            using (var reranker = Reranker.Load(tiny.Directory)) AssertOcclusionEqualsRerankOneByOne(reranker, pair.Query, document, 1e-5);
+        }
+        finally
+        {
+            Directory.Delete(modernBert, recursive: true);
+        }
+    }
+
+    [Fact]
     public void AllVariantsRunInOneBatchedCall()
     {
         using var reranker = Reranker.Load(minilm.ModelDirectory, new RerankerOptions { MaxBatchTokens = 1024 });   // several forward passes, one call
