@@ -23,6 +23,7 @@ public static class Cli
         EvalCommand.Create,
         ConvertCollectionCommand.Create,
         ServeCommand.Create,
+        ExplainCommand.Create,
         TraceCommand.Create,
     ];
 

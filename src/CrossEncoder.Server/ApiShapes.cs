@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization;
+
 namespace CrossEncoder.Server;
 
 // Request and response shapes of the three APIs, for serialization (snake_case) and the OpenAPI document. Bodies are read
@@ -50,3 +52,17 @@ public sealed record JinaUsage(int TotalTokens);
 public sealed record ServerInfo(string ModelId, string ModelKind, string ModelType, string ModelDtype, int MaxInputLength, int MaxBatchTokens,
     int MaxClientBatchSize, int MaxConcurrentRequests, long MaxRequestBodyBytes, int ForwardPassesInFlight, bool AutoTruncate, string? CompareModelId,
     string? CompareModelKind, string Version, string ScoreTransform, string? ScoringRule = null, string? Prompt = null);
+
+/// <summary><c>POST /explain</c> request: one (query, document) pair; the document as <c>document</c> or <c>text</c>.</summary>
+public sealed record ExplainRequest(string Query, string? Document = null, string? Text = null, bool? Truncate = null, int? MaxLength = null, string? Instruction = null,
+    bool Sentences = true, bool QueryWords = true);
+
+/// <summary>A word or sentence with its occlusion attribution (score minus the score without it); <c>start</c>/<c>length</c>
+/// count UTF-16 code units (JavaScript string indices); attribution null when it lies past the truncation point.</summary>
+public sealed record ExplainSpan(string Text, int Start, int Length,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] float? Attribution,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.Never)] float? LogitAttribution, bool BeyondTruncation);
+
+/// <summary><c>POST /explain</c> response: the pair's score and the attribution of every document word, sentence and query word.</summary>
+public sealed record ExplainResponse(float Score, float Logit, float BaselineScore, bool Truncated, int QueryTokensRemoved, int DocumentTokensRemoved,
+    ExplainSpan[] Words, ExplainSpan[] Sentences, ExplainSpan[] QueryWords, int SequencesScored, int TokensScored, string Offsets = "utf-16");

@@ -18,7 +18,7 @@ namespace CrossEncoder.Server;
 
 /// <summary>
 /// The rerank server: Kestrel and minimal APIs over <see cref="CrossEncoder.Native.Reranking.Reranker"/>, answering TEI
-/// (<c>/rerank</c>, <c>/embed</c>, <c>/info</c>, <c>/health</c>, <c>/metrics</c>), Cohere v2 (<c>/v2/rerank</c>) and Jina /
+/// (<c>/rerank</c>, <c>/embed</c>, <c>/info</c>, <c>/health</c>, <c>/metrics</c>) and its own <c>/explain</c>, Cohere v2 (<c>/v2/rerank</c>) and Jina /
 /// Cohere v1 (<c>/v1/rerank</c>) request shapes from one engine, with the demo page at <c>/</c> and the OpenAPI document at
 /// <c>/openapi/v1.json</c>. Used by <c>crossencoder serve</c> and by the tests.
 /// </summary>
@@ -79,6 +79,9 @@ public static class RerankServer
             .WithSummary("Cohere v2 rerank.");
         app.MapPost("/v1/rerank", Handler(api.JinaRerankAsync)).Accepts<JinaRerankRequest>("application/json").Produces<JinaRerankResponse>()
             .WithSummary("Jina rerank (also Cohere v1 clients).");
+        app.MapPost("/explain", Handler(api.ExplainAsync)).Accepts<ExplainRequest>("application/json").Produces<ExplainResponse>()
+            .Produces<TeiError>(413).Produces<TeiError>(422).Produces<TeiError>(429)
+            .WithSummary("Why one pair got its score: the score drop when each document word, sentence or query word is removed (occlusion, one batched pass).");
         if (compare is not null)
             app.MapPost("/compare/rerank", Handler(c => api.TeiRerankAsync(c, compare))).Accepts<TeiRerankRequest>("application/json")
                 .Produces<TeiRank[]>().WithSummary("TEI rerank with the --compare-model (the demo page's second column).");
@@ -134,7 +137,7 @@ public static class RerankServer
         }
     }
 
-    private static readonly HashSet<string> KnownRoutes = ["/", "/health", "/info", "/metrics", "/rerank", "/embed", "/v1/rerank", "/v2/rerank", "/compare/rerank", "/openapi/v1.json"];
+    private static readonly HashSet<string> KnownRoutes = ["/", "/health", "/info", "/metrics", "/rerank", "/embed", "/v1/rerank", "/v2/rerank", "/compare/rerank", "/explain", "/openapi/v1.json"];
 
     private sealed class Routes(RerankService primary, RerankService? compare, ServerOptions options)
     {
@@ -221,6 +224,31 @@ public static class RerankServer
             var (vectors, outcome) = await primary.EmbedAsync(inputs, truncate, normalize, context.RequestAborted);
             WriteTimingHeaders(context, outcome);
             return Results.Json(vectors);
+        }
+
+        // Occlusion attributions of one pair (this server's own route, TEI error shape).
+        public async Task<IResult> ExplainAsync(HttpContext context)
+        {
+            var body = await Json.ReadBodyAsync(context.Request, context.RequestAborted);
+            string query = Json.RequiredString(body, "query");
+            string? document = Json.OptionalString(body, "document"), text = Json.OptionalString(body, "text");
+            if (document is not null && text is not null) throw ApiError.Validation("give the document as `document` or `text`, not both");
+            document ??= text ?? throw ApiError.Validation("missing field `document` (or `text`)");
+            if (query.Length == 0) throw ApiError.Validation("`query` cannot be empty");
+            if (string.IsNullOrWhiteSpace(document)) throw ApiError.Validation("`document` cannot be empty");
+            bool truncate = Json.OptionalBool(body, "truncate") ?? AutoTruncate;
+            int? maxLength = Json.OptionalPositiveInt(body, "max_length");
+            if (maxLength is < 3 || maxLength > primary.Reranker.ModelMaxLength)
+                throw ApiError.Validation($"`max_length` must be from 3 to the model's limit of {primary.Reranker.ModelMaxLength} tokens, got {maxLength}");
+            var (explanation, outcome) = await primary.ExplainAsync(query, document, truncate, maxLength, Json.OptionalString(body, "instruction"),
+                Json.OptionalBool(body, "sentences") ?? true, Json.OptionalBool(body, "query_words") ?? true, context.RequestAborted);
+            WriteTimingHeaders(context, outcome);
+            static ExplainSpan[] Spans(IReadOnlyList<CrossEncoder.Native.Reranking.AttributedSpan> spans) =>
+                [.. spans.Select(s => new ExplainSpan(s.Text, s.Start, s.Length, s.Attribution, s.LogitAttribution, s.BeyondTruncation))];
+            var cut = explanation.Truncation;
+            return Results.Json(new ExplainResponse(explanation.Score, explanation.Logit, explanation.BaselineScore, cut.Truncated, cut.QueryTokensRemoved,
+                cut.DocumentTokensRemoved, Spans(explanation.DocumentWords), Spans(explanation.DocumentSentences), Spans(explanation.QueryWords),
+                explanation.SequencesScored, explanation.TokensScored));
         }
 
         private void CheckBatch(string query, int count, string field)

@@ -81,6 +81,30 @@ internal sealed class RerankService : IAsyncDisposable
         return (vectors, new RerankOutcome([], inputs.TokenCount, texts.Sum(t => t.Length), tokenization, scheduled.QueueTime, scheduled.InferenceTime, started));
     }
 
+    /// <summary>Explains one pair by occlusion: every variant is one request's sequences in the shared scheduler.</summary>
+    public async Task<(Explanation Explanation, RerankOutcome Outcome)> ExplainAsync(string query, string document, bool truncate, int? maxLength, string? instruction,
+        bool sentences, bool queryWords, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        ExplanationInputs inputs;
+        try
+        {
+            inputs = Reranker.EncodeExplanation(query, document,
+                new ExplainOptions { MaxLength = maxLength, Instruction = instruction ?? _defaultInstruction, Sentences = sentences, QueryWords = queryWords }, cancellationToken);
+        }
+        catch (ArgumentException ex) when (ex is not ArgumentNullException)
+        {
+            throw ApiError.Validation(ex.Message.Split(" (Parameter")[0]);
+        }
+        var tokenization = Stopwatch.GetElapsedTime(started);
+        if (inputs.Inputs.Sequences[0].Truncation.Truncated && !truncate)
+            throw ApiError.Validation($"the input is longer than the maximum of {maxLength ?? Reranker.ModelMaxLength} tokens; send \"truncate\": true to cut it");
+        var scheduled = await _scheduler.ScheduleAsync(inputs.Inputs, cancellationToken);
+        var explanation = Reranker.ScoreExplanation(inputs, scheduled.Outputs);
+        var outcome = new RerankOutcome([], inputs.Inputs.TokenCount, query.Length + document.Length, tokenization, scheduled.QueueTime, scheduled.InferenceTime, started);
+        return (explanation, outcome);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _scheduler.DisposeAsync();

@@ -148,6 +148,7 @@ public sealed partial class Reranker : IDisposable
     private void RunBatched(IReadOnlyList<EncodedPair> inputs, Span<float> outputs, CancellationToken cancellationToken)
     {
         if (inputs.Count == 0) return;
+        Interlocked.Increment(ref _batchedRuns);
         int[] order = Enumerable.Range(0, inputs.Count).ToArray();
         Array.Sort(order, (x, y) => inputs[y].Length != inputs[x].Length ? inputs[y].Length.CompareTo(inputs[x].Length) : x.CompareTo(y));
         ModelWorkspace workspace = RentWorkspace(inputs[order[0]].Length);
