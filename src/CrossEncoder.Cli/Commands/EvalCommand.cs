@@ -29,7 +29,7 @@ internal static class EvalCommand
         var queries = CliOptions.Int("--queries", "evaluate only the first N queries that have relevant judgments", 1, int.MaxValue);
         var json = CliOptions.Json();
         var runOut = CliOptions.Text("--run-out", "prefix", "write <prefix>.<stage>.trec for each stage and <prefix>.qrels, for trec_eval");
-        var chart = CliOptions.Text("--chart", "file.svg|png", "draw the per-query nDCG@10 change, sorted (ScottPlot)");
+        var chart = CliOptions.Text("--chart", "file.svg", "draw the per-query nDCG@10 change, sorted, as SVG");
         var k1 = CliOptions.Text("--k1", "x", "BM25 k1; default 0.9 (Anserini/Pyserini)");
         var b = CliOptions.Text("--b", "x", "BM25 b, 0 to 1; default 0.4 (Anserini/Pyserini)");
         var cache = CliOptions.Text("--cache", "dir", "where the BM25 index and document embeddings are kept; default: <data>/.cache");
@@ -56,8 +56,10 @@ internal static class EvalCommand
             : [RerankPrecision.Fp32];
         var bm25 = new Bm25Options { K1 = ParseFloat("--k1", k1) ?? 0.9f, B = ParseFloat("--b", b) ?? 0.4f };
         if (bm25.K1 < 0 || bm25.B is < 0 or > 1) throw new UsageException("--k1 must be >= 0 and --b between 0 and 1.");
-        if (chartPath is not null && Path.GetExtension(chartPath).ToLowerInvariant() is not (".png" or ".svg"))
-            throw new UsageException($"--chart '{chartPath}' must end in .png or .svg.");
+        if (chartPath is not null && Path.GetExtension(chartPath).ToLowerInvariant() is not ".svg")
+            throw new UsageException(Path.GetExtension(chartPath).Equals(".png", StringComparison.OrdinalIgnoreCase)
+                ? $"--chart '{chartPath}': charts are SVG (the tool carries no native graphics library); write {Path.ChangeExtension(chartPath, ".svg")} and convert it if you need PNG (rsvg-convert chart.svg -o chart.png)."
+                : $"--chart '{chartPath}' must end in .svg.");
         if (candidates == 0 && chartPath is not null) throw new UsageException("--chart draws the change made by reranking; it needs --candidates > 0.");
         if (!firstStageName.StartsWith("run:", StringComparison.Ordinal) && firstStageName is not ("bm25" or "dense"))
             throw new UsageException($"--first-stage must be bm25, dense or run:<file>, got '{firstStageName}'.");

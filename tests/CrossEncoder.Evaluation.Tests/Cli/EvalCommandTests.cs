@@ -22,7 +22,7 @@ public sealed class EvalCommandTests(EvalModelFixture model)
     {
         string dir = Fixture.TemporaryDirectory();
         var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--model", model.ModelDirectory, "--candidates", "5", "--json",
-            "--cache", Path.Combine(dir, "cache"), "--run-out", Path.Combine(dir, "runs", "fx"), "--chart", Path.Combine(dir, "delta.png"));
+            "--cache", Path.Combine(dir, "cache"), "--run-out", Path.Combine(dir, "runs", "fx"), "--chart", Path.Combine(dir, "delta.svg"));
         Assert.True(code == 0, error);
         using var json = JsonDocument.Parse(output);
         var root = json.RootElement;
@@ -37,9 +37,15 @@ public sealed class EvalCommandTests(EvalModelFixture model)
         Assert.Equal(3, File.ReadLines(Path.Combine(dir, "runs", "fx.bm25.trec")).Select(l => l.Split(' ')[0]).Distinct().Count());
         Assert.True(File.Exists(Path.Combine(dir, "runs", "fx.rerank-fp32.trec")));
         Assert.Equal(24, File.ReadLines(Path.Combine(dir, "runs", "fx.qrels")).Count());   // the 3 evaluated queries' judgments
-        byte[] png = File.ReadAllBytes(Path.Combine(dir, "delta.png"));
-        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
-        Assert.True(png.Length > 5_000);
+        // The chart holds one bar per query: the reranked minus the first-stage nDCG@10 of the JSON, largest gain first.
+        double[] expected = root.GetProperty("per_query").EnumerateArray()
+            .Select(q => q.GetProperty("reranked_ndcg@10").GetDouble() - q.GetProperty("first_stage_ndcg@10").GetDouble()).OrderDescending().ToArray();
+        var svg = System.Xml.Linq.XDocument.Load(Path.Combine(dir, "delta.svg"));   // well-formed XML
+        double[] bars = svg.Descendants().Where(e => e.Name.LocalName == "rect" && (string?)e.Attribute("class") == "bar")
+            .Select(e => double.Parse((string)e.Attribute("data-delta")!, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+        Assert.Equal(expected.Length, bars.Length);
+        for (int i = 0; i < bars.Length; i++) Assert.Equal(expected[i], bars[i], 12);
+        Assert.Contains("chart: " + Path.Combine(dir, "delta.svg"), error);
         Assert.DoesNotContain("\r", error);   // no progress bar when stderr is not a terminal
     }
 
@@ -80,6 +86,7 @@ public sealed class EvalCommandTests(EvalModelFixture model)
     [InlineData(2, "--precision", "fp16")]
     [InlineData(2, "--candidates", "-1")]
     [InlineData(2, "--chart", "delta.gif")]
+    [InlineData(2, "--chart", "delta.png")]
     [InlineData(2, "--k1", "x")]
     public void Bad_options_are_usage_errors(int expected, string option, string value)
     {
@@ -87,6 +94,19 @@ public sealed class EvalCommandTests(EvalModelFixture model)
         Assert.Equal(expected, code);
         Assert.Contains(option, error);
         Assert.Single(error.Trim().Split('\n'), l => l.StartsWith("error:"));
+    }
+
+    [Fact]
+    public void A_png_chart_is_refused_before_any_work_naming_the_svg_it_could_write()
+    {
+        string dir = Fixture.TemporaryDirectory();
+        var (code, output, error) = Run("eval", "--data", Fixture.Beir, "--candidates", "3", "--cache", dir, "--chart", Path.Combine(dir, "delta.PNG"));
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        string line = Assert.Single(error.Trim().Split('\n'), l => l.StartsWith("error:"));
+        Assert.Contains("charts are SVG", line);
+        Assert.Contains(Path.Combine(dir, "delta.svg"), line);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(dir));   // refused before the index was built
     }
 
     [Fact]
