@@ -37,6 +37,8 @@ public sealed class HostileModelCliTests : IDisposable
         string output = Track(Path.Combine(Path.GetTempPath(), "ce-q-" + Guid.NewGuid().ToString("N")));
         (code, _, error) = Run("quantize", "--model", folder, "--out", output);
         AssertOneErrorLine(code, error, "dtype U16");
+        (code, _, error) = Run("serve", "--model", folder, "--port", "0");   // fails while loading, before it listens
+        AssertOneErrorLine(code, error, "tensor 'encoder.layer.0.output.dense.weight': dtype U16");
     }
 
     [Fact]
