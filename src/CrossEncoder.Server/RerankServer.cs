@@ -37,6 +37,10 @@ public static class RerankServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // Kestrel answers a request line or headers over its limits itself, with an empty body, before any middleware runs;
+            // it is given room above the limits GuardAsync enforces, so such a request gets the route's error body (414 / 431).
+            kestrel.Limits.MaxRequestLineSize = KestrelSlack * MaxRequestLine;
+            kestrel.Limits.MaxRequestHeadersTotalSize = KestrelSlack * MaxRequestHeaders;
             kestrel.AddServerHeader = false;
             var address = options.Host switch
             {
@@ -99,6 +103,25 @@ public static class RerankServer
 
     private static string ModelNameOf(string directory) => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
 
+    /// <summary>Kestrel's default limits, enforced by <see cref="GuardAsync"/> with the route's error body: a request line
+    /// (method, target, version) of 8 KiB, headers of 32 KiB.</summary>
+    private const int MaxRequestLine = 8 * 1024, MaxRequestHeaders = 32 * 1024;
+
+    /// <summary>How far above those limits Kestrel itself lets a request through to GuardAsync (beyond, it answers with an
+    /// empty body, which no middleware can change).</summary>
+    private const int KestrelSlack = 4;
+
+    /// <summary>414 / 431 when the request line or the headers pass Kestrel's default limits; null otherwise.</summary>
+    private static (int Status, string Message)? OverLimits(HttpRequest request)
+    {
+        long line = request.Method.Length + request.Path.ToUriComponent().Length + (request.QueryString.Value?.Length ?? 0);
+        if (line + request.Protocol.Length + 2 > MaxRequestLine) return (414, "request URI too long");
+        long headers = 0;
+        foreach (var (name, values) in request.Headers)
+            foreach (string? value in values) headers += name.Length + (value?.Length ?? 0) + 4;   // "name: value\r\n"
+        return headers > MaxRequestHeaders ? (431, "request headers too large") : null;
+    }
+
     private static readonly HashSet<string> PublicPaths = ["/", "/health", "/metrics", "/openapi/v1.json"];
 
     /// <summary>Outermost middleware: API key, metrics by route and status, and the one place errors become responses, in the
@@ -111,7 +134,9 @@ public static class RerankServer
         var shape = path.StartsWith("/v2/", StringComparison.Ordinal) ? ErrorShape.Cohere : path.StartsWith("/v1/", StringComparison.Ordinal) ? ErrorShape.Jina : ErrorShape.Tei;
         try
         {
-            if (keyHash is not null && !PublicPaths.Contains(path) && !Authorized(context.Request.Headers.Authorization.ToString(), keyHash))
+            if (OverLimits(context.Request) is { } over)
+                await ErrorBodies.Write(shape, over.Status, "validation", over.Message).ExecuteAsync(context);
+            else if (keyHash is not null && !PublicPaths.Contains(path) && !Authorized(context.Request.Headers.Authorization.ToString(), keyHash))
                 await ErrorBodies.Write(shape, 401, "unauthorized", "missing or wrong API key (send Authorization: Bearer <key>)").ExecuteAsync(context);
             else
             {

@@ -146,3 +146,25 @@ public sealed class ErrorStatusTests(ServersFixture servers) : IClassFixture<Ser
         finally { Directory.Delete(folder, recursive: true); }
     }
 }
+
+/// <summary>A request line or headers past Kestrel's default limits (8 KiB, 32 KiB) get the route's error body, not the empty
+/// answer Kestrel writes itself.</summary>
+public sealed class RequestLimitTests(ServersFixture servers) : IClassFixture<ServersFixture>
+{
+    [Fact]
+    public async Task ALongUriIs414AndLargeHeadersAre431WithTheRouteBody()
+    {
+        var client = servers.Cross.Client;
+        var uri = await client.GetAsync("/info?q=" + new string('a', 10_000));
+        Assert.Equal(HttpStatusCode.RequestUriTooLong, uri.StatusCode);
+        Assert.Equal("request URI too long", JsonDocument.Parse(await uri.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetString());
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/rerank") { Content = new StringContent("{}", Encoding.UTF8, "application/json") };
+        request.Headers.Add("x-padding", new string('b', 40_000));
+        var headers = await client.SendAsync(request);
+        Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, headers.StatusCode);
+        Assert.Equal("request headers too large", JsonDocument.Parse(await headers.Content.ReadAsStringAsync()).RootElement.GetProperty("message").GetString());
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/info?q=" + new string('a', 7_000))).StatusCode);   // under the limit
+    }
+}
