@@ -91,7 +91,8 @@ public static class Cli
             WriteError(stderr, "cancelled.", null);
             return 130;
         }
-        catch (Exception e) when (e is CliException or FormatException or IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException)
+        catch (Exception e) when (e is CliException or FormatException or IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException
+                                      or CrossEncoder.Native.Model.ModelComputationException)
         {
             WriteError(stderr, e.Message, null);
             return 1;

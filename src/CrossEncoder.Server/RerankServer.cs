@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -36,6 +37,10 @@ public static class RerankServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
+            // Kestrel answers a request line or headers over its limits itself, with an empty body, before any middleware runs;
+            // it is given room above the limits GuardAsync enforces, so such a request gets the route's error body (414 / 431).
+            kestrel.Limits.MaxRequestLineSize = KestrelSlack * MaxRequestLine;
+            kestrel.Limits.MaxRequestHeadersTotalSize = KestrelSlack * MaxRequestHeaders;
             kestrel.AddServerHeader = false;
             var address = options.Host switch
             {
@@ -64,11 +69,14 @@ public static class RerankServer
             primary.DisposeAsync().AsTask().GetAwaiter().GetResult();
             compare?.DisposeAsync().AsTask().GetAwaiter().GetResult();
         });
-        app.Use((context, next) => GuardAsync(context, next, metrics, options.ApiKey));
+        byte[]? keyHash = options.ApiKey is null ? null : KeyHash(options.ApiKey);
+        app.Use((context, next) => GuardAsync(context, next, metrics, keyHash));
 
         var api = new Routes(primary, compare, options);
         app.MapGet("/", Routes.DemoPage).ExcludeFromDescription();
-        app.MapGet("/health", () => Results.Ok()).WithSummary("200 when the model is loaded and the server takes requests.");
+        app.MapGet("/health", () => (primary.SelfCheckProblem ?? compare?.SelfCheckProblem) is { } problem
+                ? ErrorBodies.Write(ErrorShape.Tei, 503, "backend", problem) : Results.Ok())
+            .WithSummary("200 when the model is loaded, scored its start-up self-check and the server takes requests; 503 when it cannot produce a finite score.");
         app.MapGet("/info", api.Info).Produces<ServerInfo>();
         app.MapGet("/metrics", () => Results.Text(metrics.Render(), "text/plain; version=0.0.4; charset=utf-8")).WithSummary("Prometheus text format.");
         app.MapPost("/rerank", Handler(c => api.TeiRerankAsync(c, primary))).Accepts<TeiRerankRequest>("application/json")
@@ -98,22 +106,48 @@ public static class RerankServer
 
     private static string ModelNameOf(string directory) => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory)));
 
+    /// <summary>Kestrel's default limits, enforced by <see cref="GuardAsync"/> with the route's error body: a request line
+    /// (method, target, version) of 8 KiB, headers of 32 KiB.</summary>
+    private const int MaxRequestLine = 8 * 1024, MaxRequestHeaders = 32 * 1024;
+
+    /// <summary>How far above those limits Kestrel itself lets a request through to GuardAsync (beyond, it answers with an
+    /// empty body, which no middleware can change).</summary>
+    private const int KestrelSlack = 4;
+
+    /// <summary>414 / 431 when the request line or the headers pass Kestrel's default limits; null otherwise.</summary>
+    private static (int Status, string Message)? OverLimits(HttpRequest request)
+    {
+        long line = request.Method.Length + request.Path.ToUriComponent().Length + (request.QueryString.Value?.Length ?? 0);
+        if (line + request.Protocol.Length + 2 > MaxRequestLine) return (414, "request URI too long");
+        long headers = 0;
+        foreach (var (name, values) in request.Headers)
+            foreach (string? value in values) headers += name.Length + (value?.Length ?? 0) + 4;   // "name: value\r\n"
+        return headers > MaxRequestHeaders ? (431, "request headers too large") : null;
+    }
+
     private static readonly HashSet<string> PublicPaths = ["/", "/health", "/metrics", "/openapi/v1.json"];
 
     /// <summary>Outermost middleware: API key, metrics by route and status, and the one place errors become responses, in the
-    /// route family's error shape and never with a stack trace.</summary>
-    private static async Task GuardAsync(HttpContext context, RequestDelegate next, ServerMetrics metrics, string? apiKey)
+    /// route family's error shape and never with a stack trace: thrown errors, and the framework's own bodiless 4xx answers
+    /// (404 no route, 405 wrong method, 415, 400 ...) get the same body as a route's errors.</summary>
+    private static async Task GuardAsync(HttpContext context, RequestDelegate next, ServerMetrics metrics, byte[]? keyHash)
     {
         long started = Stopwatch.GetTimestamp();
         string path = context.Request.Path.Value ?? "/";
         var shape = path.StartsWith("/v2/", StringComparison.Ordinal) ? ErrorShape.Cohere : path.StartsWith("/v1/", StringComparison.Ordinal) ? ErrorShape.Jina : ErrorShape.Tei;
         try
         {
-            if (apiKey is not null && !PublicPaths.Contains(path) &&
-                !string.Equals(context.Request.Headers.Authorization.ToString(), "Bearer " + apiKey, StringComparison.Ordinal))
+            if (OverLimits(context.Request) is { } over)
+                await ErrorBodies.Write(shape, over.Status, "validation", over.Message).ExecuteAsync(context);
+            else if (keyHash is not null && !PublicPaths.Contains(path) && !Authorized(context.Request.Headers.Authorization.ToString(), keyHash))
                 await ErrorBodies.Write(shape, 401, "unauthorized", "missing or wrong API key (send Authorization: Bearer <key>)").ExecuteAsync(context);
             else
+            {
                 await next(context);
+                var response = context.Response;
+                if (!response.HasStarted && response.StatusCode >= 400 && response.ContentLength is null && response.ContentType is null)
+                    await ErrorBodies.Write(shape, response.StatusCode, "validation", FrameworkMessage(context)).ExecuteAsync(context);
+            }
         }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
@@ -125,6 +159,8 @@ public static class RerankServer
                 BadHttpRequestException { StatusCode: 413 } => (413, "validation", "request body too large"),
                 BadHttpRequestException bad => (bad.StatusCode, "validation", "bad request"),
                 OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "cancelled", "client closed the request"),
+                // The model computed NaN or infinity (weights that overflow): TEI's backend error, with the stage it names.
+                ModelComputationException model => (500, "backend", model.Message),
                 _ => (500, "backend", "internal error"),
             };
             if (status != 499) await ErrorBodies.Write(shape, status, type, message).ExecuteAsync(context);
@@ -136,6 +172,32 @@ public static class RerankServer
             metrics.Request(route, context.Response.StatusCode, Stopwatch.GetElapsedTime(started));
         }
     }
+
+    /// <summary>SHA-256 of the key: comparing hashes of equal length with a fixed-time comparison leaks neither the key's
+    /// bytes nor its length through timing.</summary>
+    private static byte[] KeyHash(string key) => System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key));
+
+    /// <summary>True for <c>Authorization: Bearer &lt;key&gt;</c>; the scheme is case-insensitive (RFC 9110 section 11.1), the key is
+    /// compared in fixed time.</summary>
+    private static bool Authorized(string header, byte[] keyHash)
+    {
+        const string Scheme = "Bearer ";
+        if (!header.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase)) return false;
+        byte[] given = KeyHash(header[Scheme.Length..].TrimStart(' '));
+        return System.Security.Cryptography.CryptographicOperations.FixedTimeEquals(given, keyHash);
+    }
+
+    /// <summary>The message of a status the framework set without a body (routing, method and content-type checks).</summary>
+    private static string FrameworkMessage(HttpContext context) => context.Response.StatusCode switch
+    {
+        404 => $"no route {context.Request.Method} {context.Request.Path}",
+        405 => $"method {context.Request.Method} is not allowed on {context.Request.Path}",
+        415 => "unsupported content type: send application/json",
+        400 => "bad request",
+        414 => "request URI too long",
+        431 => "request headers too large",
+        int status => ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } phrase ? phrase.ToLowerInvariant() : $"status {status}",
+    };
 
     private static readonly HashSet<string> KnownRoutes = ["/", "/health", "/info", "/metrics", "/rerank", "/embed", "/v1/rerank", "/v2/rerank", "/compare/rerank", "/explain", "/openapi/v1.json"];
 

@@ -22,6 +22,25 @@ internal sealed class RerankService : IAsyncDisposable
         Name = name;
         _metrics = metrics;
         _scheduler = new BatchScheduler(Reranker, metrics, options.MaxBatchTokens, options.MaxConcurrentRequests, options.ForwardPassesInFlight, options.BeforeBatch);
+        SelfCheckProblem = SelfCheck(Reranker);
+    }
+
+    /// <summary>Why the start-up self-check could not score (the model computes NaN or infinity: weights that overflow), or
+    /// null when it scored; /health answers 503 with it instead of claiming all is well.</summary>
+    public string? SelfCheckProblem { get; }
+
+    /// <summary>One tiny pair through the model at start-up (a few milliseconds).</summary>
+    private static string? SelfCheck(Reranker reranker)
+    {
+        try
+        {
+            reranker.Rerank("self-check", ["a short self-check document"]);
+            return null;
+        }
+        catch (ModelComputationException e)
+        {
+            return "the model cannot produce a finite score: " + e.Message;
+        }
     }
 
     public Reranker Reranker { get; }

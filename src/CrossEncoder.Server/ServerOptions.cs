@@ -19,7 +19,7 @@ public sealed record ServerOptions
     /// <summary>TCP port; 0 picks a free one (tests).</summary>
     public int Port { get; init; } = 8080;
 
-    /// <summary>When set, API routes need <c>Authorization: Bearer &lt;key&gt;</c> (401 otherwise); /, /health and /metrics stay open, as in TEI.</summary>
+    /// <summary>When set, API routes need <c>Authorization: Bearer &lt;key&gt;</c> (401 otherwise; the scheme is case-insensitive, the key compared in fixed time); /, /health, /metrics and /openapi/v1.json stay open, as in TEI.</summary>
     public string? ApiKey { get; init; }
 
     /// <summary>Arithmetic of the models' linear layers (<see cref="Native.Model.Precision"/>); fp32 unless told otherwise.</summary>

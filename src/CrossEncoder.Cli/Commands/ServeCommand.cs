@@ -15,7 +15,7 @@ internal static class ServeCommand
         var token = CliOptions.Token();
         var host = CliOptions.Text("--host", "address", "interface to bind (default 127.0.0.1: this machine only; 0.0.0.0 for every interface)");
         var port = CliOptions.Int("--port", "TCP port", 0, 65535, 8080);
-        var apiKey = CliOptions.Text("--api-key", "key", "require Authorization: Bearer <key> on the API routes (401 otherwise)");
+        var apiKey = CliOptions.Text("--api-key", "key", "require Authorization: Bearer <key> on the API routes (401 otherwise; the scheme is case-insensitive); /, /health, /metrics and /openapi/v1.json stay public");
         var maxBatchTokens = CliOptions.Int("--max-batch-tokens", "tokens in one forward pass, shared by concurrent requests", 16, 1 << 20, 8192);
         var maxClientBatch = CliOptions.Int("--max-client-batch-size", "most documents in one request (413 past it)", 1, 1 << 20, 256);
         var maxConcurrent = CliOptions.Int("--max-concurrent-requests", "most requests queued or running (429 past it)", 1, 1 << 20, 512);

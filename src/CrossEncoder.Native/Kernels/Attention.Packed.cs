@@ -41,9 +41,9 @@ internal static unsafe partial class Attention
         for (int i = 0; i < rows; i++)
         {
             float max = Softmax.Max(s + (long)i * ld, t, isa);
-            if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(s));
-            shift[i] = -max * scale;
-            sums[i] = 0f;
+            // A row without a softmax (max -inf, +inf or NaN: overflowed scores) gets a NaN sum, so its output row is NaN.
+            shift[i] = float.IsFinite(max) ? -max * scale : 0f;
+            sums[i] = float.IsFinite(max) ? 0f : float.NaN;
         }
         var vs = new Vector<float>(scale);
         float** src = stackalloc float*[8];

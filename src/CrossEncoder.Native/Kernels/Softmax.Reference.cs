@@ -9,7 +9,7 @@ internal static partial class Softmax
         if (x.IsEmpty) return;
         double max = double.NegativeInfinity;
         for (int i = 0; i < x.Length; i++) max = Math.Max(max, x[i]);
-        if (double.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
+        if (!double.IsFinite(max)) { y.Fill(float.NaN); return; }   // all -inf, or +inf / NaN in the row: no softmax
         double sum = 0;
         var e = new double[x.Length];
         for (int i = 0; i < x.Length; i++) { e[i] = Math.Exp(x[i] - max); sum += e[i]; }

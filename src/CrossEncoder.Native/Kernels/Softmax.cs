@@ -6,14 +6,18 @@ namespace CrossEncoder.Native.Kernels;
 // Implementation notes. Three vector passes over the row: m = max(x); y = exp(x - m) while summing y; y *= 1/sum.
 // Subtracting the max keeps every exponent <= 0, so nothing overflows however large the scores are, and the largest term
 // is exactly 1, so the sum is >= 1 and the division is safe. exp(-inf) = 0 gives masked keys probability 0. A row that is
-// entirely -inf has no defined softmax (it would be 0/0) and is rejected, as in the reference.
+// entirely -inf has no defined softmax (it would be 0/0), nor has one whose max is +inf or NaN: every output is NaN, as in
+// the reference. Such a row is data, not a caller's mistake (attention scores that overflowed), so it never throws: the NaN
+// reaches the model's output, whose check names the stage that overflowed. (VectorExp maps a NaN lane to an unspecified
+// value, so the row is filled with NaN rather than left to the arithmetic.)
 // The exponential is VectorExp's float exp (within ~1 ulp; results below 2^-126 flush to 0, an absolute error < 1e-38).
 // A NaN in the row makes the max NaN and with it every output.
 
 /// <summary>Numerically stable softmax over one row: <c>y = exp(x - max x) / sum exp(x - max x)</c>.</summary>
 internal static unsafe partial class Softmax
 {
-    /// <summary>y = softmax(x); y may alias x. Entries equal to -inf get probability 0; an all -inf row is an error.
+    /// <summary>y = softmax(x); y may alias x. Entries equal to -inf get probability 0; a row whose max is not finite (all
+    /// -inf, or holding +inf or NaN) gives NaN everywhere.
     /// <paramref name="caps"/>: the path and FMA of this call (one row: no threads).</summary>
     public static void Apply(ReadOnlySpan<float> x, Span<float> y, in KernelCapabilities caps)
     {
@@ -26,7 +30,7 @@ internal static unsafe partial class Softmax
     internal static void Row(float* x, float* y, int n, in KernelCapabilities caps)
     {
         float max = Max(x, n, caps.Isa);
-        if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
+        if (!float.IsFinite(max)) { new Span<float>(y, n).Fill(float.NaN); return; }
         float inv = 1f / ExpAndSum(x, y, max, n, caps);
         int i = 0;
         if (caps.Isa == KernelIsa.Avx512)
@@ -44,7 +48,7 @@ internal static unsafe partial class Softmax
     internal static float ExpScaledInPlace(float* x, int n, float scale, in KernelCapabilities caps)
     {
         float max = Max(x, n, caps.Isa);
-        if (float.IsNegativeInfinity(max)) throw new ArgumentException("Softmax of a row that is entirely -infinity is undefined.", nameof(x));
+        if (!float.IsFinite(max)) { new Span<float>(x, n).Fill(float.NaN); return float.NaN; }   // no softmax: NaN through the division
         float shift = -max * scale;
         if (caps.Isa != KernelIsa.Avx512)
             return caps.UsesFma ? ExpScaled<FusedMultiplyAdd>(x, n, scale, shift) : ExpScaled<SeparateMultiplyAdd>(x, n, scale, shift);

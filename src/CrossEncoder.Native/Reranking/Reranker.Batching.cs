@@ -108,6 +108,8 @@ public sealed partial class Reranker
     /// <param name="outputs">[sequences.Count, OutputSize] destination.</param>
     /// <param name="cancellationToken">Checked between batches and layers.</param>
     /// <exception cref="ArgumentException">outputs is shorter than sequences.Count x OutputSize, or a sequence is longer than the model's limit.</exception>
+    /// <exception cref="ModelComputationException">The model computed a NaN or an infinity for a sequence (an activation
+    /// overflowed); the message names the sequence and the stage.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public void Forward(IReadOnlyList<EncodedPair> sequences, float[] outputs, CancellationToken cancellationToken = default)
     {
@@ -131,6 +133,8 @@ public sealed partial class Reranker
     /// declares an identity activation), cosine of query and document for a bi-encoder; the same numbers <see cref="Rerank"/> returns.
     /// </summary>
     /// <exception cref="ArgumentException">outputs does not hold one row per sequence.</exception>
+    /// <exception cref="ModelComputationException">A score is not finite (outputs holding NaN, or embeddings so large that
+    /// their cosine overflows): never returned as a score.</exception>
     public RerankResult[] Score(RerankInputs inputs, ReadOnlySpan<float> outputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
@@ -144,6 +148,7 @@ public sealed partial class Reranker
             for (int i = 0; i < results.Length; i++)
             {
                 float logit = outputs[i];
+                if (!float.IsFinite(logit)) throw new ModelComputationException(ModelTaps.Output, i, logit);
                 results[i] = new RerankResult(i, identity ? logit : Activations.Sigmoid(logit), logit, inputs.Sequences[i].Truncation);
             }
             return results;
@@ -152,6 +157,7 @@ public sealed partial class Reranker
         for (int i = 0; i < results.Length; i++)
         {
             float cosine = System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(queryVector, outputs.Slice((i + 1) * h, h));
+            if (!float.IsFinite(cosine)) throw new ModelComputationException("score", i + 1, cosine);   // |v|^2 overflowed
             var cut = inputs.Sequences[i + 1].Truncation;
             results[i] = new RerankResult(i, cosine, cosine, new TruncationInfo(0, cut.QueryTokensRemoved + cut.DocumentTokensRemoved));
         }

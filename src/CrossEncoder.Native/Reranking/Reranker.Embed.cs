@@ -19,6 +19,8 @@ public sealed partial class Reranker
     /// <exception cref="InvalidOperationException">The model is a cross-encoder (it scores pairs; it has no sentence embedding).</exception>
     /// <exception cref="ArgumentNullException">texts or one text is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">maxLength is below 2 or above the model's limit.</exception>
+    /// <exception cref="ModelComputationException">An embedding holds a NaN or an infinity (an activation overflowed); the
+    /// message names the stage.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public float[][] Embed(IReadOnlyList<string> texts, int? maxLength = null, CancellationToken cancellationToken = default)
     {

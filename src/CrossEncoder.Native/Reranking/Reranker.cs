@@ -108,6 +108,8 @@ public sealed partial class Reranker : IDisposable
     /// best first: <see cref="Encode"/>, <see cref="Forward"/> and <see cref="Score"/> in one call.</summary>
     /// <exception cref="ArgumentNullException">query or documents (or one document) is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">topK is not positive, or options.MaxLength is out of range.</exception>
+    /// <exception cref="ModelComputationException">The model computed a NaN or an infinity (an activation overflowed); the
+    /// message names the stage.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
     public IReadOnlyList<RerankResult> Rerank(string query, IReadOnlyList<string> documents, int? topK = null, RerankOptions? options = null,
         CancellationToken cancellationToken = default)
@@ -172,6 +174,10 @@ public sealed partial class Reranker : IDisposable
                     next++;
                 }
                 ReadOnlySpan<float> batchOutput = Model.Forward(workspace, tap: null, cancellationToken);   // [b, width]
+                // The final output row is where an overflow anywhere in the pass ends up (NaN and infinity propagate): one
+                // scan of b x width floats, and never a NaN or infinite score or embedding returned.
+                int bad = Finite.IndexOfNonFinite(batchOutput.Slice(0, (next - first) * width), Capabilities);
+                if (bad >= 0) throw NonFiniteOutput(inputs[order[first + bad / width]], order[first + bad / width], batchOutput[bad], cancellationToken);
                 for (int j = first; j < next; j++)
                     batchOutput.Slice((j - first) * width, width).CopyTo(outputs.Slice(order[j] * width, width));
             }
@@ -182,6 +188,25 @@ public sealed partial class Reranker : IDisposable
             // Keep one idle workspace per core at most: a burst of concurrent calls must not pin its peak memory forever.
             if (_workspaces.Count < Environment.ProcessorCount) _workspaces.Add(workspace);
         }
+    }
+
+    /// <summary>The error for an input whose output is not finite, naming the first stage that stopped being finite: found by
+    /// running that input alone once more with a tap (only on this error path, never on a good batch).</summary>
+    private ModelComputationException NonFiniteOutput(EncodedPair input, int index, float value, CancellationToken cancellationToken)
+    {
+        string? stage = null;
+        try
+        {
+            RunTapped(input, (name, values, _, _) =>
+            {
+                if (stage is null && Finite.IndexOfNonFinite(values, Capabilities) >= 0) stage = name;
+            }, cancellationToken);
+        }
+        catch (ArgumentOutOfRangeException)
+        {
+            // Too long to tap (the probabilities would pass the tap scratch's cap): report without the stage.
+        }
+        return new ModelComputationException(stage, index, value);
     }
 
     /// <summary>The fewest tokens worth caching: below this the prefix pass costs about what it saves.</summary>

@@ -161,7 +161,8 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
     /// <param name="name">The tensor name.</param>
     /// <returns>The tensor's elements in row-major order.</returns>
     /// <exception cref="KeyNotFoundException">No tensor is called <paramref name="name"/>; the message names the tensor and the file.</exception>
-    /// <exception cref="NotSupportedException">The tensor's dtype is not F32, F16, BF16 or F64, or it has more than <see cref="Array.MaxLength"/> elements.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16, BF16 or F64.</exception>
+    /// <exception cref="NotSupportedException">The tensor has more than <see cref="Array.MaxLength"/> elements.</exception>
     /// <exception cref="ObjectDisposedException">The file has been disposed.</exception>
     public float[] ReadFloat32(string name)
     {
@@ -180,7 +181,7 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
     /// <param name="name">The tensor name.</param>
     /// <param name="destination">Receives the elements in row-major order; its length must equal the element count.</param>
     /// <exception cref="KeyNotFoundException">No tensor is called <paramref name="name"/>; the message names the tensor and the file.</exception>
-    /// <exception cref="NotSupportedException">The tensor's dtype is not F32, F16, BF16 or F64.</exception>
+    /// <exception cref="SafeTensorsFormatException">The tensor's dtype is not F32, F16, BF16 or F64.</exception>
     /// <exception cref="ArgumentException"><paramref name="destination"/> has the wrong length.</exception>
     /// <exception cref="ObjectDisposedException">The file has been disposed.</exception>
     public void ReadFloat32(string name, Span<float> destination)
@@ -234,8 +235,10 @@ internal sealed unsafe class SafeTensorsFile : IDisposable
     {
         if (info.DType is not (SafeTensorDType.F32 or SafeTensorDType.F16 or SafeTensorDType.BF16 or SafeTensorDType.F64))
         {
-            throw new NotSupportedException(
-                $"Tensor '{info.Name}' in '{FilePath}' has dtype {info.DType.ToHeaderString()}; ReadFloat32 converts only F32, F16, BF16 and F64.");
+            // A valid file may hold integer tensors (position ids, masks); read as a weight, one is a format error of the model
+            // file, named, never a NotSupportedException that escapes the callers' typed-error handling.
+            throw new SafeTensorsFormatException(FilePath, info.Name,
+                $"dtype {info.DType.ToHeaderString()} is not a floating-point type; a weight must be F32, F16, BF16 or F64 (or I8 with its scales, as quantize writes).");
         }
     }
 

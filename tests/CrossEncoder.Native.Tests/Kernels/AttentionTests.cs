@@ -173,8 +173,26 @@ public class AttentionTests
         Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[1], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
         Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[15], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
         Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, new float[2], new float[16], 2, 2, 4, 1f, scratch.AsSpan(1), KernelCapabilities.Default));
-        // Every key masked: the softmax is undefined.
-        Assert.Throws<ArgumentException>(() => Attention.MultiHead(x, x, x, 8, [float.NegativeInfinity, float.NegativeInfinity], new float[16], 2, 2, 4, 1f, scratch, KernelCapabilities.Default));
         Attention.MultiHead([], [], [], 8, [], [], 0, 2, 4, 1f, [], KernelCapabilities.Default); // no tokens: nothing to do
+    }
+
+    [Fact]
+    public void ScoresWithoutASoftmaxGiveNaNOutputsNeverAThrow()
+    {
+        // Every key masked, or q k overflowing to +-inf (weights of 3e38): no softmax exists; the rows are NaN on every path
+        // (the model's output check names the stage), never an ArgumentException from data a model file can produce.
+        foreach (var isa in KernelIsas.All)
+        {
+            var caps = KernelTestData.Caps(isa);
+            int t = 40, h = 2, d = 8;
+            var q = KernelTestData.Uniform(t * h * d, seed: 3);
+            var scratch = new float[Attention.ScratchLength(t, h)];
+            var output = new float[t * h * d];
+            Attention.MultiHead(q, q, q, h * d, Enumerable.Repeat(float.NegativeInfinity, t).ToArray(), output, t, h, d, 1f, scratch, caps);
+            Assert.All(output, v => Assert.True(float.IsNaN(v)));
+            var huge = q.Select(v => v * 3e38f).ToArray();
+            Attention.MultiHead(huge, huge, q, h * d, new float[t], output, t, h, d, 1f, scratch, caps);
+            Assert.All(output, v => Assert.True(float.IsNaN(v)));   // every score is +-inf or NaN: no row has a softmax
+        }
     }
 }

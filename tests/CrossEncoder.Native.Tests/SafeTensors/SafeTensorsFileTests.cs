@@ -132,10 +132,11 @@ public sealed class SafeTensorsFileTests : IDisposable
     }
 
     [Fact]
-    public void ReadFloat32_NonFloatDType_ThrowsNotSupported_NamingTensorAndDType()
+    public void ReadFloat32_NonFloatDType_IsAFormatError_NamingTensorAndDType()
     {
         using var file = SafeTensorsFile.Open(_files.WriteRaw("""{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}""", 8));
-        var e = Assert.Throws<NotSupportedException>(() => file.ReadFloat32("ids"));
+        var e = Assert.Throws<SafeTensorsFormatException>(() => file.ReadFloat32("ids"));
+        Assert.Equal("ids", e.TensorName);
         Assert.Contains("'ids'", e.Message);
         Assert.Contains("I64", e.Message);
         Assert.Equal(8, file.GetBytes("ids").Length);   // raw access still works

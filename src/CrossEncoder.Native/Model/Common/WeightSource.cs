@@ -53,7 +53,33 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
             var (q, scale) = ReadInt8(actual, shape);
             return ModelQuantization.Dequantize(q, scale, (int)shape[0], (int)shape[1]);
         }
-        return file.ReadFloat32(actual);
+        var values = file.ReadFloat32(actual);
+        RequireFinite(actual, values, shape);
+        return values;
+    }
+
+    /// <summary>Refuses a weight holding a NaN or an infinity, naming the tensor and the element: every weight the forward
+    /// reads passes here (F32, F16, BF16, F64 and an int8 tensor's scales), so a corrupt checkpoint never loads to return NaN
+    /// or infinite scores, and int8 never rounds such a value into finite, wrong ones.</summary>
+    private void RequireFinite(string actual, ReadOnlySpan<float> values, long[] shape)
+    {
+        int at = Finite.IndexOfNonFinite(values, Capabilities);
+        if (at < 0) return;
+        throw new ModelFormatException(file.FilePathOf(actual),
+            $"tensor '{actual}' holds {values[at]} at {FormatIndex(at, shape)}: every weight must be a finite number (the file is corrupt, or was saved from a diverged run).");
+    }
+
+    /// <summary>The element <paramref name="flat"/> of a row-major tensor as [i, j, ...] (a scalar: []).</summary>
+    private static string FormatIndex(long flat, IReadOnlyList<long> shape)
+    {
+        var index = new long[shape.Count];
+        for (int d = shape.Count - 1; d >= 0; d--)
+        {
+            if (shape[d] == 0) break;
+            index[d] = flat % shape[d];
+            flat /= shape[d];
+        }
+        return FormatShape(index);
     }
 
     /// <summary>A gathered table [rows, columns] (a word-embedding table), quantizable as 8-bit rows: in int8 it is rounded
@@ -65,7 +91,6 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         if (actual is not null) _quantizable.Add(new QuantizableTensor(actual, IsTable: true));
         var values = Take(name, shape, underModelPrefix);
         if (Precision != Precision.Int8 || values.Length == 0 || shape.Length != 2 || file.Tensors[actual!].DType == SafeTensorDType.I8) return values;
-        ModelQuantization.RequireFinite(file.FilePathOf(actual!), actual!, values, (int)shape[1]);
         return ModelQuantization.RoundTable(values, (int)shape[0], (int)shape[1]);
     }
 
@@ -80,8 +105,7 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
             return ReadInt8(actual, shape);
         }
         var w = Take(name, shape, underModelPrefix);
-        if (w.Length == 0) return ([], []);
-        ModelQuantization.RequireFinite(file.FilePathOf(actual!), actual!, w, (int)shape[1]);
+        if (w.Length == 0) return ([], []);   // Take refused a non-finite value: nothing to round
         var q = new sbyte[w.Length];
         var s = new float[shape[0]];
         Quantize.Weights(w, q, s, (int)shape[0], (int)shape[1]);
@@ -104,7 +128,9 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         _taken.Add(scaleName);
         var q = new sbyte[shape[0] * shape[1]];
         System.Runtime.InteropServices.MemoryMarshal.Cast<byte, sbyte>(file.GetBytes(actual)).CopyTo(q);
-        return (q, file.ReadFloat32(scaleName));
+        var scale = file.ReadFloat32(scaleName);
+        RequireFinite(scaleName, scale, [shape[0]]);
+        return (q, scale);
     }
 
     /// <summary>Marks every tensor under <paramref name="module"/> (with any accepted prefix) as deliberately unused, e.g. the
