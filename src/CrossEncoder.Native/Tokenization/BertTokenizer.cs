@@ -192,14 +192,22 @@ public sealed partial class BertTokenizer : ITextPairTokenizer
         try
         {
             Encode(text, ref ids);
-            int keep = Math.Min(ids.Count, maxLength - SpecialTokensInSingle);
-            var inputIds = new int[keep + SpecialTokensInSingle];
-            inputIds[0] = _clsId;
-            ids.Span[..keep].CopyTo(inputIds.AsSpan(1));
-            inputIds[^1] = _sepId;
-            return new EncodedPair(inputIds, new int[inputIds.Length], ToTokens(inputIds), new TruncationInfo(ids.Count - keep, 0));
+            return EncodeSingle(ids.Span, maxLength);
         }
         finally { ids.Dispose(); }
+    }
+
+    /// <summary>Encodes <c>[CLS] ids [SEP]</c> from ids produced by <see cref="EncodeToIds"/>, truncated to <paramref name="maxLength"/> tokens.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is less than 2.</exception>
+    public EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength)
+    {
+        ValidateMaxLength(maxLength, SpecialTokensInSingle);
+        int keep = Math.Min(ids.Length, maxLength - SpecialTokensInSingle);
+        var inputIds = new int[keep + SpecialTokensInSingle];
+        inputIds[0] = _clsId;
+        ids[..keep].CopyTo(inputIds.AsSpan(1));
+        inputIds[^1] = _sepId;
+        return new EncodedPair(inputIds, new int[inputIds.Length], ToTokens(inputIds), new TruncationInfo(ids.Length - keep, 0));
     }
 
     /// <inheritdoc/>

@@ -34,6 +34,9 @@ public interface ITextPairTokenizer
     /// <summary>One text with the model's special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
     EncodedPair EncodeSingle(string text, int maxLength);
 
+    /// <summary>The same from ids already produced by <see cref="EncodeToIds"/> (a bi-encoder's document chunks).</summary>
+    EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength);
+
     /// <summary>The token string of an id.</summary>
     string IdToToken(int id);
 

@@ -230,10 +230,16 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     public EncodedPair EncodeSingle(string text, int maxLength)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ValidateMaxLength(maxLength, isPair: false);
+        return EncodeSingle(EncodeToIds(text), maxLength);
+    }
+
+    /// <inheritdoc/>
+    public EncodedPair EncodeSingle(ReadOnlySpan<int> all, int maxLength)
+    {
         int added = ValidateMaxLength(maxLength, isPair: false);
-        int[] all = EncodeToIds(text);
         int keep = Math.Min(all.Length, maxLength - added);
-        var (ids, types) = _postProcessor.Apply(all.AsSpan(0, keep), [], isPair: false);
+        var (ids, types) = _postProcessor.Apply(all[..keep], [], isPair: false);
         return new EncodedPair(ids, types, ToTokens(ids), new TruncationInfo(all.Length - keep, 0));
     }
 
