@@ -37,7 +37,7 @@ public sealed class ChunkingTests(MiniLmFixture minilm)
 
     /// <summary>Query 1 of Cranfield, its shorter relevant abstract (doc 31) as the answer, and two paragraphs of MEDLINE and
     /// CISI text before it, each between 60 % and 100 % of the window, so the answer starts past token 512 and is a chunk of its own.</summary>
-    private (string Query, string Document, int AnswerStart, string[] Competitors) LongDocument(Reranker reranker, int window)
+    internal static (string Query, string Document, int AnswerStart, string[] Competitors) LongDocument(Reranker reranker, int window)
     {
         var rows = Sample.Where(s => s.Collection == "cranfield" && s.QueryId == 1).ToList();
         string query = rows[0].Query;
