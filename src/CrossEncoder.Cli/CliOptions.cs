@@ -93,15 +93,7 @@ internal static class CliOptions
         /// <summary>max | mean | first | topk:K.</summary>
         public static (Native.Reranking.ChunkAggregation Aggregation, int TopK) ParseAggregate(string text)
         {
-            switch (text)
-            {
-                case "max": return (Native.Reranking.ChunkAggregation.Max, 3);
-                case "mean": return (Native.Reranking.ChunkAggregation.Mean, 3);
-                case "first": return (Native.Reranking.ChunkAggregation.First, 3);
-            }
-            if (text.StartsWith("topk:", StringComparison.Ordinal)
-                && int.TryParse(text.AsSpan(5), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) && k is >= 1 and <= 4096)
-                return (Native.Reranking.ChunkAggregation.TopKMean, k);
+            if (Native.Reranking.ChunkAggregationText.TryParse(text, out var aggregation, out int topK)) return (aggregation, topK);
             throw new UsageException($"--aggregate must be max, mean, first or topk:K (K from 1 to 4096), got '{text}'.");
         }
     }
