@@ -39,17 +39,22 @@ internal static class LongDocument
         throw new InvalidOperationException($"the fixture has too little {collection} text for {lo}-{hi} tokens");
     }
 
-    /// <summary>The case for a model whose chunk window (document tokens per chunk) is <paramref name="window"/>.</summary>
-    public static Case Build(ITextPairTokenizer tokenizer, int window)
+    /// <summary>The case for a model whose chunk window (document tokens per chunk) is <paramref name="window"/>. The paragraphs
+    /// are joined by a blank line (a paragraph break, where the chunker prefers to cut), or with <paramref name="oneLine"/> by
+    /// a space (the demo page takes one passage per line): then each paragraph nearly fills a window, so that no chunk can
+    /// reach past it to the next sentence end, and the answer still starts a chunk.</summary>
+    public static Case Build(ITextPairTokenizer tokenizer, int window, bool oneLine = false)
     {
         var rows = Rows();
         var cranfield = rows.Where(r => r.Collection == "cranfield" && r.QueryId == 1).ToList();
         string answer = cranfield.Single(r => r.DocId == 31).Text.Trim();
         int answerTokens = tokenizer.EncodeToIds(answer).Length;
-        string first = Paragraph(rows, tokenizer, "medline", window * 6 / 10, window);
-        string second = Paragraph(rows, tokenizer, "cisi", Math.Max(window * 6 / 10, window - answerTokens + 8), window);
-        string document = first + "\n\n" + second + "\n\n" + answer;
-        Assert.True(tokenizer.EncodeToIds(first + "\n\n" + second).Length > 512, "the answer must start past token 512");
+        string separator = oneLine ? " " : "\n\n";
+        int lo = oneLine ? window - 6 : window * 6 / 10;
+        string first = Paragraph(rows, tokenizer, "medline", lo, window);
+        string second = Paragraph(rows, tokenizer, "cisi", Math.Max(lo, window - answerTokens + 8), window);
+        string document = first + separator + second + separator + answer;
+        Assert.True(tokenizer.EncodeToIds(first + separator + second).Length > 512, "the answer must start past token 512");
         return new Case(cranfield[0].Query, document, document.Length - answer.Length, [.. cranfield.Where(r => !r.Relevant).Select(r => r.Text)]);
     }
 }
