@@ -64,6 +64,47 @@ internal static class CliOptions
         return option;
     }
 
+    /// <summary><c>--long truncate|chunk</c> with <c>--window</c>, <c>--overlap</c>, <c>--aggregate</c>: how documents longer than
+    /// the maximum length are scored (rerank, eval).</summary>
+    public sealed record LongDocumentOptions(Option<string> Mode, Option<int?> Window, Option<int?> Overlap, Option<string?> Aggregate)
+    {
+        /// <summary>The four options, to add to a command.</summary>
+        public IEnumerable<Option> All => [Mode, Window, Overlap, Aggregate];
+
+        /// <summary>The options' values applied to <paramref name="options"/>; one usage error for any bad combination.</summary>
+        public Native.Reranking.RerankOptions Apply(System.CommandLine.ParseResult parse, Native.Reranking.RerankOptions options)
+        {
+            bool chunk = parse.GetValue(Mode) == "chunk";
+            int? window = parse.GetValue(Window), overlap = parse.GetValue(Overlap);
+            string? aggregate = parse.GetValue(Aggregate);
+            if (!chunk && (window is not null || overlap is not null || aggregate is not null))
+                throw new UsageException($"{(window is not null ? "--window" : overlap is not null ? "--overlap" : "--aggregate")} needs --long chunk.");
+            if (!chunk) return options;
+            if (window is { } w && overlap is { } o && o >= w)
+                throw new UsageException($"--overlap {o} must be smaller than --window {w}.");
+            var (aggregation, topK) = ParseAggregate(aggregate ?? "max");
+            return options with
+            {
+                LongDocuments = Native.Reranking.LongDocumentMode.Chunk, ChunkWindow = window, ChunkOverlap = overlap ?? 0,
+                ChunkAggregation = aggregation, ChunkTopK = topK,
+            };
+        }
+
+        /// <summary>max | mean | first | topk:K.</summary>
+        public static (Native.Reranking.ChunkAggregation Aggregation, int TopK) ParseAggregate(string text)
+        {
+            if (Native.Reranking.ChunkAggregationText.TryParse(text, out var aggregation, out int topK)) return (aggregation, topK);
+            throw new UsageException($"--aggregate must be max, mean, first or topk:K (K from 1 to 4096), got '{text}'.");
+        }
+    }
+
+    /// <summary>The long-document options (see <see cref="LongDocumentOptions"/>).</summary>
+    public static LongDocumentOptions LongDocuments() => new(
+        Choice("--long", "documents longer than the maximum length: truncate (score the beginning) or chunk (score every chunk, keep the best per --aggregate, print its span)", "truncate", "chunk"),
+        Int("--window", "with --long chunk: document tokens per chunk; default: what fits beside the query", 1, 1 << 20),
+        Int("--overlap", "with --long chunk: tokens a chunk repeats from the previous one; default 0", 0, 1 << 20),
+        Text("--aggregate", "max|mean|first|topk:K", "with --long chunk: a document's score from its chunks' (default max)"));
+
     /// <summary><c>--precision fp32|int8|auto</c> of the commands that load a model to run it.</summary>
     public static Option<string> Precision() => Choice("--precision",
         "arithmetic of the linear layers: fp32; int8 (quantized at load, or read from a folder written by quantize); auto (int8 when a quick check against fp32 on built-in real text passes, else fp32, saying why)",

@@ -102,6 +102,13 @@ internal static class Json
         return n > 0 ? n : throw ApiError.Validation($"`{name}` must be positive, got {n}");
     }
 
+    public static int? OptionalNonNegativeInt(JsonElement body, string name)
+    {
+        if (!body.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null) return null;
+        if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int n)) throw ApiError.Validation($"`{name}` must be an integer");
+        return n >= 0 ? n : throw ApiError.Validation($"`{name}` must be 0 or more, got {n}");
+    }
+
     /// <summary>An array of strings; with <paramref name="allowTextObjects"/> an item may also be <c>{"text": "..."}</c> (Jina, Cohere v1).</summary>
     public static List<string> StringArray(JsonElement body, string name, bool allowTextObjects = false)
     {

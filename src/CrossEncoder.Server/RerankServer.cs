@@ -5,6 +5,7 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using CrossEncoder.Native.Model;
+using CrossEncoder.Native.Reranking;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -217,7 +218,10 @@ public static class RerankServer
             primary.Reranker.Kind == ModelKind.CrossEncoder ? "reranker" : "embedding", primary.Reranker.Description.Precision == Precision.Int8 ? "int8" : "float32", primary.Reranker.ModelMaxLength,
             options.MaxBatchTokens, options.MaxClientBatchSize, options.MaxConcurrentRequests, options.MaxRequestBodyBytes, options.ForwardPassesInFlight,
             AutoTruncate, compare?.Name, compare?.KindName, Version, primary.Reranker.Description.ScoreTransform.ToString().ToLowerInvariant(),
-            primary.Reranker.Description.ScoringRule, primary.Reranker.Description.Prompt));
+            primary.Reranker.Description.ScoringRule, primary.Reranker.Description.Prompt,
+            options.LongDocumentDefaults.LongDocuments == LongDocumentMode.Chunk ? "chunk" : "truncate",
+            options.LongDocumentDefaults.LongDocuments == LongDocumentMode.Chunk
+                ? ChunkAggregationText.Format(options.LongDocumentDefaults.ChunkAggregation, options.LongDocumentDefaults.ChunkTopK) : null));
 
         // TEI: https://huggingface.github.io/text-embeddings-inference/ (router/src/http/server.rs `rerank`, types.rs RerankRequest/Rank).
         public async Task<IResult> TeiRerankAsync(HttpContext context, RerankService service)
@@ -233,9 +237,10 @@ public static class RerankServer
                     ? ApiError.Validation("`truncation_direction` left is not supported by this server; use right")
                     : ApiError.Validation($"`truncation_direction` must be left or right, got '{direction}'");
             CheckBatch(query, texts.Count, "texts");
-            var outcome = await service.RerankAsync(query, texts, truncate, null, Json.OptionalString(body, "instruction"), context.RequestAborted);
+            var outcome = await service.RerankAsync(query, texts, truncate, null, Json.OptionalString(body, "instruction"), LongDocuments(body), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
-            var ranks = Sorted(outcome.Results, null).Select(r => new TeiRank(r.Index, raw ? r.Logit : r.Score, returnText ? texts[r.Index] : null)).ToArray();
+            var ranks = Sorted(outcome.Results, null)
+                .Select(r => new TeiRank(r.Index, raw ? r.Logit : r.Score, returnText ? texts[r.Index] : null, ChunksOf(r), ChunkOf(r, texts))).ToArray();
             return Results.Json(ranks);
         }
 
@@ -248,9 +253,9 @@ public static class RerankServer
             var documents = Json.StringArray(body, "documents");
             int? topN = Json.OptionalPositiveInt(body, "top_n"), maxTokens = Json.OptionalPositiveInt(body, "max_tokens_per_doc");
             CheckBatch(query, documents.Count, "documents");
-            var outcome = await primary.RerankAsync(query, documents, truncate: true, maxTokens, Json.OptionalString(body, "instruction"), context.RequestAborted);
+            var outcome = await primary.RerankAsync(query, documents, truncate: true, maxTokens, Json.OptionalString(body, "instruction"), LongDocuments(body), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
-            var results = Sorted(outcome.Results, topN).Select(r => new CohereResult(r.Index, r.Score)).ToArray();
+            var results = Sorted(outcome.Results, topN).Select(r => new CohereResult(r.Index, r.Score, null, ChunksOf(r), ChunkOf(r, documents))).ToArray();
             return Results.Json(new CohereV2RerankResponse(Guid.NewGuid().ToString(), results, Meta("2", documents.Count)));
         }
 
@@ -264,10 +269,10 @@ public static class RerankServer
             int? topN = Json.OptionalPositiveInt(body, "top_n");
             bool returnDocuments = Json.OptionalBool(body, "return_documents") ?? true;
             CheckBatch(query, documents.Count, "documents");
-            var outcome = await primary.RerankAsync(query, documents, truncate: true, null, Json.OptionalString(body, "instruction"), context.RequestAborted);
+            var outcome = await primary.RerankAsync(query, documents, truncate: true, null, Json.OptionalString(body, "instruction"), LongDocuments(body), context.RequestAborted);
             WriteTimingHeaders(context, outcome);
             var results = Sorted(outcome.Results, topN)
-                .Select(r => new CohereResult(r.Index, r.Score, returnDocuments ? new DocumentText(documents[r.Index]) : null)).ToArray();
+                .Select(r => new CohereResult(r.Index, r.Score, returnDocuments ? new DocumentText(documents[r.Index]) : null, ChunksOf(r), ChunkOf(r, documents))).ToArray();
             return Results.Json(new JinaRerankResponse(Guid.NewGuid().ToString(), model, new JinaUsage(outcome.Tokens), results, Meta("1", documents.Count)));
         }
 
@@ -313,6 +318,43 @@ public static class RerankServer
                 explanation.SequencesScored, explanation.TokensScored));
         }
 
+        /// <summary>The request's long-document fields over the server's defaults (<see cref="ServerOptions.LongDocumentDefaults"/>):
+        /// <c>long_documents</c> truncate | chunk, <c>chunk_window</c>, <c>chunk_overlap</c>, <c>chunk_aggregation</c>.</summary>
+        private RerankOptions LongDocuments(JsonElement body)
+        {
+            var defaults = options.LongDocumentDefaults;
+            string? mode = Json.OptionalString(body, "long_documents");
+            bool chunk = mode switch
+            {
+                null => defaults.LongDocuments == LongDocumentMode.Chunk,
+                "truncate" => false,
+                "chunk" => true,
+                _ => throw ApiError.Validation($"`long_documents` must be truncate or chunk, got '{mode}'"),
+            };
+            int? window = Json.OptionalPositiveInt(body, "chunk_window"), overlap = Json.OptionalNonNegativeInt(body, "chunk_overlap");
+            string? aggregate = Json.OptionalString(body, "chunk_aggregation");
+            if (!chunk)
+            {
+                string? stray = window is not null ? "chunk_window" : overlap is not null ? "chunk_overlap" : aggregate is not null ? "chunk_aggregation" : null;
+                if (stray is not null) throw ApiError.Validation($"`{stray}` needs \"long_documents\": \"chunk\"");
+                return defaults with { LongDocuments = LongDocumentMode.Truncate };
+            }
+            if (window is { } w && overlap is { } o && o >= w) throw ApiError.Validation($"`chunk_overlap` {o} must be smaller than `chunk_window` {w}");
+            var (aggregation, topK) = (defaults.ChunkAggregation, defaults.ChunkTopK);
+            if (aggregate is not null && !ChunkAggregationText.TryParse(aggregate, out aggregation, out topK))
+                throw ApiError.Validation($"`chunk_aggregation` must be max, mean, first or topk:K (K from 1 to {ChunkAggregationText.MaxTopK}), got '{aggregate}'");
+            return defaults with
+            {
+                LongDocuments = LongDocumentMode.Chunk, ChunkWindow = window ?? defaults.ChunkWindow, ChunkOverlap = overlap ?? defaults.ChunkOverlap,
+                ChunkAggregation = aggregation, ChunkTopK = topK,
+            };
+        }
+
+        private static int? ChunksOf(RerankResult result) => result.Chunk is null ? null : result.ChunkCount;
+
+        private static ChunkInfo? ChunkOf(RerankResult result, IReadOnlyList<string> documents) => result.Chunk is { } c
+            ? new ChunkInfo(c.Ordinal, c.Start, c.End, c.Score, c.Logit, documents[result.Index][c.Start..c.End]) : null;
+
         private void CheckBatch(string query, int count, string field)
         {
             if (query.Length == 0) throw ApiError.Validation("`query` cannot be empty");
@@ -321,7 +363,7 @@ public static class RerankServer
                 throw new ApiError(413, "validation", $"batch size {count} > maximum allowed batch size {options.MaxClientBatchSize}");
         }
 
-        private static IEnumerable<CrossEncoder.Native.Reranking.RerankResult> Sorted(CrossEncoder.Native.Reranking.RerankResult[] results, int? topN)
+        private static IEnumerable<RerankResult> Sorted(RerankResult[] results, int? topN)
         {
             var sorted = results.OrderByDescending(r => r.Score).ThenBy(r => r.Index);
             return topN is { } n ? sorted.Take(n) : sorted;

@@ -50,17 +50,29 @@ internal sealed class RerankService : IAsyncDisposable
 
     /// <summary>Scores documents against the query. <paramref name="truncate"/> false refuses (422) an input past the limit,
     /// as TEI does; <paramref name="maxDocumentTokens"/> (Cohere's max_tokens_per_doc) caps the pair length;
-    /// <paramref name="instruction"/> is a decoder reranker's task instruction (null: the server's default).</summary>
+    /// <paramref name="instruction"/> is a decoder reranker's task instruction (null: the server's default);
+    /// <paramref name="longDocuments"/> says whether long documents are truncated or chunked (its <c>LongDocuments</c> and
+    /// <c>Chunk*</c> settings are read). A chunked document is never refused for its length: only the chunks past
+    /// <see cref="RerankOptions.MaxChunksPerDocument"/> are, like truncation.</summary>
     public async Task<RerankOutcome> RerankAsync(string query, IReadOnlyList<string> documents, bool truncate, int? maxDocumentTokens, string? instruction,
-        CancellationToken cancellationToken)
+        RerankOptions longDocuments, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         instruction ??= _defaultInstruction;
         int? maxLength = null;
         if (maxDocumentTokens is { } perDocument)
             maxLength = (int)Math.Clamp(Reranker.TokensBesideDocument(query, instruction) + (long)perDocument, 3, Reranker.ModelMaxLength);
-        var options = new RerankOptions { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst, Instruction = instruction };
-        var inputs = Reranker.Encode(query, documents, options, cancellationToken);
+        var options = longDocuments with { MaxLength = maxLength, Truncation = TruncationStrategy.LongestFirst, Instruction = instruction };
+        RerankInputs inputs;
+        try
+        {
+            inputs = Reranker.Encode(query, documents, options, cancellationToken);
+        }
+        catch (ArgumentOutOfRangeException ex) when (options.LongDocuments == LongDocumentMode.Chunk)
+        {
+            // The settings that depend on the query (an overlap as long as the window that fits beside it) are known only here.
+            throw ApiError.Validation("chunking: " + ex.Message.Split('\n')[0].Split(" (Parameter")[0]);
+        }
         var tokenization = Stopwatch.GetElapsedTime(started);
         int truncated = inputs.Sequences.Count(s => s.Truncation.Truncated);
         if (truncated > 0 && !truncate)
@@ -69,6 +81,8 @@ internal sealed class RerankService : IAsyncDisposable
 
         var scheduled = await _scheduler.ScheduleAsync(inputs, cancellationToken);
         var results = Reranker.Score(inputs, scheduled.Outputs);
+        if (options.LongDocuments == LongDocumentMode.Chunk && !truncate && results.Count(r => r.Truncation.Truncated) is > 0 and int cut)
+            throw ApiError.Validation($"{cut} document(s) longer than {options.MaxChunksPerDocument} chunks; send \"truncate\": true to score their first {options.MaxChunksPerDocument} chunks");
         int characters = query.Length * Math.Max(1, documents.Count) + documents.Sum(d => d.Length);
         return new RerankOutcome(results, inputs.TokenCount, characters, tokenization, scheduled.QueueTime, scheduled.InferenceTime, started);
     }

@@ -31,6 +31,12 @@ public sealed record ServerOptions
     /// <summary>The instruction a decoder reranker uses when a request sends no <c>instruction</c> field (null: the model's default).</summary>
     public string? Instruction { get; init; }
 
+    /// <summary>How documents longer than what fits beside the query are scored when a request does not say (its
+    /// <c>long_documents</c>, <c>chunk_window</c>, <c>chunk_overlap</c>, <c>chunk_aggregation</c> fields): only
+    /// <see cref="Native.Reranking.RerankOptions.LongDocuments"/> and the <c>Chunk*</c> settings are read. Default: truncate,
+    /// as TEI does; <c>serve --long chunk</c> sets chunking.</summary>
+    public Native.Reranking.RerankOptions LongDocumentDefaults { get; init; } = new();
+
     /// <summary>Receives the models' load notes (<see cref="Native.Reranking.RerankerOptions.Log"/>); null to stay silent.</summary>
     public Action<string>? Log { get; init; }
 

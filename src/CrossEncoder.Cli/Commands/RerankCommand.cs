@@ -20,19 +20,22 @@ internal static class RerankCommand
         var precision = CliOptions.Precision();
         var instruction = CliOptions.Instruction();
         var prompt = CliOptions.Prompt();
+        var longDocuments = CliOptions.LongDocuments();
         var documents = new Argument<string[]>("documents") { Description = "documents to rank, after those from --docs (use -- before documents that start with '-')", Arity = ArgumentArity.ZeroOrMore };
         var command = new Command("rerank", "Rank documents against a query, best first (the main job).") { query, docs, model, token, top, maxLength, json, precision, instruction, prompt, documents };
+        foreach (var option in longDocuments.All) command.Options.Add(option);
         CliHelp.SetExamples(command,
             "crossencoder rerank --query \"how do wings produce lift\" \"Lift is an upward force.\" \"Bananas are yellow.\"",
             "crossencoder rerank --query \"what is lift\" --docs passages.txt --top 5 --model weights/ms-marco-MiniLM-L-6-v2",
-            "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json");
-        command.SetAction(parse => Run(context, parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
+            "grep -h lift notes/*.txt | crossencoder rerank --query \"what is lift\" --docs - --json",
+            "crossencoder rerank --query \"what is lift\" --docs long-reports.txt --long chunk --overlap 32 --aggregate topk:2");
+        command.SetAction(parse => Run(context, longDocuments.Apply(parse, new RerankOptions()), parse.GetValue(query)!, parse.GetValue(docs), parse.GetValue(documents) ?? [], parse.GetValue(model), parse.GetValue(token),
             parse.GetValue(top), parse.GetValue(maxLength), parse.GetValue(json), CliOptions.ParsePrecision(parse.GetValue(precision)!),
             parse.GetValue(instruction), parse.GetValue(prompt)));
         return command;
     }
 
-    private static int Run(CliContext context, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json,
+    private static int Run(CliContext context, RerankOptions longDocuments, string query, string? docs, string[] arguments, string? model, string? token, int? top, int? maxLength, bool json,
         Precision precision, string? instruction, string? prompt)
     {
         var documents = new List<string>();
@@ -43,7 +46,7 @@ internal static class RerankCommand
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Prompt = prompt, Log = line => context.Error.WriteLine($"note: {line}") });
         if (maxLength > reranker.ModelMaxLength) throw new UsageException($"--max-length {maxLength} exceeds the model's limit of {reranker.ModelMaxLength} tokens.");
-        var results = reranker.Rerank(query, documents, top, new RerankOptions { MaxLength = maxLength, Instruction = instruction }, context.CancellationToken);
+        var results = reranker.Rerank(query, documents, top, longDocuments with { MaxLength = maxLength, Instruction = instruction }, context.CancellationToken);
 
         if (json) WriteJson(context.Out, model ?? modelDirectory, reranker.Kind, reranker.Description, query, documents, results);
         else WriteTable(context.Out, reranker.Kind, documents, results);
@@ -73,6 +76,12 @@ internal static class RerankCommand
         {
             var hit = results[r];
             string flag = hit.Truncation.Truncated ? " [truncated]" : "";
+            if (hit.Chunk is { } chunk && hit.ChunkCount > 1)
+            {
+                // Chunk mode: the winning chunk's span and text instead of the document's beginning.
+                stdout.WriteLine($"{r + 1,4}  {hit.Score,7:F4}  {hit.Index,5}  chunk {chunk.Ordinal + 1}/{hit.ChunkCount} [{chunk.Start}..{chunk.End})  {Preview(documents[hit.Index][chunk.Start..chunk.End], 60)}{flag}");
+                continue;
+            }
             stdout.WriteLine($"{r + 1,4}  {hit.Score,7:F4}  {hit.Index,5}  {Preview(documents[hit.Index], 80)}{flag}");
         }
     }
@@ -100,6 +109,18 @@ internal static class RerankCommand
                 json.WriteBoolean("truncated", hit.Truncation.Truncated);
                 json.WriteNumber("query_tokens_removed", hit.Truncation.QueryTokensRemoved);
                 json.WriteNumber("document_tokens_removed", hit.Truncation.DocumentTokensRemoved);
+                if (hit.Chunk is { } chunk)   // --long chunk: the winning chunk (character span in the document)
+                {
+                    json.WriteNumber("chunks", hit.ChunkCount);
+                    json.WriteStartObject("chunk");
+                    json.WriteNumber("ordinal", chunk.Ordinal);
+                    json.WriteNumber("start", chunk.Start);
+                    json.WriteNumber("end", chunk.End);
+                    json.WriteNumber("score", chunk.Score);
+                    json.WriteNumber("logit", chunk.Logit);
+                    json.WriteString("text", documents[hit.Index][chunk.Start..chunk.End]);
+                    json.WriteEndObject();
+                }
                 json.WriteString("document", documents[hit.Index]);
                 json.WriteEndObject();
             }

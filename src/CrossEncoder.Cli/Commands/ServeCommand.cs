@@ -22,20 +22,25 @@ internal static class ServeCommand
         var precision = CliOptions.Precision();
         var instruction = CliOptions.Instruction();
         var prompt = CliOptions.Prompt();
+        var longDocuments = CliOptions.LongDocuments();
         var command = new Command("serve", "Serve /rerank (TEI), /v2/rerank (Cohere), /v1/rerank (Jina), /embed, /info, /metrics and the demo page at /.")
             { model, compare, token, host, port, apiKey, maxBatchTokens, maxClientBatch, maxConcurrent, precision, instruction, prompt };
+        foreach (var option in longDocuments.All) command.Options.Add(option);   // the defaults of requests that send no long_documents
         CliHelp.SetExamples(command,
             "crossencoder serve",
             "crossencoder serve --model cross-encoder/ms-marco-MiniLM-L-6-v2 --compare-model weights/all-MiniLM-L6-v2 --port 8080",
-            "crossencoder serve --host 0.0.0.0 --api-key secret --max-batch-tokens 16384");
+            "crossencoder serve --host 0.0.0.0 --api-key secret --max-batch-tokens 16384",
+            "crossencoder serve --long chunk --overlap 32");
         command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(compare), parse.GetValue(token), parse.GetValue(host) ?? "127.0.0.1",
             parse.GetValue(port), parse.GetValue(apiKey), parse.GetValue(maxBatchTokens), parse.GetValue(maxClientBatch), parse.GetValue(maxConcurrent),
-            CliOptions.ParsePrecision(parse.GetValue(precision)!), parse.GetValue(instruction), parse.GetValue(prompt)));
+            CliOptions.ParsePrecision(parse.GetValue(precision)!), parse.GetValue(instruction), parse.GetValue(prompt),
+            longDocuments.Apply(parse, new Native.Reranking.RerankOptions())));
         return command;
     }
 
     private static int Run(CliContext context, string? model, string? compare, string? hubToken, string host, int port, string? apiKey,
-        int maxBatchTokens, int maxClientBatch, int maxConcurrent, Native.Model.Precision precision, string? instruction, string? prompt)
+        int maxBatchTokens, int maxClientBatch, int maxConcurrent, Native.Model.Precision precision, string? instruction, string? prompt,
+        Native.Reranking.RerankOptions longDocuments)
     {
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, hubToken, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
@@ -46,7 +51,7 @@ internal static class ServeCommand
         {
             ModelDirectory = modelDirectory, ModelName = model, CompareModelDirectory = compareDirectory, Host = host, Port = port, ApiKey = apiKey,
             MaxBatchTokens = maxBatchTokens, MaxClientBatchSize = maxClientBatch, MaxConcurrentRequests = maxConcurrent,
-            Precision = precision, Prompt = prompt, Instruction = instruction, Log = line => context.Error.WriteLine($"note: {line}"),
+            Precision = precision, Prompt = prompt, Instruction = instruction, LongDocumentDefaults = longDocuments, Log = line => context.Error.WriteLine($"note: {line}"),
         });
         try
         {

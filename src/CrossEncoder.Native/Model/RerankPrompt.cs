@@ -138,9 +138,12 @@ internal sealed record RerankPrompt
     /// and query alone are too long; the template is always kept whole.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">maxLength leaves no token for the query and document beside the template.</exception>
-    public EncodedPair Encode(ITextPairTokenizer tokenizer, Pieces pieces, int[] queryIds, string document, int maxLength)
+    public EncodedPair Encode(ITextPairTokenizer tokenizer, Pieces pieces, int[] queryIds, string document, int maxLength) =>
+        Encode(tokenizer, pieces, queryIds, tokenizer.EncodeToIds(DocumentPrefix + document), maxLength);
+
+    /// <summary>The same from the ids of <see cref="DocumentPrefix"/> + document (or of a chunk of it).</summary>
+    public EncodedPair Encode(ITextPairTokenizer tokenizer, Pieces pieces, int[] queryIds, ReadOnlySpan<int> documentIds, int maxLength)
     {
-        int[] documentIds = tokenizer.EncodeToIds(DocumentPrefix + document);
         int budget = maxLength - pieces.Length;
         if (budget < 1)
             throw new ArgumentOutOfRangeException(nameof(maxLength), maxLength, $"The {Name} prompt alone takes {pieces.Length} tokens; the maximum length must leave room for the query and document.");
@@ -151,7 +154,7 @@ internal sealed record RerankPrompt
         pieces.Prefix.CopyTo(span); span = span[pieces.Prefix.Length..];
         queryIds.AsSpan(0, queryKept).CopyTo(span); span = span[queryKept..];
         pieces.BeforeDocument.CopyTo(span); span = span[pieces.BeforeDocument.Length..];
-        documentIds.AsSpan(0, documentKept).CopyTo(span); span = span[documentKept..];
+        documentIds[..documentKept].CopyTo(span); span = span[documentKept..];
         pieces.AfterDocument.CopyTo(span);
         var tokens = new string[ids.Length];
         for (int i = 0; i < ids.Length; i++) tokens[i] = tokenizer.IdToToken(ids[i]);

@@ -30,6 +30,12 @@ public sealed class RerankInputs
     public int TokenCount { get; }
 
     internal bool ByCosine { get; }
+
+    /// <summary>Chunk mode: where each document's chunks are among <see cref="Sequences"/>; null in truncate mode.</summary>
+    internal ChunkLayout? Chunks { get; init; }
+
+    /// <summary>Chunk sequences the model must run (<see cref="LongDocumentMode.Chunk"/>), or 0 in truncate mode.</summary>
+    public int ChunkSequenceCount => Chunks?.Spans.Length ?? 0;
 }
 
 public sealed partial class Reranker
@@ -41,7 +47,9 @@ public sealed partial class Reranker
     /// <summary>
     /// Step 1 of 3 of a rerank split for cross-request batching (<see cref="Encode"/> -> <see cref="Forward"/> ->
     /// <see cref="Score"/>; <see cref="Rerank"/> does all three for one request): tokenizes the query and documents into the
-    /// sequences the model must run, cut to the maximum length with the options' truncation strategy.
+    /// sequences the model must run, cut to the maximum length with the options' truncation strategy, or in
+    /// <see cref="LongDocumentMode.Chunk"/> mode one sequence per chunk of every document (all of them run in the same
+    /// token-budget batches by <see cref="Forward"/>; <see cref="Score"/> aggregates them per document).
     /// </summary>
     /// <exception cref="ArgumentNullException">query or documents (or one document) is null.</exception>
     /// <exception cref="ArgumentOutOfRangeException">options.MaxLength is out of range.</exception>
@@ -54,6 +62,9 @@ public sealed partial class Reranker
             if (documents[i] is null) throw new ArgumentNullException(nameof(documents), $"Document {i} is null.");
         options ??= _options.Defaults;
         int maxLength = ResolveMaxLength(options.MaxLength, 3, nameof(options));
+        if (options.LongDocuments == LongDocumentMode.Chunk) return EncodeChunked(query, documents, options, maxLength, cancellationToken);
+        if (options.LongDocuments != LongDocumentMode.Truncate)
+            throw new ArgumentOutOfRangeException(nameof(options), options.LongDocuments, "LongDocuments must be Truncate or Chunk.");
 
         if (Model is IPromptedReranker { Description.Prompt: not null } prompted)
         {
@@ -141,6 +152,7 @@ public sealed partial class Reranker
         int h = OutputSize;
         if (outputs.Length != inputs.Sequences.Count * h)
             throw new ArgumentException($"outputs holds {outputs.Length} floats; {inputs.Sequences.Count} sequences x {h} need {inputs.Sequences.Count * h}.", nameof(outputs));
+        if (inputs.Chunks is not null) return ScoreChunked(inputs, outputs);
         var results = new RerankResult[inputs.DocumentCount];
         if (!inputs.ByCosine)
         {

@@ -62,4 +62,57 @@ public sealed record RerankOptions
     /// (default "Given a web search query, retrieve relevant passages that answer the query"; its model card recommends
     /// writing one per task, in English), mxbai-rerank-v2's optional <c>instruction:</c> line. Encoders ignore it.</summary>
     public string? Instruction { get; init; }
+
+    /// <summary>What happens to a document longer than what fits beside the query: <see cref="LongDocumentMode.Truncate"/>
+    /// (the default: cut to <see cref="MaxLength"/>) or <see cref="LongDocumentMode.Chunk"/> (scored by its chunks; see
+    /// <see cref="ChunkWindow"/>, <see cref="ChunkOverlap"/>, <see cref="ChunkAggregation"/>).</summary>
+    public LongDocumentMode LongDocuments { get; init; } = LongDocumentMode.Truncate;
+
+    /// <summary>Chunk mode: document tokens per chunk. Null (the default) is what fits beside the query within
+    /// <see cref="MaxLength"/> (for a bi-encoder, which embeds each chunk alone, what fits in one sequence); a larger value is
+    /// capped to that, so no chunk is ever truncated. When a long query leaves less than half the length, chunks get half
+    /// and the query is cut as in truncate mode.</summary>
+    public int? ChunkWindow { get; init; }
+
+    /// <summary>Chunk mode: tokens a chunk repeats from the end of the previous one (0 to window - 1; default 0), so that
+    /// a passage cut by a chunk boundary appears whole in one chunk.</summary>
+    public int ChunkOverlap { get; init; }
+
+    /// <summary>Chunk mode: how chunk scores become the document's score (default <see cref="Reranking.ChunkAggregation.Max"/>).</summary>
+    public ChunkAggregation ChunkAggregation { get; init; } = ChunkAggregation.Max;
+
+    /// <summary>Chunk mode with <see cref="Reranking.ChunkAggregation.TopKMean"/>: how many of the best chunks are averaged (default 3).</summary>
+    public int ChunkTopK { get; init; } = 3;
+
+    /// <summary>Chunk mode: the most chunks scored per document (default 32; 1 to 4096). It bounds the memory and compute a
+    /// huge document costs: the tokens past the last chunk are not scored, and the result's
+    /// <see cref="RerankResult.Truncation"/> counts them.</summary>
+    public int MaxChunksPerDocument { get; init; } = 32;
+}
+
+/// <summary>How <see cref="Reranker"/> treats a document longer than what fits beside the query.</summary>
+public enum LongDocumentMode
+{
+    /// <summary>Cut the pair to the maximum length (Hugging Face's behaviour): only the document's beginning is scored.</summary>
+    Truncate,
+
+    /// <summary>Split the document into chunks on token boundaries (preferring sentence ends), score every chunk against the
+    /// query in the same batches, and aggregate; the result names the winning chunk's span.</summary>
+    Chunk,
+}
+
+/// <summary>How chunk scores become a document's score (<see cref="RerankOptions.ChunkAggregation"/>).</summary>
+public enum ChunkAggregation
+{
+    /// <summary>The best chunk's score (MaxP).</summary>
+    Max,
+
+    /// <summary>The mean of all chunks' scores.</summary>
+    Mean,
+
+    /// <summary>The first chunk's score (FirstP: like truncation, but only the first chunk is computed).</summary>
+    First,
+
+    /// <summary>The mean of the <see cref="RerankOptions.ChunkTopK"/> best chunks' scores.</summary>
+    TopKMean,
 }

@@ -78,6 +78,58 @@ public sealed partial class BertTokenizer : ITextPairTokenizer
         finally { ids.Dispose(); }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>
+    /// Hugging Face's <c>offsets</c> (in UTF-16 units): an added token its match; a word piece the original characters its
+    /// normalized characters came from (a "##" piece without the prefix; [UNK] its whole word; an accent stripped or a
+    /// letter lower-cased still points at the original character; see <see cref="NormalizationTrace"/>). Checked against
+    /// tokenizers' own offsets on the committed fixtures (OffsetsReferenceTests). Allocates: <see cref="EncodeToIds"/> is the
+    /// fast path, and this is used only where offsets are needed.
+    /// </remarks>
+    public (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = new List<int>(text.Length / 3 + 8);
+        var offsets = new List<TokenOffsets>(text.Length / 3 + 8);
+        var pieces = new List<WordToken>();
+        int position = 0;
+        while (position < text.Length)
+        {
+            int start = text.Length, end = text.Length;
+            AddedToken? token = _rawAddedTokens.IsEmpty ? null : _rawAddedTokens.FindNext(text, position, out start, out end);
+            if (start > position)
+            {
+                TracedWord normalized = _normalizer is null
+                    ? TracedWord.Substring(text, position, start)
+                    : NormalizationTrace.Normalize(text[position..start], segment => NormalizeToString(_normalizer, segment), perCodePoint: true).Through(TracedWord.Substring(text, position, start));
+                string n = normalized.Word;
+                int at = 0;
+                while (at < n.Length)
+                {
+                    int addedStart = n.Length, addedEnd = n.Length;
+                    AddedToken? added = _normalizedAddedTokens.IsEmpty ? null : _normalizedAddedTokens.FindNext(n, at, out addedStart, out addedEnd);
+                    ReadOnlySpan<char> words = n.AsSpan(0, addedStart);
+                    int wordPosition = at;
+                    while (BertPreTokenizer.NextWord(words, ref wordPosition, out int wordStart, out int wordLength))
+                    {
+                        pieces.Clear();
+                        _wordPiece.EncodeTraced(words.Slice(wordStart, wordLength), pieces);
+                        foreach (WordToken piece in pieces)
+                        {
+                            ids.Add(piece.Id);
+                            offsets.Add(new TokenOffsets(normalized.Start[wordStart + piece.Start], normalized.End[wordStart + piece.End - 1]));
+                        }
+                    }
+                    if (added is not null) { ids.Add(added.Id); offsets.Add(new TokenOffsets(normalized.Start[addedStart], normalized.End[addedEnd - 1])); }
+                    at = addedEnd;
+                }
+            }
+            if (token is not null) { ids.Add(token.Id); offsets.Add(new TokenOffsets(start, end)); }   // with what lstrip/rstrip swallowed
+            position = end;
+        }
+        return (ids.ToArray(), offsets.ToArray());
+    }
+
     /// <summary>Encodes <c>[CLS] query [SEP] document [SEP]</c>, truncated to <paramref name="maxLength"/> tokens.</summary>
     public EncodedPair EncodePair(string query, string document, int maxLength, TruncationStrategy strategy = TruncationStrategy.LongestFirst)
     {
@@ -140,14 +192,22 @@ public sealed partial class BertTokenizer : ITextPairTokenizer
         try
         {
             Encode(text, ref ids);
-            int keep = Math.Min(ids.Count, maxLength - SpecialTokensInSingle);
-            var inputIds = new int[keep + SpecialTokensInSingle];
-            inputIds[0] = _clsId;
-            ids.Span[..keep].CopyTo(inputIds.AsSpan(1));
-            inputIds[^1] = _sepId;
-            return new EncodedPair(inputIds, new int[inputIds.Length], ToTokens(inputIds), new TruncationInfo(ids.Count - keep, 0));
+            return EncodeSingle(ids.Span, maxLength);
         }
         finally { ids.Dispose(); }
+    }
+
+    /// <summary>Encodes <c>[CLS] ids [SEP]</c> from ids produced by <see cref="EncodeToIds"/>, truncated to <paramref name="maxLength"/> tokens.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLength"/> is less than 2.</exception>
+    public EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength)
+    {
+        ValidateMaxLength(maxLength, SpecialTokensInSingle);
+        int keep = Math.Min(ids.Length, maxLength - SpecialTokensInSingle);
+        var inputIds = new int[keep + SpecialTokensInSingle];
+        inputIds[0] = _clsId;
+        ids[..keep].CopyTo(inputIds.AsSpan(1));
+        inputIds[^1] = _sepId;
+        return new EncodedPair(inputIds, new int[inputIds.Length], ToTokens(inputIds), new TruncationInfo(ids.Length - keep, 0));
     }
 
     /// <inheritdoc/>

@@ -16,6 +16,15 @@ public interface ITextPairTokenizer
     /// <summary>Ids of <paramref name="text"/>, no special tokens.</summary>
     int[] EncodeToIds(string text);
 
+    /// <summary>
+    /// The ids of <paramref name="text"/> (as <see cref="EncodeToIds"/>, no special tokens) with each token's place in the
+    /// original text: the UTF-16 units [Start, End) of <paramref name="text"/> it comes from, before normalization
+    /// (lower-casing, accent stripping, Unicode or precompiled normalization, byte-level mapping). These are Hugging Face
+    /// tokenizers' <c>offsets</c> (which count Unicode scalar values; here an astral character is its two units).
+    /// </summary>
+    /// <remarks>Slower than <see cref="EncodeToIds"/> and allocating; ask for offsets only where they are used.</remarks>
+    (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text);
+
     /// <summary>The pair with the model's special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
     EncodedPair EncodePair(string query, string document, int maxLength, TruncationStrategy strategy = TruncationStrategy.LongestFirst);
 
@@ -24,6 +33,9 @@ public interface ITextPairTokenizer
 
     /// <summary>One text with the model's special tokens, truncated to <paramref name="maxLength"/> tokens.</summary>
     EncodedPair EncodeSingle(string text, int maxLength);
+
+    /// <summary>The same from ids already produced by <see cref="EncodeToIds"/> (a bi-encoder's document chunks).</summary>
+    EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength);
 
     /// <summary>The token string of an id.</summary>
     string IdToToken(int id);

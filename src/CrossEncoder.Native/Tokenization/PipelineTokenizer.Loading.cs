@@ -44,27 +44,27 @@ public sealed partial class PipelineTokenizer
                         reader.Bool(item, "rstrip") ?? false, reader.Bool(item, "normalized") ?? false));
                 }
 
-            var (encodeWord, vocabulary) = ReadModel(model, reader, out BytePairEncoding? bpe);
+            var (encodeWord, vocabulary) = ReadModel(model, reader, out Action<string, List<WordToken>> traceWord);
             TextNormalizer? normalizer = root.TryGetProperty("normalizer", out JsonElement n) && n.ValueKind != JsonValueKind.Null ? ReadNormalizer(n, reader) : null;
             PreTokenizer? preTokenizer = root.TryGetProperty("pre_tokenizer", out JsonElement p) && p.ValueKind != JsonValueKind.Null ? ReadPreTokenizer(p, reader) : null;
 
             int IdOf(string token) => added.FirstOrDefault(a => a.Content == token)?.Id
                 ?? (vocabulary.TryGetValue(token, out int id) ? id : throw new TokenizerFormatException(path, $"the post_processor's token '{token}' is not in the vocabulary."));
-            PostProcessor post = root.TryGetProperty("post_processor", out JsonElement pp) && pp.ValueKind != JsonValueKind.Null
-                ? ReadPostProcessor(pp, reader, IdOf) : PostProcessor.None();
+            bool hasPost = root.TryGetProperty("post_processor", out JsonElement pp) && pp.ValueKind != JsonValueKind.Null;
+            PostProcessor post = hasPost ? ReadPostProcessor(pp, reader, IdOf) : PostProcessor.None();
+            var trimming = hasPost ? ReadOffsetTrimming(pp, reader) : (false, false);
 
             int modelMaxLength = modelMaxLengthFallback ?? 512;
             if (root.TryGetProperty("truncation", out JsonElement truncation) && truncation.ValueKind == JsonValueKind.Object)
                 modelMaxLength = reader.Int(truncation, "max_length") ?? modelMaxLength;
             if (modelMaxLength < 2) throw new TokenizerFormatException(path, $"the maximum length {modelMaxLength} is below 2.");
 
-            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, vocabulary, added, post, modelMaxLength) { Bpe = bpe };
+            return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, vocabulary, added, post, modelMaxLength) { TraceWord = traceWord, OffsetTrimming = trimming };
         }
     }
 
-    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader, out BytePairEncoding? bpe)
+    private static (Func<string, List<int>, bool> Encode, Dictionary<string, int> Vocabulary) ReadModel(JsonElement model, Reader reader, out Action<string, List<WordToken>> traceWord)
     {
-        bpe = null;
         string? type = reader.String(model, "type");
         switch (type)
         {
@@ -77,6 +77,7 @@ public sealed partial class PipelineTokenizer
                 if (maxChars is < 1 or > WordPiece.MaxInputCharsPerWordLimit)
                     throw reader.Error($"model.max_input_chars_per_word is {maxChars}; it must be between 1 and {WordPiece.MaxInputCharsPerWordLimit}.");
                 var wordPiece = new WordPiece(vocabulary, unkId, reader.String(model, "continuing_subword_prefix") ?? "##", maxChars);
+                traceWord = (word, tokens) => wordPiece.EncodeTraced(word, tokens);
                 return ((word, ids) =>
                 {
                     var buffer = new PooledBuffer<int>(8);
@@ -104,6 +105,7 @@ public sealed partial class PipelineTokenizer
                 int unkId = reader.Int(model, "unk_id") ?? throw reader.Error("model.unk_id is missing: a Unigram model needs an unknown piece.");
                 if (unkId < 0 || unkId >= pieces.Count) throw reader.Error($"model.unk_id {unkId} is outside the vocabulary (size {pieces.Count}).");
                 var unigram = new Unigram(pieces, unkId, reader.Bool(model, "byte_fallback") ?? false);
+                traceWord = unigram.EncodeTraced;
                 var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
                 for (int i = 0; i < pieces.Count; i++) vocabulary[pieces[i].Item1] = i;
                 return ((word, ids) => { unigram.Encode(word, ids); return true; }, vocabulary);
@@ -111,13 +113,19 @@ public sealed partial class PipelineTokenizer
             case "BPE":
             {
                 var (encode, vocabulary, model_) = ReadBpe(model, reader);
-                bpe = model_;
+                traceWord = BpeTrace(model_);
                 return (encode, vocabulary);
             }
             default:
                 throw reader.Error($"unsupported model type '{type ?? "(none)"}': WordPiece, Unigram and BPE are supported.");
         }
     }
+
+    /// <summary>A BPE model's tokens with their ranges (a byte of a multi-byte character covers the whole character).</summary>
+    internal static Action<string, List<WordToken>> BpeTrace(BytePairEncoding bpe) => (word, tokens) =>
+    {
+        foreach (BytePairEncoding.Token t in bpe.Tokenize(word)) tokens.Add(new WordToken(t.Id, t.Start, t.End));
+    };
 
     private static TextNormalizer ReadNormalizer(JsonElement element, Reader reader)
     {
@@ -278,6 +286,19 @@ public sealed partial class PipelineTokenizer
         if (reader.String(pattern, "String") is { } literal) return (literal, null);
         if (reader.String(pattern, "Regex") is { } regex) return (null, regex);
         throw reader.Error($"a {owner} pattern must be {{\"String\": ...}} or {{\"Regex\": ...}}.");
+    }
+
+    /// <summary>Whether the post_processor trims token offsets (RobertaProcessing, ByteLevel: <c>trim_offsets</c>, default
+    /// true), and its <c>add_prefix_space</c> (default true).</summary>
+    private static (bool Trim, bool AddPrefixSpace) ReadOffsetTrimming(JsonElement element, Reader reader)
+    {
+        string? type = element.ValueKind == JsonValueKind.Object ? reader.String(element, "type") : null;
+        if (type is "RobertaProcessing" or "ByteLevel")
+            return (reader.Bool(element, "trim_offsets") ?? true, reader.Bool(element, "add_prefix_space") ?? true);
+        if (type == "Sequence" && element.TryGetProperty("processors", out JsonElement list) && list.ValueKind == JsonValueKind.Array)
+            foreach (JsonElement step in list.EnumerateArray())
+                if (ReadOffsetTrimming(step, reader) is { Trim: true } trimming) return trimming;
+        return (false, false);
     }
 
     private static PostProcessor ReadPostProcessor(JsonElement element, Reader reader, Func<string, int> idOf)

@@ -63,7 +63,7 @@ public sealed partial class PipelineTokenizer
             new ByteLevelPreTokenizer(addPrefixSpace: false, useRegex: false),
         ]);
         return new PipelineTokenizer(normalizer, preTokenizer, (word, ids) => { bpe.Encode(word, ids); return true; }, vocabulary,
-            config.AddedTokens, PostProcessor.None(), config.ModelMaxLength) { Bpe = bpe };
+            config.AddedTokens, PostProcessor.None(), config.ModelMaxLength) { TraceWord = BpeTrace(bpe) };
     }
 
     private sealed record Qwen2Config(IReadOnlyList<AddedToken> AddedTokens, int ModelMaxLength);

@@ -15,7 +15,7 @@ namespace CrossEncoder.Native.Tokenization;
 /// post-processors BertProcessing, RobertaProcessing, TemplateProcessing, ByteLevel, Sequence (of those, at most one not
 /// ByteLevel). Anything else is rejected when loading,
 /// naming the piece. The <c>decoder</c> is not read (only ids are produced; <see cref="ByteLevel"/> has the ByteLevel decoder's
-/// byte mapping). BPE pipelines also give character offsets (<see cref="EncodeToIdsWithOffsets"/>). Instances are immutable and thread-safe (the
+/// byte mapping). Every pipeline also gives character offsets (<see cref="EncodeToIdsWithOffsets"/>). Instances are immutable and thread-safe (the
 /// BPE word cache is a concurrent dictionary).
 /// </remarks>
 public sealed partial class PipelineTokenizer : ITextPairTokenizer
@@ -28,7 +28,7 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     private readonly PostProcessor _postProcessor;
     private readonly string?[] _idToToken;
     private readonly Dictionary<string, int> _tokenToId;   // the model's vocabulary, then the added tokens (they win, as in tokenizers)
-    private BytePairEncoding? Bpe { get; init; }   // BPE models: the model behind _encodeWord, for character offsets
+    private Action<string, List<WordToken>>? TraceWord { get; init; }   // the model behind _encodeWord, with each token's range (offsets)
 
     // vocabulary: the model's (token, id) entries. Ids may have gaps; two tokens may share an id (the first keeps the id's
     // text); a token listed twice maps to its last id.
@@ -98,46 +98,76 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
         }
     }
 
-    /// <summary>
-    /// The ids of <paramref name="text"/> (as <see cref="EncodeToIds"/>, no special tokens) with each token's range of UTF-16
-    /// units in <paramref name="text"/>: an added token its match; a BPE token the characters its bytes came from (a byte
-    /// of a multi-byte character gives the whole character, so neighbouring tokens can share it; a byte-level token with its
-    /// "Ġ" includes the space, as Hugging Face's offsets do without <c>trim_offsets</c> post-processing).
-    /// </summary>
+    /// <inheritdoc/>
     /// <remarks>
-    /// Implemented for BPE models under the ByteLevel, Split and Sequence pre-tokenizers (GPT-2, RoBERTa, ModernBERT, Qwen
-    /// layouts). The normalizer is traced piecewise: the text is cut before every ASCII character (no Unicode normalization
-    /// form joins an ASCII character to what precedes it), each piece normalized on its own; a piece that normalization
-    /// leaves unchanged maps unit to unit, a changed one (a composed accent, a compatibility character) maps every token
-    /// inside it to the whole piece. A normalizer whose piecewise result differs from its whole-text result (one with a
-    /// Replace across pieces) maps every token of the segment to the segment. Not yet checked against Hugging Face's
-    /// offsets (the oracle package returns ids only); the tests check the ranges against the bytes each token decodes to.
+    /// Hugging Face tokenizers' offsets for every supported model and pre-tokenizer: an added token its match (with the
+    /// whitespace lstrip/rstrip swallowed); a model token the original characters its normalized characters came from, the
+    /// normalizer traced as tokenizers' alignments (<see cref="NormalizationTrace"/>); a byte of a multi-byte character
+    /// covers the whole character (neighbouring byte-level tokens can share it); a byte-level token with its "Ġ" includes
+    /// the space; Metaspace's "▁" points at the space it replaced (a prepended one at the first character); then the
+    /// post-processor's <c>trim_offsets</c> (RobertaProcessing, ByteLevel). Checked against tokenizers' own offsets on
+    /// ModernBERT, Qwen3, an XLM-R-style Unigram and BERT WordPiece (OffsetsReferenceTests). Allocates; used only where
+    /// offsets are needed.
     /// </remarks>
-    /// <exception cref="NotSupportedException">The model is not BPE, or a pre-tokenizer has no traced split.</exception>
     public (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        if (Bpe is null) throw new NotSupportedException("Character offsets are implemented for BPE models only.");
         var ids = new List<int>();
         var offsets = new List<TokenOffsets>();
+        List<string>? values = OffsetTrimming.Trim ? [] : null;   // the tokens' text, for the post-processor's trimming
         int position = 0;
         while (position < text.Length)
         {
             int start = text.Length, end = text.Length;
             AddedToken? token = _rawAddedTokens.IsEmpty ? null : _rawAddedTokens.FindNext(text, position, out start, out end);
-            EncodeSegmentTraced(text, position, start, atTextStart: position == 0, ids, offsets);
-            if (token is not null) { ids.Add(token.Id); offsets.Add(new TokenOffsets(start, end)); }
+            EncodeSegmentTraced(text, position, start, atTextStart: position == 0, ids, offsets, values);
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+                offsets.Add(new TokenOffsets(start, end));   // with what lstrip/rstrip swallowed
+                values?.Add(text[start..end]);
+            }
             position = end;
         }
+        if (values is not null) TrimOffsets(offsets, values, OffsetTrimming.AddPrefixSpace);
         return (ids.ToArray(), offsets.ToArray());
     }
 
-    private void EncodeSegmentTraced(string text, int segmentStart, int segmentEnd, bool atTextStart, List<int> ids, List<TokenOffsets> offsets)
+    /// <summary>Whether the post-processor trims offsets (RobertaProcessing or ByteLevel with <c>trim_offsets</c>), and its
+    /// <c>add_prefix_space</c>.</summary>
+    private (bool Trim, bool AddPrefixSpace) OffsetTrimming { get; init; }
+
+    /// <summary>tokenizers' <c>process_offsets</c> (processors/byte_level.rs): a token whose text begins or ends with
+    /// spaces ("Ġ" or whitespace) has its offsets shrunk by them, except the one space a prefix-space setting put in front
+    /// of the first token.</summary>
+    private static void TrimOffsets(List<TokenOffsets> offsets, List<string> values, bool addPrefixSpace)
+    {
+        static bool IsSpace(char c) => c == '\u0120' || char.IsWhiteSpace(c);
+        for (int i = 0; i < offsets.Count; i++)
+        {
+            string value = values[i];
+            int leading = 0, trailing = 0;
+            while (leading < value.Length && IsSpace(value[leading])) leading++;
+            while (trailing < value.Length && IsSpace(value[value.Length - 1 - trailing])) trailing++;
+            if (leading == 0 && trailing == 0) continue;
+            var (start, end) = (offsets[i].Start, offsets[i].End);
+            if (leading > 0)
+            {
+                bool isFirst = i == 0 || start == 0;
+                if (!(isFirst && addPrefixSpace && leading == 1)) start = Math.Min(start + leading, end);
+            }
+            if (trailing > 0 && end >= trailing) end = Math.Max(end - trailing, start);
+            offsets[i] = new TokenOffsets(start, end);
+        }
+    }
+
+    private void EncodeSegmentTraced(string text, int segmentStart, int segmentEnd, bool atTextStart, List<int> ids, List<TokenOffsets> offsets, List<string>? values)
     {
         if (segmentEnd <= segmentStart) return;
         TracedWord normalized = NormalizeTraced(text, segmentStart, segmentEnd);   // traced to positions in text
         string n = normalized.Word;
         var words = new List<TracedWord>();
+        var tokens = new List<WordToken>();
         int position = 0;
         while (position < n.Length)
         {
@@ -152,49 +182,29 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
                 foreach (TracedWord word in words)
                 {
                     TracedWord traced = _preTokenizer is null ? word : word.Through(piece);
-                    foreach (BytePairEncoding.Token t in Bpe!.Tokenize(traced.Word))
+                    tokens.Clear();
+                    TraceWord!(traced.Word, tokens);
+                    foreach (WordToken t in tokens)
                     {
                         ids.Add(t.Id);
                         offsets.Add(new TokenOffsets(traced.Start[t.Start], traced.End[t.End - 1]));
+                        values?.Add(traced.Word[t.Start..t.End]);
                     }
                 }
             }
-            if (token is not null) { ids.Add(token.Id); offsets.Add(new TokenOffsets(normalized.Start[start], normalized.End[end - 1])); }
+            if (token is not null)
+            {
+                ids.Add(token.Id);
+                offsets.Add(new TokenOffsets(normalized.Start[start], normalized.End[end - 1]));
+                values?.Add(n[start..end]);
+            }
             position = end;
         }
     }
 
-    /// <summary>The normalized text[start..end], each unit traced to the range of text it came from (see the remarks of
-    /// <see cref="EncodeToIdsWithOffsets"/>).</summary>
-    private TracedWord NormalizeTraced(string text, int start, int end)
-    {
-        TracedWord original = TracedWord.Substring(text, start, end);
-        if (_normalizer is null) return original;
-        string whole = _normalizer.Normalize(original.Word);
-        var builder = new System.Text.StringBuilder(whole.Length);
-        var from = new List<int>(whole.Length);
-        var to = new List<int>(whole.Length);
-        for (int i = start; i < end;)
-        {
-            int pieceEnd = i + 1;
-            while (pieceEnd < end && text[pieceEnd] >= 0x80) pieceEnd++;   // up to the next ASCII character
-            string piece = text[i..pieceEnd];
-            string normalizedPiece = _normalizer.Normalize(piece);
-            builder.Append(normalizedPiece);
-            if (normalizedPiece == piece)
-            {
-                TracedWord same = TracedWord.Substring(text, i, pieceEnd);
-                from.AddRange(same.Start);
-                to.AddRange(same.End);
-            }
-            else
-                for (int k = 0; k < normalizedPiece.Length; k++) { from.Add(i); to.Add(pieceEnd); }
-            i = pieceEnd;
-        }
-        if (builder.ToString() != whole)   // the normalizer looks across pieces: trace everything to the segment
-            return new TracedWord(whole, Enumerable.Repeat(start, whole.Length).ToArray(), Enumerable.Repeat(end, whole.Length).ToArray());
-        return new TracedWord(whole, from.ToArray(), to.ToArray());
-    }
+    /// <summary>The normalized text[start..end], each unit traced to the range of text it came from.</summary>
+    private TracedWord NormalizeTraced(string text, int start, int end) =>
+        _normalizer is null ? TracedWord.Substring(text, start, end) : NormalizationTrace.Normalize(text, start, end, _normalizer);
 
     /// <inheritdoc/>
     public EncodedPair EncodePair(string query, string document, int maxLength, TruncationStrategy strategy = TruncationStrategy.LongestFirst)
@@ -220,10 +230,16 @@ public sealed partial class PipelineTokenizer : ITextPairTokenizer
     public EncodedPair EncodeSingle(string text, int maxLength)
     {
         ArgumentNullException.ThrowIfNull(text);
+        ValidateMaxLength(maxLength, isPair: false);
+        return EncodeSingle(EncodeToIds(text), maxLength);
+    }
+
+    /// <inheritdoc/>
+    public EncodedPair EncodeSingle(ReadOnlySpan<int> all, int maxLength)
+    {
         int added = ValidateMaxLength(maxLength, isPair: false);
-        int[] all = EncodeToIds(text);
         int keep = Math.Min(all.Length, maxLength - added);
-        var (ids, types) = _postProcessor.Apply(all.AsSpan(0, keep), [], isPair: false);
+        var (ids, types) = _postProcessor.Apply(all[..keep], [], isPair: false);
         return new EncodedPair(ids, types, ToTokens(ids), new TruncationInfo(all.Length - keep, 0));
     }
 

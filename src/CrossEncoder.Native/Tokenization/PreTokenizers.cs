@@ -13,9 +13,24 @@ internal abstract class PreTokenizer
     public abstract void Split(string text, bool atTextStart, List<string> words);
 
     /// <summary>Like <see cref="Split"/>, with every UTF-16 unit of every word traced to the range of <paramref name="text"/>
-    /// it comes from (for character offsets). Implemented by the pre-tokenizers of byte-level BPE pipelines.</summary>
-    public virtual void SplitTraced(string text, bool atTextStart, List<TracedWord> words) =>
-        throw new NotSupportedException($"Character offsets are not implemented for the {GetType().Name.Replace("PreTokenizer", "")} pre-tokenizer.");
+    /// it comes from (for character offsets).</summary>
+    /// <remarks>This default serves the pre-tokenizers whose words are pieces of the text, in order (BertPreTokenizer,
+    /// Whitespace, WhitespaceSplit, Punctuation): each word is found at or after the previous word's end. What lies between
+    /// two words is removed whitespace or delimiters, which no word contains, so the first occurrence is the word's own.
+    /// Pre-tokenizers that change the text (ByteLevel, Metaspace) override it.</remarks>
+    public virtual void SplitTraced(string text, bool atTextStart, List<TracedWord> words)
+    {
+        var plain = new List<string>();
+        Split(text, atTextStart, plain);
+        int position = 0;
+        foreach (string word in plain)
+        {
+            int at = text.IndexOf(word, position, StringComparison.Ordinal);
+            if (at < 0) throw new InvalidOperationException($"The {GetType().Name} word '{word}' is not a piece of its text.");
+            words.Add(TracedWord.Substring(text, at, at + word.Length));
+            position = at + word.Length;
+        }
+    }
 
     /// <summary>tokenizers' <c>is_punctuation</c> (pre_tokenizers/punctuation.rs and BertPreTokenizer): ASCII punctuation or any P* category.</summary>
     protected static bool IsPunctuation(Rune r) =>
@@ -23,6 +38,9 @@ internal abstract class PreTokenizer
         || Rune.GetUnicodeCategory(r) is UnicodeCategory.ConnectorPunctuation or UnicodeCategory.DashPunctuation or UnicodeCategory.OpenPunctuation
             or UnicodeCategory.ClosePunctuation or UnicodeCategory.InitialQuotePunctuation or UnicodeCategory.FinalQuotePunctuation or UnicodeCategory.OtherPunctuation;
 }
+
+/// <summary>A model token of one word: its id and the UTF-16 units [Start, End) of the word it covers.</summary>
+internal readonly record struct WordToken(int Id, int Start, int End);
 
 /// <summary>A word and, for each of its UTF-16 units i, the range [Start[i], End[i]) of the text it was cut from.</summary>
 internal sealed record TracedWord(string Word, int[] Start, int[] End)
@@ -232,6 +250,31 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prep
             return;
         }
         PunctuationPreTokenizer.SplitAt(replaced, DelimiterBehavior.MergedWithNext, words, r => r.Value == replacement);
+    }
+
+    /// <summary>Each "▁" traced to the space it replaces; a prepended one to the text's first character, as tokenizers'
+    /// <c>NormalizedString::prepend</c> aligns it. The words tile the replaced text, so they are traced in order.</summary>
+    public override void SplitTraced(string text, bool atTextStart, List<TracedWord> words)
+    {
+        var plain = new List<string>();
+        Split(text, atTextStart, plain);
+        TracedWord original = TracedWord.Substring(text, 0, text.Length);
+        int total = plain.Sum(w => w.Length);
+        int prepended = total - text.Length;   // 1 when a "▁" was put in front, else 0
+        var from = new int[total];
+        var to = new int[total];
+        for (int i = 0; i < total; i++)
+        {
+            int source = Math.Max(i - prepended, 0);
+            from[i] = text.Length == 0 ? 0 : original.Start[source];
+            to[i] = text.Length == 0 ? 0 : original.End[source];
+        }
+        int position = 0;
+        foreach (string word in plain)
+        {
+            words.Add(new TracedWord(word, from[position..(position + word.Length)], to[position..(position + word.Length)]));
+            position += word.Length;
+        }
     }
 }
 

@@ -61,7 +61,17 @@ internal sealed class Unigram
     public int VocabularySize => _scores.Length;
 
     /// <summary>Appends the ids of <paramref name="word"/>'s best segmentation to <paramref name="ids"/>.</summary>
-    public void Encode(string word, List<int> ids)
+    public void Encode(string word, List<int> ids) => Encode(word, ids, null);
+
+    /// <summary>Appends the tokens of <paramref name="word"/>'s best segmentation with the range of the word each covers
+    /// (byte-fallback tokens each the whole unknown piece, as tokenizers' offsets give them).</summary>
+    public void EncodeTraced(string word, List<WordToken> tokens)
+    {
+        var ids = new List<int>();
+        Encode(word, ids, tokens);
+    }
+
+    private void Encode(string word, List<int> ids, List<WordToken>? tokens)
     {
         if (word.Length == 0) return;
         int n = word.Length;
@@ -120,8 +130,9 @@ internal sealed class Unigram
         for (int i = pieces.Count - 1; i >= 0; i--)
         {
             var (s, e, id) = pieces[i];
-            if (id == _unkId && _byteFallback && AppendBytes(word[s..e], ids)) continue;
-            ids.Add(id);
+            int before = ids.Count;
+            if (!(id == _unkId && _byteFallback && AppendBytes(word[s..e], ids))) ids.Add(id);
+            if (tokens is not null) for (int k = before; k < ids.Count; k++) tokens.Add(new WordToken(ids[k], s, e));
         }
     }
 

@@ -43,6 +43,7 @@ internal sealed class WordPiece
     private readonly int _aliasBase;
     private readonly int _unkId;
     private readonly int _maxInputCharsPerWord;
+    private readonly string _continuingSubwordPrefix;
 
     /// <summary>Largest <c>max_input_chars_per_word</c> accepted: ML.Tokenizers sizes a per-call scratch buffer by its limit.</summary>
     public const int MaxInputCharsPerWordLimit = 1 << 19;
@@ -90,6 +91,7 @@ internal sealed class WordPiece
         _aliases = aliases.Select(a => a.Id).ToArray();
         _unkId = unkId;
         _maxInputCharsPerWord = maxInputCharsPerWord;
+        _continuingSubwordPrefix = continuingSubwordPrefix;
     }
 
     /// <summary>Appends the piece ids of one pre-tokenized word.</summary>
@@ -110,6 +112,46 @@ internal sealed class WordPiece
         {
             int id = pieces[i];
             ids.Add(id < _aliasBase ? id : _aliases[id - _aliasBase]);
+        }
+    }
+
+    /// <summary>
+    /// Appends the pieces of one word with the range of the word each covers (a "##" piece its characters without the
+    /// prefix, [UNK] the whole word), for character offsets. tokenizers' greedy search (models/wordpiece/mod.rs) read
+    /// directly: the longest prefix in the vocabulary, ends stepped back one code point at a time. Gives the ids of
+    /// <see cref="Encode"/> (the offsets tests check both on every text); allocates, and is used only when offsets are asked.
+    /// </summary>
+    public void EncodeTraced(ReadOnlySpan<char> word, List<WordToken> tokens)
+    {
+        if (word.IsEmpty) return;
+        if (word.Length > _maxInputCharsPerWord && CountCodePoints(word) > _maxInputCharsPerWord)
+        {
+            tokens.Add(new WordToken(_unkId, 0, word.Length));
+            return;
+        }
+        int first = tokens.Count;
+        var candidate = new char[_continuingSubwordPrefix.Length + word.Length];   // prefix + word[start..end]
+        _continuingSubwordPrefix.CopyTo(candidate);
+        for (int start = 0; start < word.Length;)
+        {
+            int prefix = start > 0 ? _continuingSubwordPrefix.Length : 0;
+            int offset = _continuingSubwordPrefix.Length - prefix;   // candidate[offset..] is (prefix) + word[start..]
+            word[start..].CopyTo(candidate.AsSpan(_continuingSubwordPrefix.Length));
+            int end = word.Length;
+            int found = -1;
+            while (end > start)
+            {
+                if (_wholeWords.TryGetValue(candidate.AsSpan(offset, prefix + end - start), out int id)) { found = id; break; }
+                end -= end - 2 >= start && char.IsLowSurrogate(word[end - 1]) && char.IsHighSurrogate(word[end - 2]) ? 2 : 1;
+            }
+            if (found < 0)   // some rest matches nothing: the whole word is [UNK]
+            {
+                tokens.RemoveRange(first, tokens.Count - first);
+                tokens.Add(new WordToken(_unkId, 0, word.Length));
+                return;
+            }
+            tokens.Add(new WordToken(found, start, end));
+            start = end;
         }
     }
 

@@ -161,7 +161,7 @@ public sealed class BertTokenizerLoadingTests : IDisposable
         Assert.Throws<ArgumentNullException>(() => BertTokenizer.FromTokenizerJson(null!));
         Assert.Throws<ArgumentNullException>(() => BertTokenizer.FromModelFolder(null!));
         Assert.Throws<ArgumentNullException>(() => tokenizer.EncodeToIds(null!));
-        Assert.Throws<ArgumentNullException>(() => tokenizer.EncodeSingle(null!, 8));
+        Assert.Throws<ArgumentNullException>(() => tokenizer.EncodeSingle((string)null!, 8));
         Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePair(null!, "d", 8));
         Assert.Throws<ArgumentNullException>(() => tokenizer.EncodePair("q", null!, 8));
     }

@@ -6,8 +6,7 @@ namespace CrossEncoder.Native.Tests.Tokenization;
 
 /// <summary>
 /// <see cref="PipelineTokenizer.EncodeToIdsWithOffsets"/> on ModernBERT's tokenizer: the same ids as EncodeToIds, and ranges
-/// that hold exactly the text each token decodes to. (Tokenizers.DotNet returns ids only, so Hugging Face's own offsets could
-/// not be compared here.)
+/// that hold exactly the text each token decodes to. (Hugging Face's own offsets are compared in OffsetsReferenceTests.)
 /// </summary>
 public class BpeOffsetsTests
 {
@@ -54,7 +53,7 @@ public class BpeOffsetsTests
         string[] pieces = offsets.Select(o => text[o.Start..o.End]).ToArray();
         Assert.Equal(ModernBert.Value.EncodeToIds(text), ids);
         Assert.Contains("[SEP]", pieces);
-        Assert.Contains("e\u0301", string.Concat(pieces));          // the composed é is traced to both original units
+        Assert.DoesNotContain("\u0301", string.Concat(pieces));      // NFC's é is traced to its "e" only, as tokenizers aligns a composition
         Assert.Equal("  ", pieces[Array.IndexOf(ids, 50276)]);      // ModernBERT's two-space added token
         Assert.Equal(text.Length, offsets[^1].End);                // the emoji's bytes reach the end
         Assert.All(offsets.Where(o => text[o.Start..o.End].Contains('\uD83D')), o => Assert.Equal("\U0001F600", text[o.Start..o.End].Trim()));
@@ -91,9 +90,15 @@ public class BpeOffsetsTests
     }
 
     [Fact]
-    public void Models_other_than_bpe_say_offsets_are_not_implemented()
+    public void Unigram_offsets_hold_their_pieces_text()
     {
+        // The Unigram tokenizer (Precompiled + Replace + Metaspace): every piece, "▁" read as a space, is its span's text
+        // on plain lower-case ASCII (OffsetsReferenceTests compares all texts with Hugging Face's offsets).
         var unigram = PipelineTokenizer.FromTokenizerJson(PipelineFixtures.UnigramTokenizerJson);
-        Assert.Throws<NotSupportedException>(() => unigram.EncodeToIdsWithOffsets("hello"));
+        const string text = "the boundary layer of a flat plate";
+        var (ids, offsets) = unigram.EncodeToIdsWithOffsets(text);
+        Assert.Equal(unigram.EncodeToIds(text), ids);
+        for (int i = 0; i < ids.Length; i++)
+            Assert.Equal(unigram.IdToToken(ids[i]).Replace('\u2581', ' ').Trim(), text[offsets[i].Start..offsets[i].End].Trim());
     }
 }

@@ -378,6 +378,10 @@ internal sealed class AnswerTokenizer(int vocabularySize) : ITextPairTokenizer
 
     public EncodedPair EncodeSingle(string text, int maxLength) => throw new NotSupportedException("the bench feeds the model ids.");
 
+    public (int[] Ids, TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text) => throw new NotSupportedException("the bench feeds the model ids.");
+
+    public EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength) => throw new NotSupportedException("the bench feeds the model ids.");
+
     public bool TryGetTokenId(string token, out int id)
     {
         id = token switch { "yes" => Yes, "no" => No, "1" => 16, "0" => 15, _ => -1 };

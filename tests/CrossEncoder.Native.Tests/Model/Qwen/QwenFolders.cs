@@ -129,6 +129,12 @@ internal sealed class AnswerTokenizer(int vocabularySize = 1000) : global::Cross
 
     public global::CrossEncoder.Native.Tokenization.EncodedPair EncodeSingle(string text, int maxLength) => throw new NotSupportedException();
 
+    public global::CrossEncoder.Native.Tokenization.EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int maxLength) => throw new NotSupportedException();
+
+    /// <summary>One token per character (as <see cref="EncodeToIds"/> for text other than the answers), each spanning its unit.</summary>
+    public (int[] Ids, global::CrossEncoder.Native.Tokenization.TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string text) =>
+        (EncodeToIds(text), [.. Enumerable.Range(0, text.Length).Select(i => new global::CrossEncoder.Native.Tokenization.TokenOffsets(i, i + 1))]);
+
     public string IdToToken(int id) => $"<{id}>";
 
     public bool TryGetTokenId(string token, out int id)

@@ -73,6 +73,8 @@ public sealed class QwenLoadingErrorTests
         public CrossEncoder.Native.Tokenization.EncodedPair EncodePair(string q, string d, int m, CrossEncoder.Native.Tokenization.TruncationStrategy s = default) => throw new NotSupportedException();
         public CrossEncoder.Native.Tokenization.EncodedPair EncodePair(ReadOnlySpan<int> q, ReadOnlySpan<int> d, int m, CrossEncoder.Native.Tokenization.TruncationStrategy s = default) => throw new NotSupportedException();
         public CrossEncoder.Native.Tokenization.EncodedPair EncodeSingle(string t, int m) => throw new NotSupportedException();
+        public CrossEncoder.Native.Tokenization.EncodedPair EncodeSingle(ReadOnlySpan<int> ids, int m) => throw new NotSupportedException();
+        public (int[] Ids, CrossEncoder.Native.Tokenization.TokenOffsets[] Offsets) EncodeToIdsWithOffsets(string t) => throw new NotSupportedException();
         public string IdToToken(int id) => _inner.IdToToken(id);
         public bool TryGetTokenId(string token, out int id) => _inner.TryGetTokenId(token, out id);
     }
