@@ -123,7 +123,7 @@ public class CommandLineTests(MiniLmFixture minilm)
     [InlineData("option --tokens must be an integer from 3 to 4096, got '5000'", "bench", "--tokens", "5000")]
     [InlineData("option --batch must be an integer from 1 to 1024, got '-1'", "verify", "--batch", "-1")]
     [InlineData("option --query is given more than once", "rerank", "--query", "a", "--query", "b", "d")]
-    [InlineData("unknown option '-x' (known: --query, --docs, --model, --token, --top, --max-length, --json, --precision, --instruction, --prompt)", "rerank", "--query", "q", "-x", "d")]
+    [InlineData("unknown option '-x' (known: --query, --docs, --model, --token, --top, --max-length, --json, --precision, --instruction, --prompt, --long, --window, --overlap, --aggregate)", "rerank", "--query", "q", "-x", "d")]
     [InlineData("unexpected argument 'extra'", "tokenize", "--query", "q", "extra")]
     [InlineData("option --onnx is required", "convert", "--vocab", "v.txt", "--out", "o")]
     [InlineData("missing <shell>", "completion")]
