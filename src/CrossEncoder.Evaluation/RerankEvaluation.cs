@@ -30,6 +30,11 @@ public sealed record RerankEvaluationOptions
     /// <summary>Precisions to rerank with, each reported side by side. Default fp32 only.</summary>
     public IReadOnlyList<RerankPrecision> Precisions { get; init; } = [RerankPrecision.Fp32];
 
+    /// <summary>Chunk-mode settings (<see cref="LongDocumentMode.Chunk"/> with its window, overlap and aggregation): when set,
+    /// every precision also reranks with long documents chunked, reported next to truncation with the p-values of the
+    /// change. <see cref="MaxLength"/> applies to both. Null (the default): truncation only.</summary>
+    public RerankOptions? Chunking { get; init; }
+
     /// <summary>Random sign assignments of the randomization test.</summary>
     public int Permutations { get; init; } = RandomizationTest.DefaultPermutations;
 
@@ -48,19 +53,32 @@ public sealed record StageReport(string Name, TrecRun Run, RunMetrics Metrics, d
 {
     /// <summary>Pairs per second (0 when no pairs were scored).</summary>
     public double PairsPerSecond => Pairs == 0 || Seconds <= 0 ? 0 : Pairs / Seconds;
+
+    /// <summary>Chunk mode: document chunks the model scored (each a sequence); 0 otherwise.</summary>
+    public long Chunks { get; init; }
+
+    /// <summary>Chunks per second (0 outside chunk mode).</summary>
+    public double ChunksPerSecond => Chunks == 0 || Seconds <= 0 ? 0 : Chunks / Seconds;
 }
 
 /// <summary>A reranked stage compared with the first stage.</summary>
 /// <param name="Precision">The reranker's precision.</param>
 /// <param name="Stage">The reranked run.</param>
 /// <param name="PValues">Two-sided paired randomization test p-value of the change in each measure.</param>
-public sealed record RerankReport(RerankPrecision Precision, StageReport Stage, QueryMetrics PValues);
+public sealed record RerankReport(RerankPrecision Precision, StageReport Stage, QueryMetrics PValues)
+{
+    /// <summary>True for the chunk-mode stage (<see cref="RerankEvaluationOptions.Chunking"/>).</summary>
+    public bool Chunked { get; init; }
+
+    /// <summary>Chunk mode: the p-values of the change from the same precision's truncation stage; null otherwise.</summary>
+    public QueryMetrics? PValuesAgainstTruncation { get; init; }
+}
 
 /// <summary>The result of <see cref="RerankEvaluation.Run"/>.</summary>
 /// <param name="QueryIds">The evaluated queries.</param>
 /// <param name="FirstStage">The first stage.</param>
 /// <param name="FirstStageInfo">How the first stage got its index (time, from cache).</param>
-/// <param name="Reranked">One entry per precision.</param>
+/// <param name="Reranked">One entry per precision (truncation), each followed by its chunk-mode entry when chunking is on.</param>
 /// <param name="Seconds">Total wall time.</param>
 public sealed record RerankEvaluationReport(IReadOnlyList<string> QueryIds, StageReport FirstStage, FirstStageResult FirstStageInfo,
     IReadOnlyList<RerankReport> Reranked, double Seconds);
@@ -115,10 +133,22 @@ public static class RerankEvaluation
         foreach (var precision in options.Candidates == 0 ? [] : options.Precisions.Distinct())
         {
             using var reranker = LoadReranker(modelDirectory, precision);
-            var stage = Rerank(reranker, precision, queries, retrieved.Run, documents, options, progress, cancellationToken);
+            string name = "rerank-" + precision.ToString().ToLowerInvariant();
+            var stage = Rerank(reranker, name, queries, retrieved.Run, documents, options, new RerankOptions { MaxLength = options.MaxLength }, progress, cancellationToken);
             var metrics = RunEvaluator.Evaluate(stage.Run, data.Qrels, queryIds);
             stage = stage with { Metrics = metrics };
             reranked.Add(new RerankReport(precision, stage, PValues(first.Metrics, metrics, options)));
+            if (options.Chunking is { } chunking)
+            {
+                var chunkOptions = chunking with { LongDocuments = LongDocumentMode.Chunk, MaxLength = options.MaxLength };
+                var chunked = Rerank(reranker, name + "-chunk", queries, retrieved.Run, documents, options, chunkOptions, progress, cancellationToken);
+                var chunkedMetrics = RunEvaluator.Evaluate(chunked.Run, data.Qrels, queryIds);
+                chunked = chunked with { Metrics = chunkedMetrics };
+                reranked.Add(new RerankReport(precision, chunked, PValues(first.Metrics, chunkedMetrics, options))
+                {
+                    Chunked = true, PValuesAgainstTruncation = PValues(metrics, chunkedMetrics, options),
+                });
+            }
         }
         return new RerankEvaluationReport(queryIds, first, retrieved, reranked, total.Elapsed.TotalSeconds);
     }
@@ -132,15 +162,15 @@ public static class RerankEvaluation
         _ => throw new ArgumentOutOfRangeException(nameof(precision), precision, "Unknown precision."),
     };
 
-    private static StageReport Rerank(Reranker reranker, RerankPrecision precision, IReadOnlyList<BeirQuery> queries, TrecRun firstStage,
-        Dictionary<string, BeirDocument> documents, RerankEvaluationOptions options, IProgress<StageProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>One reranked stage: per query, <see cref="Reranker.Encode"/> (truncated or chunked), <see cref="Reranker.Forward"/>,
+    /// <see cref="Reranker.Score"/>; the tokens and chunks counted from the encoded inputs.</summary>
+    private static StageReport Rerank(Reranker reranker, string name, IReadOnlyList<BeirQuery> queries, TrecRun firstStage,
+        Dictionary<string, BeirDocument> documents, RerankEvaluationOptions options, RerankOptions rerankOptions, IProgress<StageProgress>? progress,
+        CancellationToken cancellationToken)
     {
-        string name = "rerank-" + precision.ToString().ToLowerInvariant();
         long totalPairs = queries.Sum(q => (long)Math.Min(options.Candidates, firstStage.For(q.Id).Count));
-        var rerankOptions = new RerankOptions { MaxLength = options.MaxLength };
-        int maxLength = options.MaxLength ?? reranker.ModelMaxLength;
         var run = new TrecRun();
-        long pairs = 0, tokens = 0;
+        long pairs = 0, tokens = 0, chunks = 0;
         var clock = Stopwatch.StartNew();
         foreach (var query in queries)
         {
@@ -149,29 +179,21 @@ public static class RerankEvaluation
             var candidates = ranking.Take(options.Candidates).ToList();
             var texts = candidates.Select(c => documents.TryGetValue(c.DocumentId, out var d) ? d.FullText
                 : throw new FormatException($"the first stage returned document '{c.DocumentId}' for query {query.Id}, which is not in the corpus.")).ToList();
-            var results = reranker.Rerank(query.Text, texts, topK: null, rerankOptions, cancellationToken);
+            var inputs = reranker.Encode(query.Text, texts, rerankOptions, cancellationToken);
+            var outputs = new float[inputs.Sequences.Count * reranker.OutputSize];
+            reranker.Forward(inputs.Sequences, outputs, cancellationToken);
+            var results = reranker.Score(inputs, outputs);
             var rescored = results.Select(r => new ScoredDocument(candidates[r.Index].DocumentId, r.Score)).ToList();
             // Documents below the candidates keep their first-stage order, under every reranked one.
             double floor = rescored.Count == 0 ? 0 : rescored.Min(r => r.Score);
             rescored.AddRange(ranking.Skip(candidates.Count).Select((d, i) => new ScoredDocument(d.DocumentId, floor - 1 - i)));
             run.Set(query.Id, rescored);
             pairs += candidates.Count;
-            tokens += CountTokens(reranker, query.Text, texts, maxLength);
+            tokens += inputs.TokenCount;   // pairs for a cross-encoder; the query once plus each document (or chunk) for a bi-encoder
+            chunks += inputs.ChunkSequenceCount;
             progress?.Report(new StageProgress(name, pairs, totalPairs, tokens));
         }
-        return new StageReport(name, run, null!, clock.Elapsed.TotalSeconds, pairs, tokens);
-    }
-
-    /// <summary>Tokens the model reads for one query: pairs for a cross-encoder; the query once plus each document for a bi-encoder.</summary>
-    private static long CountTokens(Reranker reranker, string query, List<string> texts, int maxLength)
-    {
-        var tokenizer = reranker.Tokenizer;
-        if (reranker.EmbeddingSize == 0)   // a cross-encoder: it reads (query, document) pairs and has no embedding
-        {
-            int[] queryIds = tokenizer.EncodeToIds(query);
-            return texts.Sum(t => (long)tokenizer.EncodePair(queryIds, tokenizer.EncodeToIds(t), maxLength).Length);
-        }
-        return tokenizer.EncodeSingle(query, maxLength).Length + texts.Sum(t => (long)tokenizer.EncodeSingle(t, maxLength).Length);
+        return new StageReport(name, run, null!, clock.Elapsed.TotalSeconds, pairs, tokens) { Chunks = chunks };
     }
 
     private static QueryMetrics PValues(RunMetrics before, RunMetrics after, RerankEvaluationOptions options)

@@ -33,21 +33,24 @@ internal static class EvalCommand
         var k1 = CliOptions.Text("--k1", "x", "BM25 k1; default 0.9 (Anserini/Pyserini)");
         var b = CliOptions.Text("--b", "x", "BM25 b, 0 to 1; default 0.4 (Anserini/Pyserini)");
         var cache = CliOptions.Text("--cache", "dir", "where the BM25 index and document embeddings are kept; default: <data>/.cache");
+        var longDocuments = CliOptions.LongDocuments();
         var command = new Command("eval", "First stage + reranker on a test collection: trec_eval measures before and after, significance, cost.")
         {
             data, firstStage, candidates, model, denseModel, token, precision, maxLength, queries, json, runOut, chart, k1, b, cache,
         };
+        foreach (var option in longDocuments.All) command.Options.Add(option);
         CliHelp.SetExamples(command,
             "crossencoder eval --data data/cranfield --run-out runs/cranfield --chart cranfield.svg",
             "crossencoder eval --data data/cranfield --first-stage dense --candidates 0 --json",
+            "crossencoder eval --data ../shared/ir/npl --max-length 128 --long chunk --overlap 16",
             "crossencoder eval --data data/scifact --first-stage dense --dense-model sentence-transformers/all-MiniLM-L6-v2 --model cross-encoder/ms-marco-MiniLM-L-6-v2");
-        command.SetAction(parse => Run(context, parse.GetValue(data)!, parse.GetValue(firstStage) ?? "bm25", parse.GetValue(candidates), parse.GetValue(model),
+        command.SetAction(parse => Run(context, longDocuments.Apply(parse, new Native.Reranking.RerankOptions()), parse.GetValue(data)!, parse.GetValue(firstStage) ?? "bm25", parse.GetValue(candidates), parse.GetValue(model),
             parse.GetValue(denseModel), parse.GetValue(token), parse.GetValue(precision)!, parse.GetValue(maxLength), parse.GetValue(queries), parse.GetValue(json), parse.GetValue(runOut),
             parse.GetValue(chart), parse.GetValue(k1), parse.GetValue(b), parse.GetValue(cache)));
         return command;
     }
 
-    private static int Run(CliContext context, string dataDirectory, string firstStageName, int candidates, string? modelOption, string? denseModel,
+    private static int Run(CliContext context, Native.Reranking.RerankOptions longDocuments, string dataDirectory, string firstStageName, int candidates, string? modelOption, string? denseModel,
         string? token, string precisionName, int? maxLength, int? queries, bool json, string? runOut, string? chartPath, string? k1, string? b, string? cacheOption)
     {
         var (stdout, stderr, cancellationToken) = (context.Out, context.Error, context.CancellationToken);
@@ -78,7 +81,12 @@ internal static class EvalCommand
             _ => new RunFileFirstStage(firstStageName["run:".Length..]),
         };
 
-        var options = new RerankEvaluationOptions { Candidates = candidates, MaxQueries = queries, MaxLength = maxLength, Precisions = precisions };
+        bool chunking = longDocuments.LongDocuments == Native.Reranking.LongDocumentMode.Chunk;
+        if (chunking && candidates == 0) throw new UsageException("--long chunk reranks long documents; it needs --candidates > 0.");
+        var options = new RerankEvaluationOptions
+        {
+            Candidates = candidates, MaxQueries = queries, MaxLength = maxLength, Precisions = precisions, Chunking = chunking ? longDocuments : null,
+        };
         using var bar = new ProgressBar(stderr, enabled: !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
         RerankEvaluationReport report;
         try
@@ -155,21 +163,34 @@ internal static class EvalCommand
         }
         WriteAligned(stdout, rows);
         stdout.WriteLine();
-        var cost = new List<string[]> { new[] { "stage", "seconds", "pairs", "tokens", "pairs/s", "tokens/s" } };
+        foreach (var r in report.Reranked.Where(r => r.Chunked))
+        {
+            // Chunking against truncation at the same precision: the change and its own significance.
+            var truncated = report.Reranked.First(t => !t.Chunked && t.Precision == r.Precision).Stage;
+            var p = r.PValuesAgainstTruncation!.Value;
+            stdout.WriteLine($"{r.Stage.Name} vs {truncated.Name}: " + string.Join(", ", Measures.Select(m =>
+                $"{m.Name} {Signed(m.Pick(r.Stage.Metrics.Mean) - m.Pick(truncated.Metrics.Mean))} (p {P(m.Pick(p))})")));
+        }
+        if (report.Reranked.Any(r => r.Chunked)) stdout.WriteLine();
+        bool anyChunks = report.Reranked.Any(r => r.Chunked);
+        var cost = new List<string[]> { anyChunks ? ["stage", "seconds", "pairs", "tokens", "pairs/s", "tokens/s", "chunks", "chunks/s"] : ["stage", "seconds", "pairs", "tokens", "pairs/s", "tokens/s"] };
         var info = report.FirstStageInfo;
         string firstNote = first.Name == "bm25" || first.Name == "dense" ? $" (index {info.IndexSeconds:F1}s{(info.IndexFromCache ? ", cached" : "")}, search {info.SearchSeconds:F1}s)" : "";
         cost.Add([first.Name + firstNote, first.Seconds.ToString("F1", CultureInfo.InvariantCulture), "-", first.Tokens == 0 ? "-" : first.Tokens.ToString("N0", CultureInfo.InvariantCulture), "-", "-"]);
         foreach (var r in report.Reranked)
         {
             var s = r.Stage;
-            cost.Add([s.Name, s.Seconds.ToString("F1", CultureInfo.InvariantCulture), s.Pairs.ToString("N0", CultureInfo.InvariantCulture), s.Tokens.ToString("N0", CultureInfo.InvariantCulture),
-                s.PairsPerSecond.ToString("F1", CultureInfo.InvariantCulture), (s.Seconds > 0 ? s.Tokens / s.Seconds : 0).ToString("N0", CultureInfo.InvariantCulture)]);
+            string[] row = [s.Name, s.Seconds.ToString("F1", CultureInfo.InvariantCulture), s.Pairs.ToString("N0", CultureInfo.InvariantCulture), s.Tokens.ToString("N0", CultureInfo.InvariantCulture),
+                s.PairsPerSecond.ToString("F1", CultureInfo.InvariantCulture), (s.Seconds > 0 ? s.Tokens / s.Seconds : 0).ToString("N0", CultureInfo.InvariantCulture)];
+            if (anyChunks) row = [.. row, r.Chunked ? s.Chunks.ToString("N0", CultureInfo.InvariantCulture) : "-", r.Chunked ? s.ChunksPerSecond.ToString("F1", CultureInfo.InvariantCulture) : "-"];
+            cost.Add(row);
         }
         WriteAligned(stdout, cost);
-        if (report.Reranked.Count > 1)
+        var truncations = report.Reranked.Where(r => !r.Chunked).ToList();
+        if (truncations.Count > 1)
         {
             // What the second precision (int8) gives up against the first (fp32) and the time it saves.
-            var (reference, other) = (report.Reranked[0].Stage, report.Reranked[1].Stage);
+            var (reference, other) = (truncations[0].Stage, truncations[1].Stage);
             stdout.WriteLine($"{other.Name} vs {reference.Name}: nDCG@10 {Signed(other.Metrics.Mean.NdcgAt10 - reference.Metrics.Mean.NdcgAt10)}, " +
                              $"MAP {Signed(other.Metrics.Mean.Map - reference.Metrics.Mean.Map)}, rerank time x{(reference.Seconds > 0 ? other.Seconds / reference.Seconds : 0):F2}");
         }
@@ -229,6 +250,8 @@ internal static class EvalCommand
                 {
                     json.WriteStartObject();
                     json.WriteString("precision", r.Precision.ToString().ToLowerInvariant());
+                    json.WriteString("long", r.Chunked ? "chunk" : "truncate");
+                    if (r.PValuesAgainstTruncation is { } versus) WriteMeasures(json, "p_values_vs_truncate", versus);
                     WriteMeasures(json, "reranked", r.Stage.Metrics.Mean);
                     json.WriteNumber("p_value", r.PValues.NdcgAt10);
                     json.WriteNumber("seconds", r.Stage.Seconds);
@@ -268,6 +291,11 @@ internal static class EvalCommand
         json.WriteNumber("pairs", stage.Pairs);
         json.WriteNumber("tokens", stage.Tokens);
         json.WriteNumber("pairs_per_second", stage.PairsPerSecond);
+        if (stage.Chunks > 0)
+        {
+            json.WriteNumber("chunks", stage.Chunks);
+            json.WriteNumber("chunks_per_second", stage.ChunksPerSecond);
+        }
         json.WriteEndObject();
     }
 }

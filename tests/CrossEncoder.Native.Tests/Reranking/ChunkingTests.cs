@@ -233,6 +233,23 @@ public sealed class ChunkingTests(MiniLmFixture minilm)
     }
 
     [Fact]
+    public void A_huge_document_is_cut_to_the_chunk_cap_and_its_unscored_tokens_are_counted()
+    {
+        using var tiny = new TinyBert(classifier: true);
+        using var reranker = Reranker.Load(tiny.Directory);
+        string sentence = string.Join(" ", Enumerable.Range(0, 9).Select(i => TinyBert.Vocabulary[10 + i])) + " . ";
+        string document = string.Concat(Enumerable.Repeat(sentence, 100_000));   // 2.3 M characters, 1 M tokens
+        int total = reranker.Tokenizer.EncodeToIds(document).Length;
+        var options = new RerankOptions { LongDocuments = LongDocumentMode.Chunk, MaxChunksPerDocument = 8 };
+        RerankInputs inputs = reranker.Encode("alpha", [document], options);
+        Assert.Equal(8, inputs.Sequences.Count);
+        int covered = inputs.Chunks!.Spans[^1].End;   // characters of the document the last scored chunk reaches
+        var result = reranker.Score(inputs, RunAll(reranker, inputs))[0];
+        Assert.Equal(8, result.ChunkCount);
+        Assert.Equal(total - reranker.Tokenizer.EncodeToIds(document[..covered]).Length, result.Truncation.DocumentTokensRemoved);
+    }
+
+    [Fact]
     public void Bad_chunk_options_get_errors_that_name_them()
     {
         using var tiny = new TinyBert(classifier: true);
