@@ -41,6 +41,12 @@ internal sealed record BertConfig
     public int NumLabels { get; init; } = 2;
     /// <summary>Label names by index (<c>id2label</c>), if given.</summary>
     public ImmutableDictionary<int, string> Id2Label { get; init; } = ImmutableDictionary<int, string>.Empty;
+    /// <summary>hidden_dropout_prob: dropout after the embeddings and every dense output, and before the classifier (training only).</summary>
+    public double HiddenDropoutProb { get; init; } = 0.1;
+    /// <summary>attention_probs_dropout_prob: dropout of the attention probabilities (training only).</summary>
+    public double AttentionProbsDropoutProb { get; init; } = 0.1;
+    /// <summary>initializer_range: the standard deviation of a new linear layer's weights (Hugging Face's _init_weights).</summary>
+    public double InitializerRange { get; init; } = 0.02;
 
     /// <summary>Which embeddings, weight prefix and head the checkpoint uses, from <see cref="ModelType"/>.</summary>
     public EncoderFamily Family => FamilyOf(ModelType) ?? EncoderFamily.Bert;
@@ -107,6 +113,9 @@ internal sealed record BertConfig
             Architectures = reader.Strings("architectures"),
             NumLabels = reader.NumLabels(id2Label),
             Id2Label = id2Label,
+            HiddenDropoutProb = reader.Double("hidden_dropout_prob", 0.1),
+            AttentionProbsDropoutProb = reader.Double("attention_probs_dropout_prob", 0.1),
+            InitializerRange = reader.Double("initializer_range", 0.02),
         };
         string positionType = reader.String("position_embedding_type", "absolute");
         config.Validate(path, positionType);
@@ -133,6 +142,9 @@ internal sealed record BertConfig
         Require(TypeVocabSize > 0, $"type_vocab_size must be positive, got {TypeVocabSize}.");
         Require(NumLabels > 0, $"num_labels must be positive, got {NumLabels}.");
         Require(LayerNormEps > 0 && LayerNormEps < 1 && double.IsFinite(LayerNormEps), $"layer_norm_eps must be in (0, 1), got {LayerNormEps}.");
+        Require(HiddenDropoutProb >= 0 && HiddenDropoutProb < 1, $"hidden_dropout_prob must be in [0, 1), got {HiddenDropoutProb}.");
+        Require(AttentionProbsDropoutProb >= 0 && AttentionProbsDropoutProb < 1, $"attention_probs_dropout_prob must be in [0, 1), got {AttentionProbsDropoutProb}.");
+        Require(InitializerRange >= 0 && double.IsFinite(InitializerRange), $"initializer_range must be a finite non-negative number, got {InitializerRange}.");
         Require(HiddenAct == "gelu", $"hidden_act '{HiddenAct}' is not supported; only exact (erf) \"gelu\" is implemented.");
         Require(positionEmbeddingType == "absolute", $"position_embedding_type '{positionEmbeddingType}' is not supported; only \"absolute\" is.");
         Require(PadTokenId >= 0 && PadTokenId < VocabSize, $"pad_token_id {PadTokenId} is outside the vocabulary (size {VocabSize}).");
