@@ -25,6 +25,7 @@ public static class Cli
         ServeCommand.Create,
         ExplainCommand.Create,
         TraceCommand.Create,
+        TrainCommand.Create,
     ];
 
     /// <summary>Commands of the companion tool, named here so `crossencoder verify` can say where they are.</summary>

@@ -31,7 +31,8 @@ internal static class BenchCommand
         var cases = CliOptions.Text("--cases", "text", "with --suite: only the cases whose name contains this text, e.g. int8-vs-ort-int8; qwen selects the decoder reranker rows, which the default suite leaves out (peak and GEMM rows still run)");
         var modernBert = CliOptions.Text("--modernbert", "dir", "with --suite: the ModernBERT folder the modernbert cases time (default: random weights at gte-reranker-modernbert-base's shape in a temporary folder); their peer is PyTorch under /usr/bin/python3");
         var qwen = CliOptions.Text("--qwen", "dir", "with --suite: the Qwen3 / Qwen2 reranker folder the qwen cases time (default: random weights at Qwen3-Reranker-0.6B's shape in a temporary folder); their peer is PyTorch under /usr/bin/python3");
-        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision, cases, modernBert, qwen };
+        var training = CliOptions.Flag("--training", "time a training step (forward + backward of the trainable BERT, as `crossencoder train` runs it) against the inference forward of the same batch: pairs/s, the ratio and % of the FMA peak, at --tokens (128 and 256 without it)");
+        var command = new Command("bench", "Measure pairs per second, side by side with ONNX Runtime in the same run.") { model, onnx, tokens, pairs, seconds, threads, json, suite, docs, query, precision, cases, modernBert, qwen, training };
         CliHelp.SetExamples(command,
             "crossencoder-onnx bench",
             "crossencoder-onnx bench --tokens 256 --pairs 32 --seconds 10 --json",
@@ -39,11 +40,36 @@ internal static class BenchCommand
             "crossencoder-onnx bench --suite --precision int8 --json",
             "crossencoder-onnx bench --suite --precision int8 --cases int8-vs-ort-int8 --seconds 2",
             "crossencoder-onnx bench --suite --cases modernbert --seconds 3",
-            "crossencoder-onnx bench --suite --cases qwen --precision int8 --seconds 3");
-        command.SetAction(parse => Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
+            "crossencoder-onnx bench --suite --cases qwen --precision int8 --seconds 3",
+            "crossencoder-onnx bench --training --pairs 16 --seconds 10");
+        command.SetAction(parse => parse.GetValue(training)
+            ? RunTraining(context, parse.GetValue(model), parse.Tokens.Any(t => t.Value == "--tokens") ? [parse.GetValue(tokens)] : [128, 256],
+                parse.Tokens.Any(t => t.Value == "--pairs") ? parse.GetValue(pairs) : 16, parse.GetValue(seconds), parse.GetValue(json))
+            : Run(context, parse.GetValue(model), parse.GetValue(onnx), parse.GetValue(tokens), parse.GetValue(pairs), parse.GetValue(seconds),
             parse.GetValue(threads) ?? Environment.ProcessorCount, parse.GetValue(json), parse.GetValue(suite), parse.GetValue(docs), parse.GetValue(query), parse.GetValue(precision),
             parse.GetValue(cases), parse.GetValue(modernBert), parse.GetValue(qwen)));
         return command;
+    }
+
+    /// <summary><c>bench --training</c>: training steps against inference forwards of the same batches, with the FMA peak.</summary>
+    private static int RunTraining(CliContext context, string? model, int[] tokenCounts, int pairs, int seconds, bool json)
+    {
+        string modelDirectory = model is null ? DefaultModel.Ensure(context.Error) : model;
+        if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
+        int threads = Environment.ProcessorCount;
+        double peak = CrossEncoder.Tools.Bench.FmaPeak.Measure(threads);
+        var results = tokenCounts.Select(t => CrossEncoder.Tools.Bench.TrainingBench.Run(modelDirectory, pairs, t, seconds, peak, context.CancellationToken)).ToArray();
+        string cpu = $"{threads} cores, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, FMA peak {peak:F1} GFLOP/s ({CrossEncoder.Tools.Bench.FmaPeak.Path})";
+        if (json)
+        {
+            context.Out.WriteLine(System.Text.Json.JsonSerializer.Serialize(new { model = modelDirectory, machine = cpu, peak_gflops = Math.Round(peak, 1), cases = results }));
+            return 0;
+        }
+        context.Out.WriteLine($"model {modelDirectory}: training step (forward + backward) vs inference forward, {pairs} pairs per batch; {cpu}");
+        context.Out.WriteLine("  tokens  inference pairs/s  training pairs/s  step / forward  training GFLOP/s  % of peak");
+        foreach (var r in results)
+            context.Out.WriteLine($"  {r.Tokens,6}  {r.InferencePairsPerSecond,17:F1}  {r.TrainingPairsPerSecond,16:F1}  {r.StepOverInference,14:F2}  {r.TrainingGflops,16:F1}  {r.PercentOfPeak,8:F0} %");
+        return 0;
     }
 
     private static int Run(CliContext context, string? model, string? onnxPath, int tokens, int pairs, int seconds, int threads, bool json,
