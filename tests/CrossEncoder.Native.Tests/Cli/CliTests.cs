@@ -232,6 +232,31 @@ public class CliTests(MiniLmFixture minilm)
     }
 
     [Fact]
+    public void WithoutModelATrainedCrossEncoderInTheWeightsFolderIsPreferred()
+    {
+        string weights = Path.Combine(Path.GetTempPath(), "weights-trained-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(weights);
+        Directory.CreateSymbolicLink(Path.Combine(weights, "all-MiniLM-L6-v2-cross-encoder"), minilm.ModelDirectory);
+        string? previous = Environment.GetEnvironmentVariable("CROSSENCODER_WEIGHTS");
+        Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", weights);
+        try
+        {
+            var (code, output, error) = Run(["rerank", "--query", Query, .. Passages]);
+            Assert.True(code == 0, error);
+            Assert.Contains("using all-MiniLM-L6-v2-cross-encoder", error);
+            Assert.False(Directory.Exists(Path.Combine(weights, "all-MiniLM-L6-v2")));   // the base model was not prepared
+            var (explicitCode, explicitOutput, _) = Run(["rerank", "--model", minilm.ModelDirectory, "--query", Query, .. Passages]);
+            Assert.Equal(0, explicitCode);
+            Assert.Equal(explicitOutput, output);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", previous);
+            Directory.Delete(weights, recursive: true);
+        }
+    }
+
+    [Fact]
     public void WithoutModelTheDefaultFolderIsUsedWithANotice()
     {
         string? previous = Environment.GetEnvironmentVariable("CROSSENCODER_WEIGHTS");

@@ -62,7 +62,7 @@ public sealed class TrainCommandTests : IDisposable
         Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
         Assert.True(File.Exists(Path.Combine(output, "vocab.txt")));
 
-        var (rerankCode, rerankOut, rerankErr) = Run("rerank", "--model", output, "--query", "what is the wing ?", "--doc", "the wing of a flow", "--doc", "the heat of a flow", "--json");
+        var (rerankCode, rerankOut, rerankErr) = Run("rerank", "--model", output, "--query", "what is the wing ?", "--json", "the wing of a flow", "the heat of a flow");
         Assert.True(rerankCode == 0, rerankErr);
         Assert.Contains("\"score\"", rerankOut);
 
