@@ -39,7 +39,7 @@ internal static class ExplainCommand
     private static int Run(CliContext context, string query, string doc, string? model, string? token, int top, int? maxLength, bool json,
         Precision precision, string? instruction, string? prompt, bool attention)
     {
-        string document = doc == "-" ? context.In.ReadToEnd().TrimEnd('\r', '\n') : doc;
+        string document = doc == "-" ? BoundedInput.ReadAll(context.In, "--doc - (stdin)").TrimEnd('\r', '\n') : doc;
         if (string.IsNullOrWhiteSpace(document)) throw new UsageException(doc == "-" ? "the document read from standard input is empty: nothing to explain." : "--doc is empty: give the document text to explain.");
         string modelDirectory = model is not null ? HubModelOption.Resolve(model, token, context.Error, context.CancellationToken) : DefaultModel.Ensure(context.Error);
         using var reranker = Reranker.Load(modelDirectory, new RerankerOptions { Precision = precision, Prompt = prompt, Log = line => context.Error.WriteLine($"note: {line}") });

@@ -173,21 +173,24 @@ internal static class QuantizeCommand
     {
         var model = CliOptions.Text("--model", "dir", "the fp32 model folder to quantize (model.safetensors, or model.safetensors.index.json and its shards; the output is one model.safetensors)", required: true);
         var output = CliOptions.Text("--out", "dir", "the int8 model folder to write (int8 weights + fp32 scales, quantization.json)", required: true);
+        var overwrite = new Option<bool>("--overwrite") { Description = "replace the model in an --out folder that already holds one" };
         var gate = Int8GateOptions.Create();
-        var command = new Command("quantize", "Write an int8 model folder and measure it with the int8 accuracy gate (figures in its quantization.json).") { model, output };
+        var command = new Command("quantize", "Write an int8 model folder and measure it with the int8 accuracy gate (figures in its quantization.json).") { model, output, overwrite };
         gate.AddDataOptions(command);
         CliHelp.SetExamples(command,
             "crossencoder quantize --model weights/all-MiniLM-L6-v2 --out weights/all-MiniLM-L6-v2-int8",
             "crossencoder quantize --model weights/my-reranker --out weights/my-reranker-int8 --data ../shared/ir --queries 25");
-        command.SetAction(parse => Run(context, parse.GetValue(model)!, parse.GetValue(output)!, gate.Read(parse)));
+        command.SetAction(parse => Run(context, parse.GetValue(model)!, parse.GetValue(output)!, parse.GetValue(overwrite), gate.Read(parse)));
         return command;
     }
 
-    private static int Run(CliContext context, string model, string output, (string? Data, int Queries, int MaxLength) gate)
+    private static int Run(CliContext context, string model, string output, bool overwrite, (string? Data, int Queries, int MaxLength) gate)
     {
         var stdout = context.Out;
         if (!Directory.Exists(model)) throw new CliException($"model folder '{model}' does not exist.");
-        if (Path.GetFullPath(model).TrimEnd('/') == Path.GetFullPath(output).TrimEnd('/')) throw new UsageException("--out must differ from --model.");
+        if (SameFolder(model, output)) throw new UsageException("--out must differ from --model.");
+        if (!overwrite && HoldsModel(output))
+            throw new CliException($"'{output}' already holds a model (model.safetensors or config.json); pass --overwrite to replace it.");
         long written = ModelQuantization.WriteQuantizedFolder(model, output, context.CancellationToken);
         long fp32Size = Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)).Sum(f => new FileInfo(f).Length);
         long int8Size = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
@@ -207,4 +210,20 @@ internal static class QuantizeCommand
         VerifyInt8Command.Print(report, output, source, json: false, stdout);
         return report.Pass ? 0 : 1;
     }
+
+    /// <summary>True when both paths name one folder, through symbolic links as well.</summary>
+    private static bool SameFolder(string a, string b)
+    {
+        static string Resolve(string path)
+        {
+            string full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path));
+            return Directory.Exists(full) && new DirectoryInfo(full).ResolveLinkTarget(returnFinalTarget: true) is { } target
+                ? Path.TrimEndingDirectorySeparator(target.FullName) : full;
+        }
+        return string.Equals(Resolve(a), Resolve(b), StringComparison.Ordinal);
+    }
+
+    private static bool HoldsModel(string folder) =>
+        Directory.Exists(folder) && (File.Exists(Path.Combine(folder, "model.safetensors")) || File.Exists(Path.Combine(folder, "config.json"))
+                                     || File.Exists(Path.Combine(folder, "model.safetensors.index.json")));
 }

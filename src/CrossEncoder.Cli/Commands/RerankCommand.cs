@@ -55,19 +55,15 @@ internal static class RerankCommand
 
     private static IEnumerable<string> ReadDocuments(string source, TextReader stdin)
     {
-        IEnumerable<string> lines;
-        if (source == "-") lines = ReadAllLines(stdin);
-        else if (Directory.Exists(source)) throw new CliException($"--docs '{source}' is a folder; give a text file with one document per line.");
-        else if (!File.Exists(source)) throw new CliException($"documents file '{source}' not found.");
-        else lines = File.ReadLines(source);
-        // One document per line; blank lines (e.g. a trailing newline) are not documents.
-        return lines.Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
+        if (source == "-") return NonBlank(BoundedInput.ReadLines(stdin, "--docs - (stdin)"));
+        if (Directory.Exists(source)) throw new CliException($"--docs '{source}' is a folder; give a text file with one document per line.");
+        if (!File.Exists(source)) throw new CliException($"documents file '{source}' not found.");
+        using var file = new StreamReader(source, detectEncodingFromByteOrderMarks: true);
+        return NonBlank(BoundedInput.ReadLines(file, $"--docs '{source}'"));
     }
 
-    private static IEnumerable<string> ReadAllLines(TextReader reader)
-    {
-        while (reader.ReadLine() is { } line) yield return line;
-    }
+    /// <summary>One document per line; blank lines (e.g. a trailing newline) are not documents.</summary>
+    private static List<string> NonBlank(IEnumerable<string> lines) => lines.Where(line => !string.IsNullOrWhiteSpace(line)).ToList();
 
     private static void WriteTable(TextWriter stdout, ModelKind kind, IReadOnlyList<string> documents, IReadOnlyList<RerankResult> results)
     {

@@ -204,6 +204,7 @@ public sealed partial class BertTokenizer
 
         // id -> token over the WordPiece vocabulary and the added tokens. From vocab.txt it is the line itself, so an id
         // shadowed by a later duplicate still has its text.
+        TokenIdRange.Check(path, vocabulary, added);
         int size = Math.Max(vocabulary.Values.Max(), added.Count > 0 ? added.Max(a => a.Id) : 0) + 1;
         var idToToken = new string?[size];
         if (tokensById is not null) tokensById.CopyTo(idToToken, 0);

@@ -59,6 +59,7 @@ public sealed partial class PipelineTokenizer
                 modelMaxLength = reader.Int(truncation, "max_length") ?? modelMaxLength;
             if (modelMaxLength < 2) throw new TokenizerFormatException(path, $"the maximum length {modelMaxLength} is below 2.");
 
+            TokenIdRange.Check(path, vocabulary, added);
             return new PipelineTokenizer(normalizer, preTokenizer, encodeWord, vocabulary, added, post, modelMaxLength) { TraceWord = traceWord, OffsetTrimming = trimming };
         }
     }
@@ -154,7 +155,7 @@ public sealed partial class PipelineTokenizer
             {
                 string content = reader.String(element, "content") ?? throw reader.Error("a Replace normalizer has no \"content\".");
                 var (literal, regex) = ReadPattern(element, reader, "Replace");
-                return new ReplaceNormalizer(literal, regex, content);
+                return new ReplaceNormalizer(literal, regex, content, reader.Path);
             }
             case "Precompiled":
             {
@@ -179,6 +180,7 @@ public sealed partial class PipelineTokenizer
         foreach (JsonProperty entry in v.EnumerateObject())
             vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
         if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
+        TokenIdRange.Check(reader.Path, vocabulary, []);   // before any model sizes a table by the largest id
         return vocabulary;
     }
 
@@ -247,7 +249,7 @@ public sealed partial class PipelineTokenizer
             {
                 var (literal, regex) = ReadPattern(element, reader, "Split pre_tokenizer");
                 string behavior = reader.String(element, "behavior") ?? throw reader.Error("a Split pre_tokenizer has no \"behavior\".");
-                return new SplitPreTokenizer(literal, regex, ReadBehavior(behavior, reader), reader.Bool(element, "invert") ?? false);
+                return new SplitPreTokenizer(literal, regex, ReadBehavior(behavior, reader), reader.Bool(element, "invert") ?? false, reader.Path);
             }
             case "Metaspace":
             {

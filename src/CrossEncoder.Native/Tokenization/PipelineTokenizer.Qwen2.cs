@@ -54,6 +54,7 @@ public sealed partial class PipelineTokenizer
         Dictionary<string, int> vocabulary = ReadVocabJson(vocabJsonPath);
         List<(int, int, int)> merges = ReadMergesTxt(mergesPath, vocabulary);
         CheckAddedTokenIds(config.AddedTokens, vocabulary, tokenizerConfigPath);
+        TokenIdRange.Check(tokenizerConfigPath, vocabulary, config.AddedTokens);
 
         var bpe = new BytePairEncoding(vocabulary, merges);   // the vocabulary is shared, not copied: nothing changes it after this
 

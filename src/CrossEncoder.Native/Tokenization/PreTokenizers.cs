@@ -292,7 +292,7 @@ internal sealed class MetaspacePreTokenizer(char replacement, PrependScheme prep
 /// a pattern naming an astral character literally, or a case-insensitive astral letter, is not covered.</remarks>
 internal sealed class SplitPreTokenizer : PreTokenizer
 {
-    private readonly System.Text.RegularExpressions.Regex? _regex;
+    private readonly TimedRegex? _regex;
     private readonly string? _literal;
     private readonly DelimiterBehavior _behavior;
     private readonly bool _invert;
@@ -313,10 +313,11 @@ internal sealed class SplitPreTokenizer : PreTokenizer
         return standIn;
     }
 
-    public SplitPreTokenizer(string? literal, string? regex, DelimiterBehavior behavior, bool invert)
+    // source: the file the pattern comes from, named when it is invalid or runs away.
+    public SplitPreTokenizer(string? literal, string? regex, DelimiterBehavior behavior, bool invert, string source = "(built in)")
     {
         _literal = literal;
-        _regex = regex is null ? null : new System.Text.RegularExpressions.Regex(regex, System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        _regex = regex is null ? null : new TimedRegex(regex, source, "Split pre_tokenizer");
         _behavior = behavior;
         _invert = invert;
     }

@@ -77,13 +77,14 @@ internal sealed class StripAccentsNormalizer : TextNormalizer
 internal sealed class ReplaceNormalizer : TextNormalizer
 {
     private readonly string? _literal;
-    private readonly Regex? _regex;
+    private readonly TimedRegex? _regex;
     private readonly string _content;
 
-    public ReplaceNormalizer(string? literal, string? regex, string content)
+    // source: the file the pattern comes from, named when it is invalid or runs away.
+    public ReplaceNormalizer(string? literal, string? regex, string content, string source = "(built in)")
     {
         _literal = literal;
-        _regex = regex is null ? null : new Regex(regex, RegexOptions.CultureInvariant);
+        _regex = regex is null ? null : new TimedRegex(regex, source, "Replace normalizer");
         _content = content;
     }
 

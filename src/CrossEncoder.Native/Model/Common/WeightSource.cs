@@ -41,7 +41,7 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         string? actual = Resolve(name, underModelPrefix);
         if (actual is null)
         {
-            _missing.Add($"{name} {FormatShape(shape)}");
+            RecordMissing(name, shape);
             return [];
         }
         var info = file.Tensors[actual];
@@ -151,6 +151,19 @@ internal sealed class WeightSource(SafeTensorsCheckpoint file, TensorNaming nami
         if (_missing.Count > 0) message.Append($" Missing ({_missing.Count}): ").AppendJoin(", ", _missing.Take(20)).Append(_missing.Count > 20 ? ", ..." : "").Append('.');
         if (unexpected.Count > 0) message.Append($" Unexpected ({unexpected.Count}): ").AppendJoin(", ", unexpected.Take(20)).Append(unexpected.Count > 20 ? ", ..." : "").Append('.');
         throw new ModelFormatException(file.Location, message.ToString());
+    }
+
+    /// <summary>Notes a tensor the config implies but the file lacks. A config that implies far more tensors than the file
+    /// holds (num_hidden_layers: 1000000 on a 1-layer checkpoint) fails here, before its layers are built, instead of growing
+    /// to gigabytes of packed empty layers.</summary>
+    private void RecordMissing(string name, long[] shape)
+    {
+        _missing.Add($"{name} {FormatShape(shape)}");
+        int limit = Math.Max(64, file.Tensors.Count);
+        if (_missing.Count <= limit) return;
+        throw new ModelFormatException(file.Location,
+            $"the weights do not match the model described by config.json: more than {limit} tensors it implies are missing (first: "
+            + string.Join(", ", _missing.Take(5)) + $"); the file holds {file.Tensors.Count} tensors; check num_hidden_layers and the other sizes in config.json.");
     }
 
     private string? Resolve(string name, bool underModelPrefix)
