@@ -95,17 +95,41 @@ public static class Cli
         catch (Exception e) when (e is CliException or FormatException or IOException or UnauthorizedAccessException or ArgumentException or InvalidDataException
                                       or CrossEncoder.Native.Model.ModelComputationException)
         {
-            WriteError(stderr, e.Message, null);
+            WriteError(stderr, e is ArgumentException argument ? WithoutParameterNote(argument) : e.Message, null);
             return 1;
         }
+    }
+
+    /// <summary>An argument error's own sentence, without .NET's " (Parameter 'maxLength')" and "Actual value was 1." notes,
+    /// which name code, not anything the user typed.</summary>
+    internal static string WithoutParameterNote(ArgumentException e)
+    {
+        string message = e.Message;
+        if (e is ArgumentOutOfRangeException { ActualValue: { } actual })
+            message = message.Replace($"Actual value was {actual}.", "", StringComparison.Ordinal);
+        if (e.ParamName is { } name)
+            message = message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal);
+        return message.Trim();
     }
 
     /// <summary>"error: message" on one line (red on a colour terminal unless NO_COLOR is set), then the usage for usage errors.</summary>
     internal static void WriteError(TextWriter stderr, string message, Command? usageOf)
     {
-        string oneLine = string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
+        string oneLine = Printable(string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)));
         stderr.WriteLine((UseColor(stderr) ? "\u001b[31merror:\u001b[0m " : "error: ") + oneLine);
         if (usageOf is not null) stderr.WriteLine($"usage: {CliHelp.Synopsis(usageOf)}  (see --help)");
+    }
+
+    /// <summary>An error echoes paths, options and file contents: control characters (a terminal's escape sequences, a
+    /// carriage return that would overwrite the line) and bidirectional overrides are shown as <c>\uXXXX</c>, never sent.</summary>
+    internal static string Printable(string text)
+    {
+        static bool Hidden(char c) => (char.IsControl(c) && c != '\t') || c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
+        if (!text.Any(c => c == '\t' || Hidden(c))) return text;
+        var printable = new System.Text.StringBuilder(text.Length + 16);
+        foreach (char c in text)
+            printable.Append(c == '\t' ? " " : Hidden(c) ? $"\\u{(int)c:x4}" : c.ToString());
+        return printable.ToString();
     }
 
     /// <summary>Colour only on the real, interactive standard error, and never when NO_COLOR is set (https://no-color.org) or TERM=dumb.</summary>

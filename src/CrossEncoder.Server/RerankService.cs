@@ -104,14 +104,25 @@ internal sealed class RerankService : IAsyncDisposable
         for (int i = 0; i < vectors.Length; i++)
         {
             var vector = scheduled.Outputs.AsSpan(i * h, h).ToArray();   // [H]
-            if (normalize)
-            {
-                float norm = System.Numerics.Tensors.TensorPrimitives.Norm(vector);
-                if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(vector, norm, vector);
-            }
+            if (normalize) ToUnitLength(vector);
             vectors[i] = vector;
         }
         return (vectors, new RerankOutcome([], inputs.TokenCount, texts.Sum(t => t.Length), tokenization, scheduled.QueueTime, scheduled.InferenceTime, started));
+    }
+
+    /// <summary>v / ||v||; a norm that overflows float (values past ~1.8e19) is taken in double, never turned into zeros.</summary>
+    internal static void ToUnitLength(float[] vector)
+    {
+        float norm = System.Numerics.Tensors.TensorPrimitives.Norm(vector);
+        if (float.IsFinite(norm))
+        {
+            if (norm > 0) System.Numerics.Tensors.TensorPrimitives.Divide(vector, norm, vector);
+            return;
+        }
+        double sumOfSquares = 0;
+        foreach (float v in vector) sumOfSquares += (double)v * v;
+        double length = Math.Sqrt(sumOfSquares);
+        for (int i = 0; i < vector.Length; i++) vector[i] = (float)(vector[i] / length);
     }
 
     /// <summary>Explains one pair by occlusion: every variant is one request's sequences in the shared scheduler.</summary>

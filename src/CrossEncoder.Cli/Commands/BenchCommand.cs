@@ -54,7 +54,7 @@ internal static class BenchCommand
     /// <summary><c>bench --training</c>: training steps against inference forwards of the same batches, with the FMA peak.</summary>
     private static int RunTraining(CliContext context, string? model, int[] tokenCounts, int pairs, int seconds, bool json)
     {
-        string modelDirectory = model is null ? DefaultModel.Ensure(context.Error, preferTrained: false) : model;
+        string modelDirectory = model is null ? DefaultModel.Ensure(context.Error, preferTrained: false, explainKind: false) : model;
         if (!Directory.Exists(modelDirectory)) throw new CliException($"model folder '{modelDirectory}' does not exist.");
         int threads = Environment.ProcessorCount;
         double peak = CrossEncoder.Tools.Bench.FmaPeak.Measure(threads);

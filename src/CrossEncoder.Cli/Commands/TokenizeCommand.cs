@@ -13,7 +13,7 @@ internal static class TokenizeCommand
         var doc = CliOptions.Text("--doc", "text", "the document; without it the query is encoded alone");
         var model = CliOptions.Model();
         var token = CliOptions.Token();
-        var maxLength = CliOptions.Int("--max-length", "tokens in total; default: the model's limit", 1, 1 << 20);
+        var maxLength = CliOptions.Int("--max-length", "tokens in total; default: the model's limit", 2, 1 << 20);   // [CLS] [SEP] at least
         var truncation = CliOptions.Choice("--truncation", "which side loses tokens when the pair is too long (Hugging Face's strategies)", "longest_first", "only_second");
         var json = CliOptions.Json();
         var command = new Command("tokenize", "Show the token ids, type ids and word pieces the model reads.") { query, doc, model, token, maxLength, truncation, json };

@@ -77,7 +77,7 @@ internal static class TrainCommand
         var stderr = context.Error;
         foreach (string folder in dataFolders)
             if (!Directory.Exists(folder)) throw new CliException($"data folder '{folder}' does not exist.");
-        string modelFolder = modelOption is null ? DefaultModel.Ensure(stderr, preferTrained: false) : HubModelOption.Resolve(modelOption, token, stderr, context.CancellationToken);
+        string modelFolder = modelOption is null ? DefaultModel.Ensure(stderr, preferTrained: false, explainKind: false) : HubModelOption.Resolve(modelOption, token, stderr, context.CancellationToken);
         if (!Directory.Exists(modelFolder)) throw new CliException($"model folder '{modelOption}' does not exist.");
         string fullOutput = Path.TrimEndingDirectorySeparator(Path.GetFullPath(output));
         if (string.Equals(fullOutput, Path.TrimEndingDirectorySeparator(Path.GetFullPath(modelFolder)), StringComparison.Ordinal))

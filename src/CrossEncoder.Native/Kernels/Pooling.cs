@@ -27,9 +27,19 @@ internal static class Pooling
     }
 
     /// <summary>x = x / max(||x||_2, 1e-12), as torch.nn.functional.normalize.</summary>
+    /// <remarks>Finite values past ~1.8e19 overflow the float sum of squares, and x / inf would be a silent vector of zeros:
+    /// such a vector is normalised in double instead. A vector holding an infinity or NaN becomes NaN, reported by the caller.</remarks>
     public static void L2Normalize(Span<float> x)
     {
         float norm = System.Numerics.Tensors.TensorPrimitives.Norm(x);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / MathF.Max(norm, 1e-12f), x);
+        if (float.IsFinite(norm))
+        {
+            System.Numerics.Tensors.TensorPrimitives.Multiply(x, 1f / MathF.Max(norm, 1e-12f), x);
+            return;
+        }
+        double sumOfSquares = 0;
+        foreach (float v in x) sumOfSquares += (double)v * v;
+        double scale = 1.0 / Math.Max(Math.Sqrt(sumOfSquares), 1e-12);
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(x[i] * scale);
     }
 }

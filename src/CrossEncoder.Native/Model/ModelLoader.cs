@@ -206,7 +206,7 @@ internal sealed class ModelFolder
         if (!File.Exists(path)) throw new ModelFormatException(path, $"{Path.GetFileName(path)} not found.");
         try
         {
-            return JsonDocument.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonEscapes.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {

@@ -84,7 +84,7 @@ internal sealed class SafeTensorsIndex
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json);
+            document = JsonEscapes.Parse(json);
         }
         catch (JsonException e)
         {

@@ -269,8 +269,7 @@ public sealed partial class BertTokenizer
     {
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            return JsonEscapes.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {

@@ -17,8 +17,7 @@ public sealed partial class PipelineTokenizer
         JsonDocument document;
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            document = JsonEscapes.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {

@@ -72,7 +72,7 @@ public sealed partial class PipelineTokenizer
     private static Qwen2Config ReadQwen2Config(string path)
     {
         JsonDocument document;
-        try { document = JsonDocument.Parse(File.ReadAllBytes(path)); }
+        try { document = JsonEscapes.Parse(File.ReadAllBytes(path)); }
         catch (JsonException e) { throw new TokenizerFormatException(path, $"invalid JSON at line {e.LineNumber + 1}: {e.Message}", e); }
         using (document)
         {

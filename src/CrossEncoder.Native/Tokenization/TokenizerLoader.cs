@@ -52,8 +52,7 @@ public static class TokenizerLoader
     {
         try
         {
-            using FileStream stream = File.OpenRead(path);
-            using var document = JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            using var document = JsonEscapes.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             JsonElement root = document.RootElement;
             static string? TypeOf(JsonElement root, string name) =>
                 root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
@@ -72,7 +71,7 @@ public static class TokenizerLoader
         if (!File.Exists(path)) return null;
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(path));
+            using var document = JsonEscapes.Parse(File.ReadAllBytes(path));
             return ModelMaxLengthOf(document.RootElement);
         }
         catch (JsonException e)

@@ -259,8 +259,12 @@ public class CliTests(MiniLmFixture minilm)
     [Fact]
     public void WithoutModelTheDefaultFolderIsUsedWithANotice()
     {
+        // A weights folder holding only the base model (the repository's own may also hold a trained cross-encoder).
+        string weights = Path.Combine(Path.GetTempPath(), "weights-base-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(weights);
+        Directory.CreateSymbolicLink(Path.Combine(weights, "all-MiniLM-L6-v2"), minilm.ModelDirectory);
         string? previous = Environment.GetEnvironmentVariable("CROSSENCODER_WEIGHTS");
-        Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", Path.GetDirectoryName(minilm.ModelDirectory));
+        Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", weights);
         try
         {
             var (code, output, error) = Run(["rerank", "--query", Query, .. Passages]);
@@ -271,6 +275,7 @@ public class CliTests(MiniLmFixture minilm)
         finally
         {
             Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", previous);
+            Directory.Delete(weights, recursive: true);
         }
     }
 }

@@ -44,4 +44,18 @@ public class PoolingTests
         Pooling.L2Normalize(zero);
         Assert.Equal([0f, 0f, 0f], zero);
     }
+
+    [Fact]
+    public void L2NormalizeOfAVectorWhoseSquaresOverflowFloatIsUnitLengthNotZeros()
+    {
+        float[] x = [3e20f, -4e20f, 1e38f, 0f];   // ||x||^2 overflows float; torch.nn.functional.normalize in float gives zeros
+        double norm = Math.Sqrt(x.Sum(v => (double)v * v));
+        float[] expected = [.. x.Select(v => (float)(v / norm))];
+        Pooling.L2Normalize(x);
+        Assert.Equal(expected, x);
+        Assert.Equal(1.0, Math.Sqrt(x.Sum(v => (double)v * v)), 1e-6);
+        float[] infinite = [float.PositiveInfinity, 1f];
+        Pooling.L2Normalize(infinite);
+        Assert.Contains(infinite, float.IsNaN);   // not finite in, not finite out: reported by the caller, never a score
+    }
 }

@@ -158,6 +158,36 @@ public class RmsNormTests
     }
 
     [Fact]
+    public void FiniteRowsWhoseSquaresOverflowFloatAreNormalisedAsTheTwinDoesNotZeroed()
+    {
+        // 3e38^2 overflows float: a float sum of squares is infinite and x * rsqrt(inf) = 0 (torch's float arithmetic gives
+        // that row of zeros). Every path, all three entry points, equals the double twin instead, and stays finite.
+        const int n = 65;
+        var x = KernelTestData.Uniform(2 * n, 5, 1f);
+        for (int i = 0; i < n; i++) x[i] *= 3e38f;                      // row 0 overflows, row 1 is ordinary
+        var weight = KernelTestData.Uniform(n, 6, 2f);
+        var expected = new float[2 * n];
+        RmsNorm.NormalizeReference(x, weight, expected, 2, n, 1e-6f);
+        Assert.All(expected, v => Assert.True(float.IsFinite(v)));
+        Assert.Contains(expected.Take(n), v => Math.Abs(v) > 0.1f);
+        foreach (var caps in Paths)
+        {
+            var actual = new float[2 * n];
+            RmsNorm.Normalize(x, weight, actual, 2, n, 1e-6f, caps);
+            AssertClose(expected, actual, $"Normalize {caps}");
+
+            var residual = new float[2 * n];
+            var fused = new float[2 * n];
+            RmsNorm.AddAndNormalize(residual, x, weight, fused, 2, n, 1e-6f, caps);
+            AssertClose(expected, fused, $"AddAndNormalize {caps}");
+
+            var heads = (float[])x.Clone();
+            RmsNorm.NormalizeHeads(heads, n, 2, 1, n, 0, weight, 1e-6f, caps);
+            AssertClose(expected, heads, $"NormalizeHeads {caps}");
+        }
+    }
+
+    [Fact]
     public void ValidatesArguments()
     {
         var caps = KernelCapabilities.Default;

@@ -80,7 +80,7 @@ internal sealed record BertConfig
         ArgumentNullException.ThrowIfNull(json);
         try
         {
-            using var document = JsonDocument.Parse(json);
+            using var document = JsonEscapes.Parse(json);
             return Parse(document.RootElement, sourceName);
         }
         catch (JsonException e)

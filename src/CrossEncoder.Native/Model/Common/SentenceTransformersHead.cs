@@ -189,7 +189,7 @@ internal sealed class SentenceTransformersHead
     {
         try
         {
-            using var document = JsonDocument.Parse(File.ReadAllBytes(modulesPath));
+            using var document = JsonEscapes.Parse(File.ReadAllBytes(modulesPath));
             if (document.RootElement.ValueKind != JsonValueKind.Array) throw new ModelFormatException(modulesPath, "expected a JSON array of modules.");
             var entries = new List<(string, string)>();
             foreach (var module in document.RootElement.EnumerateArray())
