@@ -18,7 +18,12 @@ namespace CrossEncoder.Native.Hub;
 /// <item><c>GET</c> that location (all redirects followed; the token is only sent to the endpoint's host), with
 /// <c>Range: bytes={have}-</c> when a <c>.incomplete</c> file is already there, under the blob's lock file.</item>
 /// </list>
-/// Offline (<see cref="HubOptions.Offline"/>, or the Hub unreachable) the revision resolves through <c>refs/{revision}</c>.
+/// Offline (<see cref="HubOptions.Offline"/>, or the Hub unreachable or timing out) the revision resolves through <c>refs/{revision}</c>.
+/// <para>A hostile or broken server cannot hold or flood the caller (<see cref="HubLimits"/>): each metadata exchange (the revision's
+/// JSON, a HEAD, a GET's headers) has a deadline, the API's JSON is capped (16 MB), a body must keep a minimum rate over a window
+/// (not just send a byte now and then), a blob stops at its announced size (X-Linked-Size / Content-Length, else 50 GB), redirects
+/// go only to http(s), and the API's JSON fields are checked for type. Each ends in a one-line <see cref="HubException"/>; a deadline
+/// is "timed out after N s", never an <see cref="OperationCanceledException"/>, which means the caller's token only.</para>
 /// </summary>
 public static partial class HubDownloader
 {
@@ -36,7 +41,7 @@ public static partial class HubDownloader
     /// <summary>Downloads (or finds in the cache) <c>org/name[@revision]</c> and returns the snapshot folder to load.</summary>
     /// <exception cref="ArgumentException"><paramref name="modelId"/> is not <c>org/name[@revision]</c>, or the endpoint is not an http(s) URL.</exception>
     /// <exception cref="HubException">The Hub refused or failed, or (offline) the model is not cached; the message is one line.</exception>
-    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (only then: the download's own deadlines are HubExceptions).</exception>
     public static Task<string> DownloadModelAsync(string modelId, HubOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (!HubModelId.TryParse(modelId, out var id))
@@ -196,6 +201,10 @@ public static partial class HubDownloader
                 throw new HubException(HubErrorKind.Network, $"the Hub sent no usable ETag for '{file}' of {id} ({uri}); is HF_ENDPOINT a Hub?");
             long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked
                 : redirect ? null : response.Content.Headers.ContentLength;
+            if (size is < 0 || size > options.Limits.MaxBlobBytes)
+                throw new HubException(HubErrorKind.Network, size < 0
+                    ? $"the Hub announced a negative size ({size}) for '{file}' of {id}; is HF_ENDPOINT a Hub?"
+                    : $"the Hub announced {size} bytes for '{file}' of {id}, more than the {options.Limits.MaxBlobBytes} accepted; is HF_ENDPOINT a Hub?");
             Uri from = response.RequestMessage!.RequestUri!, location = redirect ? new Uri(from, response.Headers.Location!) : from;
             RequireHttp(from, location, response.Headers.Location);
             return (etag, size, location);

@@ -274,6 +274,25 @@ public sealed class HostileHubTests : IAsyncLifetime
         Assert.Equal($"'config.json' of org/tiny is longer than {256 << 10} bytes and its size was not announced; the download was deleted, run again.", e.Message);
     }
 
+    [Fact]
+    public async Task AnAnnouncedSizeOverTheCapIsRefusedBeforeAnyByteIsFetched()
+    {
+        _hub.Publish("org/tiny", _tiny.Directory);
+        string sha = FakeHub.Sha256(Weights);
+        _hub.Intercept = context =>
+        {
+            if (!Is(context, "HEAD", "/org/tiny/resolve/") || !context.Request.Path.Value!.EndsWith("/model.safetensors", StringComparison.Ordinal)) return Task.FromResult(false);
+            context.Response.StatusCode = 302;
+            context.Response.Headers.Location = $"{_hub.LfsEndpoint}/lfs/{sha}";
+            context.Response.Headers["X-Linked-Etag"] = $"\"{sha}\"";
+            context.Response.Headers["X-Linked-Size"] = "1000000000000";   // 1 TB
+            return Task.FromResult(true);
+        };
+        var e = await Assert.ThrowsAsync<HubException>(() => HubDownloader.DownloadModelAsync("org/tiny", Options()));
+        Assert.Equal($"the Hub announced 1000000000000 bytes for 'model.safetensors' of org/tiny, more than the {256 << 10} accepted; is HF_ENDPOINT a Hub?", e.Message);
+        Assert.Equal(0, _hub.Count(r => r.Path.StartsWith("/lfs/")));
+    }
+
     // ---- 5. redirects to other schemes ----
 
     [Theory]
