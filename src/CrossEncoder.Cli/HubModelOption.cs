@@ -17,7 +17,16 @@ internal static class HubModelOption
         if (token is not null) options = options with { Token = token };
         bool terminal = ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected;
         var bar = terminal ? new DownloadProgressBar(stderr) : null;
-        return HubDownloader.DownloadModelAsync(id, options with { Progress = bar }, cancellationToken).GetAwaiter().GetResult();
+        try
+        {
+            return HubDownloader.DownloadModelAsync(id, options with { Progress = bar }, cancellationToken).GetAwaiter().GetResult();
+        }
+        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not Ctrl+C (exit 130) but a deadline inside the download: a failure (exit 1). The library reports its own deadlines as
+            // HubException; this catches any other that escapes.
+            throw new HubException(HubErrorKind.Network, $"downloading {id} stopped without Ctrl+C: {e.Message}", e);
+        }
     }
 }
 

@@ -13,6 +13,9 @@ namespace CrossEncoder.Native.Hub;
 /// {cache}/.locks/models--{org}--{name}/{etag}.lock   flock held while a blob is written
 /// </code>
 /// Blobs and snapshot entries appear atomically (written beside, then renamed), so a reader never sees half a file.
+/// Nothing is written through a symbolic link the download did not make: a folder under the repository's folder that is a link
+/// is refused (<see cref="HubErrorKind.UnsafeCache"/>), and a blob, <c>.incomplete</c> or lock file that is a link is deleted (the
+/// link, never its target) and made anew. Only the snapshot entries are links, and the download makes them itself.
 /// </summary>
 internal sealed class HubCache(string cacheDirectory, string repoId)
 {
@@ -30,6 +33,54 @@ internal sealed class HubCache(string cacheDirectory, string repoId)
     public string SnapshotPath(string commit, string file) => Path.Combine(SnapshotFolder(commit), Path.Combine(file.Split('/')));
 
     private string RefPath(string revision) => Path.Combine(RepoFolder, "refs", Path.Combine(revision.Split('/')));
+
+    /// <summary>Refuses (<see cref="HubErrorKind.UnsafeCache"/>) when a folder the download writes into for this revision and commit
+    /// is a symbolic link: the repository's folder, blobs/, refs/ (and the revision's subfolders), snapshots/ and snapshots/{commit}/.
+    /// The cache folder itself may be a link (a cache moved to another disk).</summary>
+    public void RefuseForeignLinks(string revision, string commit)
+    {
+        RefuseLink(RepoFolder);
+        RefuseLink(Path.Combine(RepoFolder, "blobs"));
+        RefuseLink(Path.Combine(RepoFolder, "snapshots"));
+        RefuseLink(SnapshotFolder(commit));
+        RefuseLinksBetween(Path.Combine(RepoFolder, "refs"), Path.GetDirectoryName(RefPath(revision))!);
+    }
+
+    /// <summary><paramref name="folder"/> and each folder below it down to <paramref name="deepest"/> (inclusive), refused if a link.</summary>
+    private static void RefuseLinksBetween(string folder, string deepest)
+    {
+        RefuseLink(folder);
+        foreach (string part in Path.GetRelativePath(folder, deepest).Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (part == ".") continue;
+            folder = Path.Combine(folder, part);
+            RefuseLink(folder);
+        }
+    }
+
+    private static void RefuseLink(string folder)
+    {
+        if (new FileInfo(folder).LinkTarget is { } target)
+            throw new HubException(HubErrorKind.UnsafeCache,
+                $"the cache folder {folder} is a symbolic link (to {target}), which the download did not make and will not write through; remove it and run again.");
+    }
+
+    /// <summary>Deletes <paramref name="path"/> when it is a symbolic link (the link itself, whatever it points to); true if it did.</summary>
+    public static bool DeleteIfLink(string path)
+    {
+        if (new FileInfo(path).LinkTarget is null) return false;
+        File.Delete(path);
+        return true;
+    }
+
+    /// <summary>Whether the blob is already downloaded: a file of the cache's own (a link planted in its place is deleted, so the
+    /// blob is fetched anew instead of serving whatever the link points to).</summary>
+    public bool HasBlob(string etag)
+    {
+        string path = BlobPath(etag);
+        DeleteIfLink(path);
+        return File.Exists(path);
+    }
 
     /// <summary>The commit a branch or tag resolved to last time, or the revision itself when it is a commit; null if unknown.</summary>
     public string? ReadRef(HubModelId id)
@@ -56,6 +107,7 @@ internal sealed class HubCache(string cacheDirectory, string repoId)
     {
         string pointer = SnapshotPath(commit, file), blob = BlobPath(etag);
         string folder = Path.GetDirectoryName(pointer)!;
+        RefuseLinksBetween(SnapshotFolder(commit), folder);   // e.g. 1_Pooling/ of a Sentence Transformers model
         Directory.CreateDirectory(folder);
         string temporary = pointer + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
         try
@@ -106,6 +158,7 @@ internal sealed class HubCache(string cacheDirectory, string repoId)
     {
         string path = LockPath(etag);
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        DeleteIfLink(path);   // opening a dangling link would create its target
         while (true)
         {
             cancellationToken.ThrowIfCancellationRequested();

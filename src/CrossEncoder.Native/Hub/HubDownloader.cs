@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
@@ -17,12 +18,16 @@ namespace CrossEncoder.Native.Hub;
 /// <item><c>GET</c> that location (all redirects followed; the token is only sent to the endpoint's host), with
 /// <c>Range: bytes={have}-</c> when a <c>.incomplete</c> file is already there, under the blob's lock file.</item>
 /// </list>
-/// Offline (<see cref="HubOptions.Offline"/>, or the Hub unreachable) the revision resolves through <c>refs/{revision}</c>.
+/// Offline (<see cref="HubOptions.Offline"/>, or the Hub unreachable or timing out) the revision resolves through <c>refs/{revision}</c>.
+/// <para>A hostile or broken server cannot hold or flood the caller (<see cref="HubLimits"/>): each metadata exchange (the revision's
+/// JSON, a HEAD, a GET's headers) has a deadline, the API's JSON is capped (16 MB), a body must keep a minimum rate over a window
+/// (not just send a byte now and then), a blob stops at its announced size (X-Linked-Size / Content-Length, else 50 GB), redirects
+/// go only to http(s), and the API's JSON fields are checked for type. Each ends in a one-line <see cref="HubException"/>; a deadline
+/// is "timed out after N s", never an <see cref="OperationCanceledException"/>, which means the caller's token only.</para>
 /// </summary>
 public static partial class HubDownloader
 {
     private const int MaxRedirects = 10, MaxAttempts = 3;
-    private static readonly TimeSpan StallTimeout = TimeSpan.FromSeconds(60), MetadataTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly HttpClient Http = new(new SocketsHttpHandler
     {
@@ -36,7 +41,7 @@ public static partial class HubDownloader
     /// <summary>Downloads (or finds in the cache) <c>org/name[@revision]</c> and returns the snapshot folder to load.</summary>
     /// <exception cref="ArgumentException"><paramref name="modelId"/> is not <c>org/name[@revision]</c>, or the endpoint is not an http(s) URL.</exception>
     /// <exception cref="HubException">The Hub refused or failed, or (offline) the model is not cached; the message is one line.</exception>
-    /// <exception cref="OperationCanceledException">The token was cancelled.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled (only then: the download's own deadlines are HubExceptions).</exception>
     public static Task<string> DownloadModelAsync(string modelId, HubOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (!HubModelId.TryParse(modelId, out var id))
@@ -65,7 +70,12 @@ public static partial class HubDownloader
         {
             return FromCache(id, cache, $"{options.Endpoint} cannot be reached ({e.Message})");   // as huggingface_hub: fall back to the cache
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)   // our deadline, not the caller's
+        {
+            return FromCache(id, cache, $"{RevisionUri(id, options)} timed out after {Seconds(options.Limits.MetadataTimeout)}");
+        }
         var (commit, repoFiles) = revision;
+        cache.RefuseForeignLinks(id.Revision, commit);   // before anything is written under the repository's folder
         HubCache.TagCacheDirectory(options.CacheDirectory);
         cache.WriteRef(id.Revision, commit);
         var session = new Session(id, commit, options, cache);
@@ -87,31 +97,77 @@ public static partial class HubDownloader
         return folder;
     }
 
-    /// <summary>The revision's commit and file list (one request: the "revision check").</summary>
+    private static Uri RevisionUri(HubModelId id, HubOptions options) =>
+        new($"{Endpoint(options)}/api/models/{id.RepoId}/revision/{Uri.EscapeDataString(id.Revision)}");
+
+    /// <summary>The revision's commit and file list (one request: the "revision check"), under the metadata deadline and size cap.</summary>
     private static async Task<(string Commit, HashSet<string> Files)> GetRevisionAsync(HubModelId id, HubOptions options, CancellationToken cancellationToken)
     {
-        var uri = new Uri($"{Endpoint(options)}/api/models/{id.RepoId}/revision/{Uri.EscapeDataString(id.Revision)}");
+        Uri uri = RevisionUri(id, options);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(MetadataTimeout);
+        timeout.CancelAfter(options.Limits.MetadataTimeout);
         using var response = await SendAsync(HttpMethod.Get, uri, options, followAbsolute: true, rangeFrom: 0, timeout.Token).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw Error(response, id, file: null, options);
+        long cap = options.Limits.MaxMetadataBytes;
+        byte[] json = await ReadCappedAsync(response.Content, cap, timeout.Token).ConfigureAwait(false)
+            ?? throw new HubException(HubErrorKind.Network, $"{uri} answered more than {Bytes(cap)} for the revision of {id}; is HF_ENDPOINT a Hub?");
         try
         {
-            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false));
-            string? sha = document.RootElement.TryGetProperty("sha", out var s) ? s.GetString() : null;
-            if (sha is null || !HubModelId.CommitPattern().IsMatch(sha))
-                throw new HubException(HubErrorKind.Network, $"{uri} did not answer a commit sha for {id}.");
+            using var document = JsonDocument.Parse(json);
+            HubException Unusable(string problem) => new(HubErrorKind.Network, $"{uri} answered an unusable revision of {id}: {problem}; is HF_ENDPOINT a Hub?");
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw Unusable($"the reply is {Describe(root)}, not an object");
+            if (!root.TryGetProperty("sha", out var s)) throw Unusable("'sha' is missing");
+            if (s.ValueKind != JsonValueKind.String) throw Unusable($"'sha' is {Describe(s)}, not a string");
+            string sha = s.GetString()!;
+            if (!HubModelId.CommitPattern().IsMatch(sha)) throw Unusable($"'sha' {JsonSerializer.Serialize(sha[..Math.Min(sha.Length, 64)])} is not a 40-hex commit id");
+            if (!root.TryGetProperty("siblings", out var siblings)) throw Unusable("'siblings' is missing");
+            if (siblings.ValueKind != JsonValueKind.Array) throw Unusable($"'siblings' is {Describe(siblings)}, not an array");
             var files = new HashSet<string>(StringComparer.Ordinal);
-            if (document.RootElement.TryGetProperty("siblings", out var siblings) && siblings.ValueKind == JsonValueKind.Array)
-                foreach (var sibling in siblings.EnumerateArray())
-                    if (sibling.TryGetProperty("rfilename", out var name) && name.GetString() is { } n && ModelFiles.IsSafeRelativePath(n)) files.Add(n);
+            int index = 0;
+            foreach (var sibling in siblings.EnumerateArray())
+            {
+                if (sibling.ValueKind != JsonValueKind.Object) throw Unusable($"'siblings[{index}]' is {Describe(sibling)}, not an object");
+                if (!sibling.TryGetProperty("rfilename", out var name)) throw Unusable($"'siblings[{index}].rfilename' is missing");
+                if (name.ValueKind != JsonValueKind.String) throw Unusable($"'siblings[{index}].rfilename' is {Describe(name)}, not a string");
+                if (ModelFiles.IsSafeRelativePath(name.GetString()!)) files.Add(name.GetString()!);   // others are never fetched
+                index++;
+            }
             return (sha, files);
         }
         catch (JsonException e)
         {
-            throw new HubException(HubErrorKind.Network, $"{uri} answered something that is not JSON ({e.Message}).", e);
+            throw new HubException(HubErrorKind.Network, $"{uri} answered something that is not JSON ({OneLine(e.Message)}).", e);
         }
     }
+
+    /// <summary>The body, or null when it is longer than <paramref name="cap"/> (said by Content-Length, or found while reading).</summary>
+    private static async Task<byte[]?> ReadCappedAsync(HttpContent content, long cap, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > cap) return null;
+        using var body = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var memory = new MemoryStream();
+        var buffer = new byte[1 << 16];
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (memory.Length + read > cap) return null;
+            memory.Write(buffer, 0, read);
+        }
+        return memory.ToArray();
+    }
+
+    /// <summary>"a number", "null", "an array"...: what a JSON value is, for an error message.</summary>
+    private static string Describe(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Null => "null",
+        JsonValueKind.String => "a string",
+        JsonValueKind.Number => "a number",
+        JsonValueKind.True or JsonValueKind.False => "a boolean",
+        JsonValueKind.Array => "an array",
+        JsonValueKind.Object => "an object",
+        _ => "missing",
+    };
 
     /// <summary>One model's downloads at one commit.</summary>
     private sealed class Session(HubModelId id, string commit, HubOptions options, HubCache cache)
@@ -122,7 +178,7 @@ public static partial class HubDownloader
             var (etag, size, location) = await HeadAsync(file, cancellationToken).ConfigureAwait(false);
             using (await cache.LockAsync(etag, cancellationToken).ConfigureAwait(false))   // (sync disposal: no context capture in sync Load)
             {
-                if (!File.Exists(cache.BlobPath(etag))) await DownloadBlobAsync(file, etag, size, location, cancellationToken).ConfigureAwait(false);
+                if (!cache.HasBlob(etag)) await DownloadBlobAsync(file, etag, size, location, cancellationToken).ConfigureAwait(false);
                 cache.LinkSnapshot(commit, file, etag);
             }
             // The lock file stays, as huggingface_hub leaves it: deleting it would race another process that just opened it.
@@ -135,9 +191,9 @@ public static partial class HubDownloader
         private async Task<(string Etag, long? Size, Uri Location)> HeadAsync(string file, CancellationToken cancellationToken)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(MetadataTimeout);
+            timeout.CancelAfter(options.Limits.MetadataTimeout);
             Uri uri = ResolveUri(file);
-            using var response = await SendAsync(HttpMethod.Head, uri, options, followAbsolute: false, rangeFrom: 0, timeout.Token).ConfigureAwait(false);
+            using var response = await SendWithDeadlineAsync(HttpMethod.Head, uri, file, followAbsolute: false, rangeFrom: 0, timeout, cancellationToken).ConfigureAwait(false);
             bool redirect = (int)response.StatusCode is >= 300 and < 400 && response.Headers.Location is not null;
             if (!response.IsSuccessStatusCode && !redirect) throw Error(response, id, file, options);
             string? etag = NormalizeEtag(Header(response, "X-Linked-Etag") ?? response.Headers.ETag?.ToString() ?? Header(response, "ETag"));
@@ -145,8 +201,28 @@ public static partial class HubDownloader
                 throw new HubException(HubErrorKind.Network, $"the Hub sent no usable ETag for '{file}' of {id} ({uri}); is HF_ENDPOINT a Hub?");
             long? size = long.TryParse(Header(response, "X-Linked-Size"), out long linked) ? linked
                 : redirect ? null : response.Content.Headers.ContentLength;
-            Uri location = redirect ? new Uri(response.RequestMessage!.RequestUri!, response.Headers.Location!) : response.RequestMessage!.RequestUri!;
+            if (size is < 0 || size > options.Limits.MaxBlobBytes)
+                throw new HubException(HubErrorKind.Network, size < 0
+                    ? $"the Hub announced a negative size ({size}) for '{file}' of {id}; is HF_ENDPOINT a Hub?"
+                    : $"the Hub announced {size} bytes for '{file}' of {id}, more than the {options.Limits.MaxBlobBytes} accepted; is HF_ENDPOINT a Hub?");
+            Uri from = response.RequestMessage!.RequestUri!, location = redirect ? new Uri(from, response.Headers.Location!) : from;
+            RequireHttp(from, location, response.Headers.Location);
             return (etag, size, location);
+        }
+
+        /// <summary>Sends under <paramref name="deadline"/> (already armed): its firing is a one-line timeout naming the file, while
+        /// the caller's own cancellation stays an <see cref="OperationCanceledException"/>.</summary>
+        private async Task<HttpResponseMessage> SendWithDeadlineAsync(HttpMethod method, Uri uri, string file, bool followAbsolute, long rangeFrom,
+            CancellationTokenSource deadline, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await SendAsync(method, uri, options, followAbsolute, rangeFrom, deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new HubException(HubErrorKind.Network, $"asking {uri} for '{file}' of {id} timed out after {Seconds(options.Limits.MetadataTimeout)}.", e);
+            }
         }
 
         /// <summary>Downloads to blobs/{etag}.incomplete (resuming what is there), checks size and sha256, then renames into place.
@@ -157,6 +233,7 @@ public static partial class HubDownloader
             Directory.CreateDirectory(Path.GetDirectoryName(blob)!);
             for (int attempt = 1; ; attempt++)
             {
+                HubCache.DeleteIfLink(incomplete);   // planted by someone else: never append through it, start fresh
                 long have = File.Exists(incomplete) ? new FileInfo(incomplete).Length : 0;
                 if (size is { } expected && have > expected) { File.Delete(incomplete); have = 0; }
                 if (size is { } complete && have == complete && complete > 0) break;
@@ -188,9 +265,18 @@ public static partial class HubDownloader
             File.Move(incomplete, blob, overwrite: true);
         }
 
+        /// <summary>One GET of the blob into the .incomplete file: the response headers under the metadata deadline, then the body
+        /// while it keeps both the stall timeout and the minimum rate, and never past the announced size (or the cap).</summary>
         private async Task TransferAsync(string file, Uri location, string incomplete, long have, long? size, CancellationToken cancellationToken)
         {
-            using var response = await SendAsync(HttpMethod.Get, location, options, followAbsolute: true, have, cancellationToken).ConfigureAwait(false);
+            var limits = options.Limits;
+            HttpResponseMessage response;
+            using (var headers = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                headers.CancelAfter(limits.MetadataTimeout);
+                response = await SendWithDeadlineAsync(HttpMethod.Get, location, file, followAbsolute: true, have, headers, cancellationToken).ConfigureAwait(false);
+            }
+            using var _ = response;
             if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
             {
                 File.Delete(incomplete);   // what we have does not fit the blob: start over
@@ -200,32 +286,92 @@ public static partial class HubDownloader
             bool append = have > 0 && response.StatusCode == HttpStatusCode.PartialContent;
             if (!append) have = 0;
             long? total = size ?? (response.Content.Headers.ContentLength is { } length ? have + length : null);
+            long limit = total ?? limits.MaxBlobBytes;
             using var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            using var output = new FileStream(incomplete, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            // Append only to a file of our own (checked again just before opening); otherwise a new file: CreateNew never follows a link.
+            HubCache.DeleteIfLink(incomplete);
+            if (!append) File.Delete(incomplete);
+            using var output = new FileStream(incomplete, append ? FileMode.Append : FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
             var buffer = new byte[1 << 16];
-            using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            using var read = new BodyReader(body, limits, cancellationToken);
             options.Progress?.Report(new HubDownloadProgress(id.RepoId, file, have, total, Completed: false));
             while (true)
             {
-                stall.CancelAfter(StallTimeout);
-                int read;
+                int count;
                 try
                 {
-                    read = await body.ReadAsync(buffer, stall.Token).ConfigureAwait(false);
+                    count = await read.NextAsync(buffer).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                catch (TooSlowException slow)
                 {
-                    throw new IOException($"no data for {StallTimeout.TotalSeconds:F0} s.");
+                    throw new HubException(HubErrorKind.Network,
+                        $"downloading '{file}' of {id} was abandoned: {Bytes(slow.Bytes)} arrived in {Seconds(slow.Window)}, under the minimum rate of " +
+                        $"{Bytes(limits.MinimumBytesPerSecond)}/s; run again to resume from byte {have}.");
                 }
-                if (read == 0) break;
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                have += read;
+                if (count == 0) break;
+                if (have + count > limit)
+                {
+                    output.Close();
+                    File.Delete(incomplete);
+                    throw new HubException(HubErrorKind.Network, total is null
+                        ? $"'{file}' of {id} is longer than {limit} bytes and its size was not announced; the download was deleted, run again."
+                        : $"'{file}' of {id} is longer than the {limit} bytes announced; the download was deleted, run again.");
+                }
+                await output.WriteAsync(buffer.AsMemory(0, count), cancellationToken).ConfigureAwait(false);
+                have += count;
                 options.Progress?.Report(new HubDownloadProgress(id.RepoId, file, have, total, Completed: false));
             }
             await output.FlushAsync(cancellationToken).ConfigureAwait(false);
             if (total is { } t && have < t) throw new IOException($"the connection closed at byte {have} of {t}.");
             options.Progress?.Report(new HubDownloadProgress(id.RepoId, file, have, total, Completed: true));
         }
+    }
+
+    /// <summary>The body fell under the minimum rate: <see cref="Bytes"/> arrived in the last <see cref="Window"/>.</summary>
+    private sealed class TooSlowException(long bytes, TimeSpan window) : Exception
+    {
+        public long Bytes { get; } = bytes;
+        public TimeSpan Window { get; } = window;
+    }
+
+    /// <summary>
+    /// Reads a body under two clocks: each read must return within <see cref="HubLimits.StallTimeout"/> (else an IOException, which
+    /// is retried with Range), and every <see cref="HubLimits.RateWindow"/> must bring <see cref="HubLimits.MinimumBytesPerSecond"/>
+    /// times its length (else <see cref="TooSlowException"/>): a byte now and then restarts the first clock, never the second. While a
+    /// window's quota is unmet a read waits at most until the window's end, so a dribble is abandoned when its window closes.
+    /// </summary>
+    private sealed class BodyReader(Stream body, HubLimits limits, CancellationToken cancellationToken) : IDisposable
+    {
+        private readonly CancellationTokenSource _deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        private readonly long _quota = (long)Math.Ceiling(limits.MinimumBytesPerSecond * limits.RateWindow.TotalSeconds);
+        private long _windowStart = Stopwatch.GetTimestamp(), _inWindow;
+
+        public async Task<int> NextAsync(byte[] buffer)
+        {
+            TimeSpan left = limits.RateWindow - Stopwatch.GetElapsedTime(_windowStart);
+            if (_inWindow < _quota && left <= TimeSpan.Zero) throw new TooSlowException(_inWindow, Stopwatch.GetElapsedTime(_windowStart));
+            bool rateBound = _inWindow < _quota && left < limits.StallTimeout;
+            _deadline.CancelAfter(rateBound ? left : limits.StallTimeout);
+            int read;
+            try
+            {
+                read = await body.ReadAsync(buffer, _deadline.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (rateBound) throw new TooSlowException(_inWindow, Stopwatch.GetElapsedTime(_windowStart));
+                throw new IOException($"no data for {Seconds(limits.StallTimeout)}.");
+            }
+            _inWindow += read;
+            if (Stopwatch.GetElapsedTime(_windowStart) >= limits.RateWindow)
+            {
+                if (read > 0 && _inWindow < _quota) throw new TooSlowException(_inWindow, Stopwatch.GetElapsedTime(_windowStart));
+                (_windowStart, _inWindow) = (Stopwatch.GetTimestamp(), 0);
+            }
+            return read;
+        }
+
+        public void Dispose() => _deadline.Dispose();
     }
 
     /// <summary>
@@ -253,8 +399,17 @@ public static partial class HubDownloader
                 throw new HubException(HubErrorKind.Network, $"more than {MaxRedirects} redirects from {uri}.");
             }
             response.Dispose();
-            uri = new Uri(uri, location);
+            var next = new Uri(uri, location);
+            RequireHttp(uri, next, location);
+            uri = next;
         }
+    }
+
+    /// <summary>HttpClient speaks only http(s) (it throws NotSupportedException for the rest): a redirect elsewhere is refused first.</summary>
+    private static void RequireHttp(Uri from, Uri to, Uri? location)
+    {
+        if (to.Scheme is not ("http" or "https"))
+            throw new HubException(HubErrorKind.Network, $"{from} redirected to '{location ?? to}', which is not an http(s) URL; it is not followed.");
     }
 
     /// <summary>The one-line error for a failed response; the Hub says which in <c>X-Error-Code</c>.</summary>
@@ -292,6 +447,18 @@ public static partial class HubDownloader
         response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values) ? values.FirstOrDefault() : null;
 
     private static string Endpoint(HubOptions options) => options.Endpoint.TrimEnd('/');
+
+    /// <summary>"1 s", "0.5 s", "30 s".</summary>
+    private static string Seconds(TimeSpan span) => FormattableString.Invariant($"{span.TotalSeconds:0.###} s");
+
+    /// <summary>"512 B", "65.5 kB", "16.8 MB", "2.10 GB" (decimal units, as the progress bar shows them).</summary>
+    private static string Bytes(long bytes) => bytes switch
+    {
+        < 1000 => $"{bytes} B",
+        < 1_000_000 => FormattableString.Invariant($"{bytes / 1e3:F1} kB"),
+        < 1_000_000_000 => FormattableString.Invariant($"{bytes / 1e6:F1} MB"),
+        _ => FormattableString.Invariant($"{bytes / 1e9:F2} GB"),
+    };
 
     private static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 

@@ -13,8 +13,10 @@ public enum HubErrorKind
     ChecksumMismatch,
     /// <summary>The repository has no files this library can load (e.g. only pytorch_model.bin).</summary>
     Unsupported,
-    /// <summary>The transfer failed (connection lost, unexpected status, truncated body).</summary>
+    /// <summary>The transfer failed (connection lost, unexpected status, truncated or oversized body, timed out, too slow).</summary>
     Network,
+    /// <summary>The cache holds a symbolic link where the download writes (a folder it did not make): it is not written through.</summary>
+    UnsafeCache,
 }
 
 /// <summary>A one-line, actionable error from the Hub download or its cache.</summary>

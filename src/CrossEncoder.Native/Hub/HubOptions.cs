@@ -22,6 +22,9 @@ public sealed record HubOptions
     /// <summary>Receives download progress (called on the downloading thread, often: throttle any rendering).</summary>
     public IProgress<HubDownloadProgress>? Progress { get; init; }
 
+    /// <summary>Timeouts, minimum rate and size caps (internal: the defaults suit real Hubs; tests shrink them).</summary>
+    internal HubLimits Limits { get; init; } = HubLimits.Current;
+
     /// <summary>Default Hub address.</summary>
     public const string DefaultEndpoint = "https://huggingface.co";
 

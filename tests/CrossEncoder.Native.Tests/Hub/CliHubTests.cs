@@ -151,6 +151,34 @@ public sealed class CliHubTests : IAsyncLifetime
     }
 
     [Fact]
+    public void AHubTimeoutIsAFailureWhileCtrlCIsACancellation()
+    {
+        _hub.Intercept = async context =>
+        {
+            if (!(context.Request.Path.Value ?? "").StartsWith("/api/models/", StringComparison.Ordinal)) return false;
+            try { await Task.Delay(TimeSpan.FromSeconds(20), context.RequestAborted); } catch (OperationCanceledException) { }   // never answers
+            return true;
+        };
+        HubLimits.Override.Value = HubLimits.Default with { MetadataTimeout = TimeSpan.FromSeconds(1) };
+        try
+        {
+            var slow = Run(Rerank("org/slow"));
+            Assert.Equal(1, slow.Code);
+            Assert.Matches(@"^error: org/slow is not in the cache \(.+models--org--slow\) and http://127\.0\.0\.1:\d+/api/models/org/slow/revision/main timed out after 1 s: download it once online\.\n$",
+                slow.Err.Replace("\r", ""));
+        }
+        finally
+        {
+            HubLimits.Override.Value = null;
+        }
+
+        using var ctrlC = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));   // the user presses Ctrl+C while it waits
+        var error = new StringWriter();
+        int code = CrossEncoder.Cli.Cli.Run(Rerank("org/slow"), new StringReader(""), new StringWriter(), error, ctrlC.Token);
+        Assert.Equal((130, "error: cancelled.\n"), (code, error.ToString().Replace("\r", "")));
+    }
+
+    [Fact]
     public void TheProgressLineShowsBytesRateAndEta()
     {
         Assert.Equal("model.safetensors  45.2 MB / 90.9 MB [###########.............]  12.3 MB/s  ETA 4s",

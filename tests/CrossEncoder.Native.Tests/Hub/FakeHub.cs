@@ -45,6 +45,9 @@ internal sealed class FakeHub : IAsyncDisposable
     /// <summary>Delay between 1 KB chunks of LFS bodies (to make concurrent loads overlap, or to cancel mid-download).</summary>
     public TimeSpan ChunkDelay { get; set; }
 
+    /// <summary>A hostile Hub: called first for every request (after recording it); when it returns true the request is answered.</summary>
+    public Func<HttpContext, Task<bool>>? Intercept { get; set; }
+
     public static async Task<FakeHub> StartAsync()
     {
         var builder = WebApplication.CreateSlimBuilder();
@@ -109,6 +112,7 @@ internal sealed class FakeHub : IAsyncDisposable
         string path = Uri.UnescapeDataString(request.Path.Value ?? "");
         Requests.Enqueue((request.Method, path, request.Headers.Range.ToString() is { Length: > 0 } r ? r : null,
             request.Headers.Authorization.ToString() is { Length: > 0 } a ? a : null));
+        if (Intercept is { } intercept && await intercept(context)) return;
         var response = context.Response;
         string[] parts = path.Trim('/').Split('/');
 
