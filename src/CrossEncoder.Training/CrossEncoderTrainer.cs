@@ -186,14 +186,20 @@ public sealed class CrossEncoderTrainer
     private List<Unit> Units(TrainingData data, int epoch)
     {
         var units = new List<Unit>();
-        foreach (var query in data.Train)
+        int hardCount = _options.Negatives - _options.RandomNegatives;
+        for (int q = 0; q < data.Train.Count; q++)
         {
+            var query = data.Train[q];
             var negatives = data.HardNegatives(query);
             if (negatives.Count == 0) continue;
+            var random = new Random(StableSeed(_options.Seed, epoch, q, 0x7A3D));
             for (int p = 0; p < query.Positives.Count; p++)
             {
-                // Each positive takes the next Negatives hard negatives, cycling, so a query's positives see different negatives.
-                var mined = Enumerable.Range(0, _options.Negatives).Select(k => negatives[(p * _options.Negatives + k) % negatives.Count]).ToArray();
+                // Each positive takes the next hard negatives, cycling, so a query's positives see different ones; then random
+                // documents of the same collection not judged relevant (BM25's top alone teaches that word overlap is a sign of
+                // irrelevance, since every hard negative has it and positives BM25 misses do not).
+                var mined = Enumerable.Range(0, hardCount).Select(k => negatives[(p * hardCount + k) % negatives.Count])
+                    .Concat(data.RandomNegatives(query, _options.RandomNegatives, random)).ToArray();
                 if (_options.Loss == TrainingLoss.Listwise)
                     units.Add(new Unit(query.Text, [(query.Positives[p], 1f), .. mined.Select(d => (d, 0f))]));
                 else
@@ -204,11 +210,22 @@ public sealed class CrossEncoderTrainer
             }
         }
         var array = units.ToArray();
-        new Random(HashCode.Combine(_options.Seed, epoch, 0x5EED)).Shuffle(array);
+        new Random(StableSeed(_options.Seed, epoch, 0, 0x5EED)).Shuffle(array);
         return [.. array];
     }
 
-    private int StepSeed(int step) => HashCode.Combine(_options.Seed, step, 0xD409);
+    private int StepSeed(int step) => StableSeed(_options.Seed, step, 0, 0xD409);
+
+    /// <summary>Mixes its arguments into a seed that is the same in every process (<see cref="HashCode"/> is randomised per
+    /// process, which would make two runs with one seed differ).</summary>
+    internal static int StableSeed(int a, int b, int c, int d)
+    {
+        ulong x = (ulong)(uint)a * 0x9E3779B97F4A7C15UL ^ (ulong)(uint)b * 0xC2B2AE3D27D4EB4FUL ^ (ulong)(uint)c * 0x165667B19E3779F9UL ^ (ulong)(uint)d;
+        x ^= x >> 30; x *= 0xBF58476D1CE4E5B9UL;
+        x ^= x >> 27; x *= 0x94D049BB133111EBUL;
+        x ^= x >> 31;
+        return (int)(x & int.MaxValue);
+    }
 
     private int[] Ids(string text)
     {

@@ -86,6 +86,26 @@ public sealed class TrainingData
         return new TrainingData(train, dev, documents, qrels, names);
     }
 
+    private readonly Dictionary<string, string[]> _collectionDocuments = new(StringComparer.Ordinal);
+
+    /// <summary><paramref name="count"/> documents of the query's collection drawn at random (with <paramref name="random"/>)
+    /// among those not judged relevant to it.</summary>
+    public IReadOnlyList<string> RandomNegatives(TrainingQuery query, int count, Random random)
+    {
+        if (count == 0) return [];
+        string collection = query.Id[..(query.Id.IndexOf('/') + 1)];
+        if (!_collectionDocuments.TryGetValue(collection, out var documents))
+            _collectionDocuments[collection] = documents = [.. Documents.Keys.Where(d => d.StartsWith(collection, StringComparison.Ordinal)).Order(StringComparer.Ordinal)];
+        var judged = Qrels.For(query.Id);
+        var drawn = new List<string>(count);
+        for (int attempt = 0; drawn.Count < count && attempt < 100 * count; attempt++)
+        {
+            string d = documents[random.Next(documents.Length)];
+            if (!(judged.TryGetValue(d, out int grade) && grade > 0)) drawn.Add(d);
+        }
+        return drawn;
+    }
+
     /// <summary>BM25's top-ranked documents for <paramref name="query"/> that are not judged relevant, best first: the hard negatives.</summary>
     public IReadOnlyList<string> HardNegatives(TrainingQuery query)
     {

@@ -21,6 +21,11 @@ public sealed record TrainingOptions
     /// <summary>Hard negatives per positive, taken from BM25's top-ranked documents not judged relevant; default 4.</summary>
     public int Negatives { get; init; } = 4;
 
+    /// <summary>Of the <see cref="Negatives"/> per positive, how many are drawn at random from the collection (not judged
+    /// relevant) instead of BM25's top; default 2. With hard negatives only, every negative shares the query's words and the
+    /// positives BM25 misses do not, so the model learns that overlap means irrelevance.</summary>
+    public int RandomNegatives { get; init; } = 2;
+
     /// <summary>How deep in BM25's ranking negatives are mined (and dev candidates reranked); default 30.</summary>
     public int CandidateDepth { get; init; } = 30;
 
@@ -72,6 +77,7 @@ public sealed record TrainingOptions
             if (!ok) throw new ArgumentOutOfRangeException(name, value, $"{name} must be {range}, got {value}.");
         }
         Require(Negatives is >= 1 and <= 1000, nameof(Negatives), Negatives, "between 1 and 1000");
+        Require(RandomNegatives >= 0 && RandomNegatives <= Negatives, nameof(RandomNegatives), RandomNegatives, $"between 0 and {nameof(Negatives)}");
         Require(CandidateDepth >= Negatives && CandidateDepth <= 10_000, nameof(CandidateDepth), CandidateDepth, $"between {nameof(Negatives)} and 10000");
         Require(Epochs is >= 1 and <= 1000, nameof(Epochs), Epochs, "between 1 and 1000");
         Require(MaxSteps >= 0, nameof(MaxSteps), MaxSteps, "0 or more");

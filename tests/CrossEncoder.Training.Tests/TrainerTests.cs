@@ -54,7 +54,7 @@ public sealed class TrainerTests : IDisposable
 
     private TrainingOptions Options(int maxSteps = 0) => new()
     {
-        Negatives = 2, CandidateDepth = 10, BatchSize = 4, MaxLength = 24, LearningRate = 3e-3, WarmupRatio = 0.1,
+        Negatives = 2, RandomNegatives = 1, CandidateDepth = 10, BatchSize = 4, MaxLength = 24, LearningRate = 3e-3, WarmupRatio = 0.1,
         Epochs = 20, MaxSteps = maxSteps, DevFraction = 0.2, Seed = 5, CacheDirectory = Path.Combine(_root, "cache"),
     };
 
@@ -125,5 +125,21 @@ public sealed class TrainerTests : IDisposable
     private sealed class SynchronousProgress(Action<TrainingProgress> report) : IProgress<TrainingProgress>
     {
         public void Report(TrainingProgress value) => report(value);
+    }
+
+    [Fact]
+    public void RandomNegativesComeFromTheQuerysCollectionAndAreNeverJudgedRelevant()
+    {
+        var data = TrainingData.Load([Collection("alpha"), Collection("beta")], Options());
+        foreach (var query in data.Train.Concat(data.Dev))
+        {
+            string prefix = query.Id[..(query.Id.IndexOf('/') + 1)];
+            var drawn = data.RandomNegatives(query, 12, new Random(9));
+            Assert.Equal(12, drawn.Count);
+            Assert.All(drawn, d => Assert.StartsWith(prefix, d));
+            Assert.All(drawn, d => Assert.DoesNotContain(d, query.Positives));
+            Assert.Equal(drawn, data.RandomNegatives(query, 12, new Random(9)));
+        }
+        Assert.Empty(data.RandomNegatives(data.Train[0], 0, new Random(1)));
     }
 }

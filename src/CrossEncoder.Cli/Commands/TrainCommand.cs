@@ -17,7 +17,8 @@ internal static class TrainCommand
         var output = CliOptions.Text("--out", "dir", "model folder to write (the best dev checkpoint; <dir>/checkpoint holds the resumable state)", required: true);
         var overwrite = CliOptions.Flag("--overwrite", "replace an existing model folder at --out");
         var loss = CliOptions.Choice("--loss", "bce: binary cross-entropy on (query, document, label) pairs; listwise: softmax over one positive and its negatives", "bce", "listwise");
-        var negatives = CliOptions.Int("--negatives", "hard negatives per positive, from BM25's top non-relevant documents", 1, 1000, 4);
+        var negatives = CliOptions.Int("--negatives", "negatives per positive: BM25's top non-relevant documents, and --random-negatives of them drawn at random", 1, 1000, 4);
+        var randomNegatives = CliOptions.Int("--random-negatives", "of the --negatives, how many are random documents of the collection (not judged relevant)", 0, 1000, 2);
         var depth = CliOptions.Int("--depth", "BM25 candidates per query: where negatives are mined and what the dev evaluation reranks", 1, 10_000, 30);
         var epochs = CliOptions.Int("--epochs", "passes over the training examples", 1, 1000, 1);
         var maxSteps = CliOptions.Int("--max-steps", "stop after this many optimizer steps; default: no limit", 1, int.MaxValue);
@@ -33,7 +34,7 @@ internal static class TrainCommand
         var resume = CliOptions.Flag("--resume", "continue the run saved in <out>/checkpoint (by Ctrl+C or at each evaluation) with the same options");
         var command = new Command("train", "Fine-tune a cross-encoder on judged collections (BM25 hard negatives, AdamW), in pure C#.")
         {
-            model, token, data, output, overwrite, loss, negatives, depth, epochs, maxSteps, batchSize, maxLength, learningRate, warmup, weightDecay,
+            model, token, data, output, overwrite, loss, negatives, randomNegatives, depth, epochs, maxSteps, batchSize, maxLength, learningRate, warmup, weightDecay,
             devFraction, evaluateEvery, seed, noDropout, resume,
         };
         CliHelp.SetExamples(command,
@@ -41,10 +42,13 @@ internal static class TrainCommand
             "crossencoder train --data data/cranfield --out weights/minilm-ce --resume");
         command.SetAction(parse =>
         {
+            if (parse.GetValue(randomNegatives) > parse.GetValue(negatives))
+                throw new UsageException($"--random-negatives {parse.GetValue(randomNegatives)} exceeds --negatives {parse.GetValue(negatives)}: random negatives are drawn among them.");
             var options = new TrainingOptions
             {
                 Loss = parse.GetValue(loss) == "listwise" ? TrainingLoss.Listwise : TrainingLoss.BinaryCrossEntropy,
                 Negatives = parse.GetValue(negatives),
+                RandomNegatives = parse.GetValue(randomNegatives),
                 CandidateDepth = Math.Max(parse.GetValue(depth), parse.GetValue(negatives)),
                 Epochs = parse.GetValue(epochs),
                 MaxSteps = parse.GetValue(maxSteps) ?? 0,
@@ -91,7 +95,7 @@ internal static class TrainCommand
         int total = trainer.TotalSteps(data);
         int pairsPerStep = options.Loss == TrainingLoss.Listwise ? options.BatchSize * (1 + options.Negatives) : options.BatchSize;
         stderr.WriteLine($"training {Path.GetFileName(modelFolder)} on {string.Join(", ", data.Collections)}: {data.Train.Count} training and {data.Dev.Count} dev queries, " +
-                         $"{total} steps of {pairsPerStep} pairs ({options.Loss}, {options.Negatives} negatives, max length {options.MaxLength}, lr {options.LearningRate})");
+                         $"{total} steps of {pairsPerStep} pairs ({options.Loss}, {options.Negatives} negatives of which {options.RandomNegatives} random, max length {options.MaxLength}, lr {options.LearningRate})");
         using var reporter = new TrainingReporter(stderr, interactive: !Console.IsErrorRedirected && ReferenceEquals(stderr, Console.Error));
         TrainingResult result;
         try

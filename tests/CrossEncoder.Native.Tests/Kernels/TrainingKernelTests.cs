@@ -72,7 +72,7 @@ public class TrainingKernelTests
     public void MultiplyAndTransposedMultiplyMatchNaiveProducts(string isa)
     {
         var caps = CapsOf(isa);
-        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 33, 5), (37, 70, 129), (130, 17, 64) })
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (7, 33, 5), (37, 70, 129), (130, 17, 64), (384, 40, 2050), (33, 1536, 700) })   // the last two: a step's sizes (K past every cache block)
         {
             var a = KernelTestData.Uniform(m * k, 1 + m);
             var b = KernelTestData.Uniform(k * n, 2 + n);
