@@ -193,7 +193,9 @@ public sealed class CrossEncoderTrainer
             var negatives = data.HardNegatives(query);
             if (negatives.Count == 0) continue;
             var random = new Random(StableSeed(_options.Seed, epoch, q, 0x7A3D));
-            for (int p = 0; p < query.Positives.Count; p++)
+            // The reranker will only ever reorder BM25's candidates, so by default it learns from the positives among them.
+            var positives = _options.AllPositives ? query.Positives : query.Positives.Where(query.Ranking.Contains).ToArray();
+            for (int p = 0; p < positives.Count; p++)
             {
                 // Each positive takes the next hard negatives, cycling, so a query's positives see different ones; then random
                 // documents of the same collection not judged relevant (BM25's top alone teaches that word overlap is a sign of
@@ -201,10 +203,10 @@ public sealed class CrossEncoderTrainer
                 var mined = Enumerable.Range(0, hardCount).Select(k => negatives[(p * hardCount + k) % negatives.Count])
                     .Concat(data.RandomNegatives(query, _options.RandomNegatives, random)).ToArray();
                 if (_options.Loss == TrainingLoss.Listwise)
-                    units.Add(new Unit(query.Text, [(query.Positives[p], 1f), .. mined.Select(d => (d, 0f))]));
+                    units.Add(new Unit(query.Text, [(positives[p], 1f), .. mined.Select(d => (d, 0f))]));
                 else
                 {
-                    units.Add(new Unit(query.Text, [(query.Positives[p], 1f)]));
+                    units.Add(new Unit(query.Text, [(positives[p], 1f)]));
                     foreach (string d in mined) units.Add(new Unit(query.Text, [(d, 0f)]));
                 }
             }

@@ -26,6 +26,11 @@ public sealed record TrainingOptions
     /// positives BM25 misses do not, so the model learns that overlap means irrelevance.</summary>
     public int RandomNegatives { get; init; } = 2;
 
+    /// <summary>Train on every judged positive, not only those among BM25's top <see cref="CandidateDepth"/> (the default:
+    /// the candidates are all the reranker ever reorders, and positives BM25 misses share few of the query's words, which on
+    /// small collections teaches that overlap means irrelevance).</summary>
+    public bool AllPositives { get; init; }
+
     /// <summary>How deep in BM25's ranking negatives are mined (and dev candidates reranked); default 30.</summary>
     public int CandidateDepth { get; init; } = 30;
 

@@ -30,12 +30,13 @@ internal static class TrainCommand
         var devFraction = CliOptions.Text("--dev-fraction", "x", "fraction of the queries held out for dev evaluation (0: none, keep the last checkpoint); default 0.1");
         var evaluateEvery = CliOptions.Int("--eval-every", "also evaluate on the dev queries every N steps; default: after each epoch", 1, int.MaxValue);
         var seed = CliOptions.Int("--seed", "seeds the split, example order, dropout and a new classifier", int.MinValue, int.MaxValue, 42);
+        var allPositives = CliOptions.Flag("--all-positives", "train on every judged positive, not only those among BM25's --depth candidates");
         var noDropout = CliOptions.Flag("--no-dropout", "train without dropout (the config's probabilities are used otherwise)");
         var resume = CliOptions.Flag("--resume", "continue the run saved in <out>/checkpoint (by Ctrl+C or at each evaluation) with the same options");
         var command = new Command("train", "Fine-tune a cross-encoder on judged collections (BM25 hard negatives, AdamW), in pure C#.")
         {
             model, token, data, output, overwrite, loss, negatives, randomNegatives, depth, epochs, maxSteps, batchSize, maxLength, learningRate, warmup, weightDecay,
-            devFraction, evaluateEvery, seed, noDropout, resume,
+            devFraction, evaluateEvery, seed, allPositives, noDropout, resume,
         };
         CliHelp.SetExamples(command,
             "crossencoder train --data data/cranfield --data data/cisi --data data/npl --out weights/minilm-ce --epochs 1",
@@ -61,6 +62,7 @@ internal static class TrainCommand
                 EvaluateEverySteps = parse.GetValue(evaluateEvery) ?? 0,
                 Seed = parse.GetValue(seed),
                 Dropout = !parse.GetValue(noDropout),
+                AllPositives = parse.GetValue(allPositives),
             };
             return Run(context, parse.GetValue(model), parse.GetValue(token), parse.GetValue(data)!, parse.GetValue(output)!, parse.GetValue(overwrite), parse.GetValue(resume), options);
         });
