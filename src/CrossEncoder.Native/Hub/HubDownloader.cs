@@ -95,9 +95,20 @@ public static partial class HubDownloader
         timeout.CancelAfter(MetadataTimeout);
         using var response = await SendAsync(HttpMethod.Get, uri, options, followAbsolute: true, rangeFrom: 0, timeout.Token).ConfigureAwait(false);
         if (!response.IsSuccessStatusCode) throw Error(response, id, file: null, options);
+        return ParseRevision(await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false), uri, id);
+    }
+
+    /// <summary>The Hub's revision reply (<c>{"sha": "...", "siblings": [{"rfilename": "..."}, ...]}</c>): the commit and the
+    /// files whose paths stay inside the snapshot folder.</summary>
+    /// <param name="body">The reply body.</param>
+    /// <param name="uri">The request, for error messages.</param>
+    /// <param name="id">The model, for error messages.</param>
+    /// <exception cref="HubException">The body is not JSON or has no commit sha.</exception>
+    internal static (string Commit, HashSet<string> Files) ParseRevision(byte[] body, Uri uri, HubModelId id)
+    {
         try
         {
-            using var document = JsonDocument.Parse(await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false));
+            using var document = JsonDocument.Parse(body);
             string? sha = document.RootElement.TryGetProperty("sha", out var s) ? s.GetString() : null;
             if (sha is null || !HubModelId.CommitPattern().IsMatch(sha))
                 throw new HubException(HubErrorKind.Network, $"{uri} did not answer a commit sha for {id}.");
