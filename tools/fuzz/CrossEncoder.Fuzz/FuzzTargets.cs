@@ -161,7 +161,8 @@ internal sealed class FuzzTargets : IDisposable
         step(() => Exercise(PipelineTokenizer.FromSentencePieceModel(path, SentencePieceIds.Fairseq), input));
     }
 
-    private static readonly HubModelId HubId = HubModelId.TryParse("org/model", out var id) ? id : throw new InvalidOperationException();
+    // (No static field calls into the library: under afl, instrumented code must not run before SharpFuzz's loop starts.)
+    private static HubModelId HubId => HubModelId.TryParse("org/model", out var id) ? id : throw new InvalidOperationException();
     private static readonly Uri RevisionUri = new("https://huggingface.co/api/models/org/model/revision/main");
 
     // The Hub's JSON: the revision reply (sha + siblings) and the file selection over it; then the same bytes as the

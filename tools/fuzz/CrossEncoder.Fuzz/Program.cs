@@ -25,9 +25,9 @@ if (!FuzzTargets.Names.Contains(target))
     Console.Error.WriteLine($"unknown target '{target}'; the targets are {string.Join(", ", FuzzTargets.Names)}.");
     return 2;
 }
-using var targets = new FuzzTargets();
 if (args.Length > 1 && args[1] == "--replay")
 {
+    using var targets = new FuzzTargets();
     int findings = 0, runs = 0;
     var files = args.Skip(2).SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal) : (IEnumerable<string>)[p]);
     foreach (string file in files)
@@ -44,11 +44,14 @@ if (args.Length > 1 && args[1] == "--replay")
     Console.WriteLine($"{target}: {runs} inputs, {findings} findings");
     return findings == 0 ? 0 : 1;
 }
-// Under afl-fuzz: one process runs many inputs; an exception that escapes Run is reported to afl as a crash.
+// Under afl-fuzz: one process runs many inputs; an exception that escapes Run is reported to afl as a crash. Nothing
+// instrumented (the library) may run before the loop has set up afl's shared memory, hence the targets are made inside.
+FuzzTargets? fuzz = null;
 SharpFuzz.Fuzzer.OutOfProcess.Run(stream =>
 {
     using var buffer = new MemoryStream();
     stream.CopyTo(buffer);
-    targets.Run(target, buffer.ToArray());
+    (fuzz ??= new FuzzTargets()).Run(target, buffer.ToArray());
 });
+fuzz?.Dispose();
 return 0;
