@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes one target of tools/fuzz/CrossEncoder.Fuzz with afl-fuzz for a bounded time (issue 20).
 #
-#   tools/fuzz/run.sh <target> [minutes]      targets: safetensors config tokenizer-json vocab sentencepiece hub-json server-request
+#   tools/fuzz/run.sh <target> [minutes]      (FUZZ_ALL=1: report the known findings of FuzzTargets.KnownFindings too)
+#   targets: safetensors config tokenizer-json vocab sentencepiece hub-json server-request
 #
 # Installs nothing. It needs, once:
 #   sudo apt-get install afl++                                              (afl-fuzz; Debian/Ubuntu package)
@@ -44,14 +45,14 @@ export AFL_SKIP_BIN_CHECK=1 AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT
 timeout_ms=${FUZZ_TIMEOUT_MS:-5000}
 echo "afl-fuzz on $target for $minutes minute(s); findings in $findings"
 afl-fuzz -V $((minutes * 60)) -t "$timeout_ms" -m none -i "$root/tools/fuzz/corpus/$target" -o "$findings" \
-  -- dotnet "$bin/CrossEncoder.Fuzz.dll" "$target" || true
+  -- dotnet "$bin/CrossEncoder.Fuzz.dll" "$target" ${FUZZ_ALL:+--all} || true
 
 copy() {   # copy afl's <kind> folder into tools/fuzz/<dest>/<target>/<prefix>-<sha1>
   local kind=$1 dest=$2 prefix=$3 n=0
   shopt -s nullglob
   for f in "$findings"/default/"$kind"/id:*; do
     mkdir -p "$root/tools/fuzz/$dest/$target"
-    cp "$f" "$root/tools/fuzz/$dest/$target/$prefix-$(sha1sum "$f" | cut -c1-12)"
+    install -m 644 "$f" "$root/tools/fuzz/$dest/$target/$prefix-$(sha1sum "$f" | cut -c1-12)"
     n=$((n + 1))
   done
   echo "$kind: $n (copied to tools/fuzz/$dest/$target/)"
