@@ -75,12 +75,14 @@ internal sealed class FuzzTargets : IDisposable
             "a WordPiece/BPE model.vocab value that is not a number: JsonElement.TryGetInt32 throws InvalidOperationException instead of TokenizerFormatException"),
         new("tokenizer-json", "RegexParseException", null, null,
             "an invalid regex in a Split pre_tokenizer or Replace normalizer pattern: RegexParseException (an ArgumentException) instead of TokenizerFormatException"),
-        new("config", "InvalidOperationException", null, "Cannot transcode invalid UTF-8",
-            "invalid UTF-8 inside a JSON string of config.json or config_sentence_transformers.json: JsonElement.GetString throws InvalidOperationException instead of ModelFormatException"),
-        new("tokenizer-json", "InvalidOperationException", null, "Cannot transcode invalid UTF-8",
-            "invalid UTF-8 inside a JSON string of tokenizer.json: JsonElement.GetString throws InvalidOperationException instead of TokenizerFormatException"),
-        new("hub-json", "InvalidOperationException", null, "Cannot transcode invalid UTF-8",
-            "invalid UTF-8 inside a JSON string of the revision reply, modules.json or model.safetensors.index.json: InvalidOperationException instead of HubException / SafeTensorsFormatException"),
+        // JsonDocument.Parse accepts both; JsonElement.GetString (and JsonProperty.Name) then throw "Cannot transcode invalid
+        // UTF-8 ..." / "Cannot read invalid UTF-16 ... surrogate". The server checks every string once (Json.RequireText).
+        new("config", "InvalidOperationException", null, "Cannot ",
+            "a string (or property name) of config.json or config_sentence_transformers.json that is invalid UTF-8 or a lone surrogate escape (\\ud800): InvalidOperationException instead of ModelFormatException"),
+        new("tokenizer-json", "InvalidOperationException", null, "Cannot ",
+            "a string (or property name) of tokenizer.json that is invalid UTF-8 or a lone surrogate escape (\\ud800): InvalidOperationException instead of TokenizerFormatException"),
+        new("hub-json", "InvalidOperationException", null, "Cannot ",
+            "a string (or property name) of the revision reply or model.safetensors.index.json that is invalid UTF-8 or a lone surrogate escape (\\ud800): InvalidOperationException instead of HubException / SafeTensorsFormatException"),
     ];
 
     /// <summary>The known finding <paramref name="e"/> is an instance of, or null when it is new.</summary>
