@@ -73,6 +73,12 @@ internal sealed class FuzzTargets : IDisposable
             "a Hub revision reply whose root is not an object, whose sha is not a string, or with a siblings entry that is not an object (or an rfilename that is not a string): InvalidOperationException instead of HubException"),
         new("tokenizer-json", "InvalidOperationException", "PipelineTokenizer.ReadVocabulary", "The requested operation requires an element of type",
             "a WordPiece/BPE model.vocab value that is not a number: JsonElement.TryGetInt32 throws InvalidOperationException instead of TokenizerFormatException"),
+        new("tokenizer-json", "InvalidOperationException", "TokenizerLoader.IsBertWordPiece", "The requested operation requires an element of type",
+            "a tokenizer.json whose top level is not an object (e.g. 9): TokenizerLoader.IsBertWordPiece calls TryGetProperty on it, InvalidOperationException instead of TokenizerFormatException"),
+        new("tokenizer-json", "InvalidOperationException", "PipelineTokenizer.ReadPostProcessor", "The requested operation requires an element of type",
+            "a TemplateProcessing special_tokens entry that is not an object (or a template item that is not one): TryGetProperty throws InvalidOperationException instead of TokenizerFormatException"),
+        new("tokenizer-json", "ArgumentOutOfRangeException", "PipelineTokenizer.IdToToken", "No token has id",
+            "TemplateProcessing special_tokens ids are not checked against the vocabulary: the file loads, then every EncodePair/EncodeSingle throws ArgumentOutOfRangeException (IdToToken)"),
         new("tokenizer-json", "RegexParseException", null, null,
             "an invalid regex in a Split pre_tokenizer or Replace normalizer pattern: RegexParseException (an ArgumentException) instead of TokenizerFormatException"),
         // JsonDocument.Parse accepts both; JsonElement.GetString (and JsonProperty.Name) then throw "Cannot transcode invalid
