@@ -41,11 +41,23 @@ internal static class JsonEscapes
     {
         if (FindLoneSurrogate(json.Span) is var at and >= 0)
             throw new JsonException($"byte {at}: a \\u escape is a lone surrogate (half of a UTF-16 pair), which is not valid Unicode text.");
+        if (!System.Text.Unicode.Utf8.IsValid(json.Span))
+            throw new JsonException($"byte {FirstInvalidUtf8(json.Span)}: not valid UTF-8 (JSON text must be UTF-8).");
         return JsonDocument.Parse(json, options);
     }
 
     /// <inheritdoc cref="Parse(ReadOnlyMemory{byte}, JsonDocumentOptions)"/>
     public static JsonDocument Parse(string json, JsonDocumentOptions options = default) => Parse(System.Text.Encoding.UTF8.GetBytes(json), options);
+
+    private static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        for (int at = 0; at < bytes.Length;)
+        {
+            if (System.Text.Rune.DecodeFromUtf8(bytes[at..], out _, out int consumed) != System.Buffers.OperationStatus.Done) return at;
+            at += consumed;
+        }
+        return -1;
+    }
 
     private static bool TryHex(ReadOnlySpan<byte> digits, out int value)
     {

@@ -111,9 +111,17 @@ public static partial class HubDownloader
         long cap = options.Limits.MaxMetadataBytes;
         byte[] json = await ReadCappedAsync(response.Content, cap, timeout.Token).ConfigureAwait(false)
             ?? throw new HubException(HubErrorKind.Network, $"{uri} answered more than {Bytes(cap)} for the revision of {id}; is HF_ENDPOINT a Hub?");
+        return ParseRevision(json, uri, id);
+    }
+
+    /// <summary>The Hub's revision reply (<c>{"sha": "...", "siblings": [{"rfilename": "..."}, ...]}</c>): the commit and the
+    /// files whose paths stay inside the snapshot folder; each field checked for its kind.</summary>
+    /// <exception cref="HubException">The body is not JSON, or a field is missing or of the wrong kind.</exception>
+    internal static (string Commit, HashSet<string> Files) ParseRevision(byte[] json, Uri uri, HubModelId id)
+    {
         try
         {
-            using var document = JsonDocument.Parse(json);
+            using var document = JsonEscapes.Parse(json);
             HubException Unusable(string problem) => new(HubErrorKind.Network, $"{uri} answered an unusable revision of {id}: {problem}; is HF_ENDPOINT a Hub?");
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) throw Unusable($"the reply is {Describe(root)}, not an object");

@@ -50,7 +50,8 @@ public sealed partial class PipelineTokenizer
             int IdOf(string token) => added.FirstOrDefault(a => a.Content == token)?.Id
                 ?? (vocabulary.TryGetValue(token, out int id) ? id : throw new TokenizerFormatException(path, $"the post_processor's token '{token}' is not in the vocabulary."));
             bool hasPost = root.TryGetProperty("post_processor", out JsonElement pp) && pp.ValueKind != JsonValueKind.Null;
-            PostProcessor post = hasPost ? ReadPostProcessor(pp, reader, IdOf) : PostProcessor.None();
+            var knownIds = new HashSet<int>(vocabulary.Values.Concat(added.Select(a => a.Id)));
+            PostProcessor post = hasPost ? ReadPostProcessor(pp, reader, IdOf, knownIds.Contains) : PostProcessor.None();
             var trimming = hasPost ? ReadOffsetTrimming(pp, reader) : (false, false);
 
             int modelMaxLength = modelMaxLengthFallback ?? 512;
@@ -177,7 +178,7 @@ public sealed partial class PipelineTokenizer
             throw reader.Error("model.vocab is missing or not an object of token -> id.");
         var vocabulary = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (JsonProperty entry in v.EnumerateObject())
-            vocabulary[entry.Name] = entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
+            vocabulary[entry.Name] = entry.Value.ValueKind == JsonValueKind.Number && entry.Value.TryGetInt32(out int id) && id >= 0 ? id : throw reader.Error($"model.vocab[\"{entry.Name}\"] is not a non-negative integer id.");
         if (vocabulary.Count == 0) throw reader.Error("model.vocab is empty.");
         TokenIdRange.Check(reader.Path, vocabulary, []);   // before any model sizes a table by the largest id
         return vocabulary;
@@ -302,15 +303,18 @@ public sealed partial class PipelineTokenizer
         return (false, false);
     }
 
-    private static PostProcessor ReadPostProcessor(JsonElement element, Reader reader, Func<string, int> idOf)
+    // known: whether an id is the vocabulary's or an added token's; a special token's id that is neither would fail every
+    // encoding later (and index past the embedding table).
+    private static PostProcessor ReadPostProcessor(JsonElement element, Reader reader, Func<string, int> idOf, Func<int, bool> known)
     {
         string? type = element.ValueKind == JsonValueKind.Object ? reader.String(element, "type") : null;
+        int Known(int id, string what) => known(id) ? id : throw reader.Error($"the {type} post_processor's {what} has id {id}, which is not in the vocabulary.");
         (string Token, int Id) Pair(string name)
         {
             if (!element.TryGetProperty(name, out JsonElement e) || e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 2
-                || e[0].ValueKind != JsonValueKind.String || !e[1].TryGetInt32(out int id))
+                || e[0].ValueKind != JsonValueKind.String || e[1].ValueKind != JsonValueKind.Number || !e[1].TryGetInt32(out int id))
                 throw reader.Error($"the {type} post_processor's \"{name}\" must be [token, id].");
-            return (e[0].GetString()!, id);
+            return (e[0].GetString()!, Known(id, $"\"{name}\""));
         }
         switch (type)
         {
@@ -324,21 +328,28 @@ public sealed partial class PipelineTokenizer
                     throw reader.Error("a Sequence post_processor has no \"processors\" array.");
                 var steps = list.EnumerateArray().Where(p => p.ValueKind != JsonValueKind.Object || reader.String(p, "type") != "ByteLevel").ToArray();
                 if (steps.Length > 1) throw reader.Error("a Sequence post_processor with more than one step besides ByteLevel is not supported.");
-                return steps.Length == 0 ? PostProcessor.None() : ReadPostProcessor(steps[0], reader, idOf);
+                return steps.Length == 0 ? PostProcessor.None() : ReadPostProcessor(steps[0], reader, idOf, known);
             }
             case "TemplateProcessing":
             {
                 var specials = new Dictionary<string, int[]>(StringComparer.Ordinal);
                 if (element.TryGetProperty("special_tokens", out JsonElement s) && s.ValueKind == JsonValueKind.Object)
                     foreach (JsonProperty entry in s.EnumerateObject())
+                    {
+                        if (entry.Value.ValueKind != JsonValueKind.Object) throw reader.Error($"the TemplateProcessing special token '{entry.Name}' is not an object.");
                         specials[entry.Name] = entry.Value.TryGetProperty("ids", out JsonElement ids) && ids.ValueKind == JsonValueKind.Array
-                            ? ids.EnumerateArray().Select(i => i.GetInt32()).ToArray() : [idOf(entry.Name)];
+                            ? ids.EnumerateArray().Select(i => i.ValueKind == JsonValueKind.Number && i.TryGetInt32(out int id) && id >= 0
+                                ? Known(id, $"special token '{entry.Name}'")
+                                : throw reader.Error($"the TemplateProcessing special token '{entry.Name}' has an id that is not a non-negative integer.")).ToArray()
+                            : [idOf(entry.Name)];
+                    }
                 TemplatePiece[] Template(string name)
                 {
                     if (!element.TryGetProperty(name, out JsonElement list) || list.ValueKind != JsonValueKind.Array)
                         throw reader.Error($"the TemplateProcessing post_processor has no \"{name}\" template.");
                     return list.EnumerateArray().Select(item =>
                     {
+                        if (item.ValueKind != JsonValueKind.Object) throw reader.Error($"a \"{name}\" template item is not an object.");
                         bool special = item.TryGetProperty("SpecialToken", out JsonElement body);
                         if (!special && !item.TryGetProperty("Sequence", out body)) throw reader.Error($"a \"{name}\" template item is neither SpecialToken nor Sequence.");
                         string id = reader.String(body, "id") ?? throw reader.Error($"a \"{name}\" template item has no id.");

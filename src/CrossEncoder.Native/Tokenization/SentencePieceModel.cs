@@ -131,7 +131,7 @@ public sealed partial class PipelineTokenizer
         var normalizer = new SentencePieceNormalizer(charsmap.Length == 0 ? null : new PrecompiledCharsMap(charsmap, path),
             addDummyPrefix, removeExtraWhitespaces, escapeWhitespaces);
         return new PipelineTokenizer(normalizer, preTokenizer: null, (word, result) => { unigram.Encode(word, result); return true; },
-            vocabulary.Select((v, id) => KeyValuePair.Create(v.Item1, id)), added, post, modelMaxLength);
+            vocabulary.Select((v, id) => KeyValuePair.Create(v.Item1, id)), added, post, modelMaxLength) { TraceWord = unigram.EncodeTraced };
     }
 
     /// <summary>A minimal protobuf reader: enough for ModelProto.</summary>

@@ -54,6 +54,7 @@ public static class TokenizerLoader
         {
             using var document = JsonEscapes.Parse(File.ReadAllBytes(path), new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
             JsonElement root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object) throw new TokenizerFormatException(path, "the top level is not a JSON object.");
             static string? TypeOf(JsonElement root, string name) =>
                 root.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.Object && e.TryGetProperty("type", out JsonElement t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
             bool noNormalizer = !root.TryGetProperty("normalizer", out JsonElement n) || n.ValueKind == JsonValueKind.Null;
