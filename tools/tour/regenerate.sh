@@ -13,6 +13,13 @@ dotnet build "$root/src/CrossEncoder.Cli" -c Release -nologo -v q >/dev/null
 cli=("dotnet" "$root/src/CrossEncoder.Cli/bin/Release/net10.0/crossencoder.dll")
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+# The tour is of the base model: a weights folder holding only it (the repository's may also hold a trained cross-encoder,
+# which trace would prefer; `train` prepared the base model beside it).
+weights="${CROSSENCODER_WEIGHTS:-$root/weights}"
+if [ -d "$weights/all-MiniLM-L6-v2-cross-encoder" ] && [ -d "$weights/all-MiniLM-L6-v2" ]; then
+  mkdir -p "$work/weights" && ln -s "$weights/all-MiniLM-L6-v2" "$work/weights/all-MiniLM-L6-v2"
+  export CROSSENCODER_WEIGHTS="$work/weights"
+fi
 "${cli[@]}" trace --query "$query" --doc "$doc" >"$work/fp32.txt" 2>"$work/fp32.err"
 "${cli[@]}" trace --query "$query" --doc "$doc" --precision int8 >"$work/int8.txt" 2>"$work/int8.err"
 

@@ -115,8 +115,24 @@ public sealed partial class TourTests(MiniLmFixture minilm)
         Assert.True(figures.Count >= 8, $"{figures.Count} figures");
         var command = Regex.Match(figures.Single(f => f.Name == "header").Lines[0], "^\\$ crossencoder trace --query \"(?<q>[^\"]+)\" --doc \"(?<d>[^\"]+)\"$");
         Assert.True(command.Success, "the header figure starts with the command that made it");
-        string[] fp32 = Trace("--query", command.Groups["q"].Value, "--doc", command.Groups["d"].Value);
-        string[] int8 = Trace("--query", command.Groups["q"].Value, "--doc", command.Groups["d"].Value, "--precision", "int8");
+        // The tour is of the base model: a weights folder holding only it (a developer's may also hold a trained cross-encoder,
+        // which the CLI would prefer).
+        string weights = Path.Combine(Path.GetTempPath(), "tour-weights-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(weights);
+        Directory.CreateSymbolicLink(Path.Combine(weights, "all-MiniLM-L6-v2"), minilm.ModelDirectory);
+        string? previous = Environment.GetEnvironmentVariable("CROSSENCODER_WEIGHTS");
+        Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", weights);
+        string[] fp32, int8;
+        try
+        {
+            fp32 = Trace("--query", command.Groups["q"].Value, "--doc", command.Groups["d"].Value);
+            int8 = Trace("--query", command.Groups["q"].Value, "--doc", command.Groups["d"].Value, "--precision", "int8");
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable("CROSSENCODER_WEIGHTS", previous);
+            Directory.Delete(weights, recursive: true);
+        }
         foreach (var (name, lines) in figures)
         {
             string[] fresh = name.StartsWith("int8", StringComparison.Ordinal) ? int8 : fp32;
