@@ -192,7 +192,9 @@ internal static class QuantizeCommand
         if (!overwrite && HoldsModel(output))
             throw new CliException($"'{output}' already holds a model (model.safetensors or config.json); pass --overwrite to replace it.");
         long written = ModelQuantization.WriteQuantizedFolder(model, output, context.CancellationToken);
-        long fp32Size = Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories).Where(f => !f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)).Sum(f => new FileInfo(f).Length);
+        long fp32Size = Directory.EnumerateFiles(model, "*", SearchOption.AllDirectories)
+            .Where(f => !f.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) && !File.Exists(Path.Combine(Path.GetDirectoryName(f)!, "trainer_state.json")))   // not train's checkpoint
+            .Sum(f => new FileInfo(f).Length);
         long int8Size = Directory.EnumerateFiles(output, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
 
         var (queries, source) = GateData.Load(gate.Data, gate.Queries);

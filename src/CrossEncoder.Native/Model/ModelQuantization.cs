@@ -109,6 +109,7 @@ public static class ModelQuantization
         }
         foreach (string dir in Directory.EnumerateDirectories(source))   // sentence-transformers module folders (1_Pooling/, 2_Dense/...), head weights kept fp32
         {
+            if (IsTrainingCheckpoint(dir)) continue;   // `train`'s resumable state (optimizer moments, 3x the model): not part of the model
             string target = Path.Combine(destination, Path.GetFileName(dir));
             Directory.CreateDirectory(target);
             foreach (string path in Directory.EnumerateFiles(dir).Where(p => !p.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) && !p.EndsWith(".bin", StringComparison.OrdinalIgnoreCase)))
@@ -116,6 +117,9 @@ public static class ModelQuantization
         }
         return new FileInfo(weightsOut).Length;
     }
+
+    /// <summary>True for the folder <c>crossencoder train</c> keeps its resumable state in (it holds trainer_state.json).</summary>
+    internal static bool IsTrainingCheckpoint(string directory) => File.Exists(Path.Combine(directory, "trainer_state.json"));
 
     /// <summary>The model's own weight files at a folder's root, which the quantized file replaces: model.safetensors, the
     /// index of a sharded checkpoint, its shards, and any other root *.safetensors (a variant such as model.fp16.safetensors).</summary>

@@ -77,4 +77,23 @@ public sealed class CliInputTests : IDisposable
         Assert.True(replaced is 0 or 1, replacedError);   // 1 is the gate's verdict on random weights
         Assert.NotEqual(original, File.ReadAllBytes(Path.Combine(other.Directory, "model.safetensors")));
     }
+
+    [Fact]
+    public void QuantizeLeavesTrainsCheckpointBehind()
+    {
+        using var tiny = new TinyBert(classifier: true);
+        string checkpoint = Path.Combine(tiny.Directory, "checkpoint");   // what `crossencoder train` keeps beside the model
+        Directory.CreateDirectory(checkpoint);
+        File.WriteAllText(Path.Combine(checkpoint, "trainer_state.json"), "{}");
+        File.WriteAllBytes(Path.Combine(checkpoint, "optimizer.safetensors"), new byte[1 << 20]);
+        string output = Path.Combine(_root, "int8");
+        var (code, stdout, error) = Run(new StringReader(""), "quantize", "--model", tiny.Directory, "--out", output);
+        Assert.True(code is 0 or 1, error);
+        Assert.False(Directory.Exists(Path.Combine(output, "checkpoint")));   // it was copied, 3x the model, before
+        Assert.True(File.Exists(Path.Combine(output, "model.safetensors")));
+        long modelBytes = Directory.EnumerateFiles(tiny.Directory, "*", SearchOption.AllDirectories)
+            .Where(f => !f.StartsWith(checkpoint + Path.DirectorySeparatorChar, StringComparison.Ordinal)).Sum(f => new FileInfo(f).Length);
+        using var report = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(Path.Combine(output, "quantization.json")));
+        Assert.Equal(modelBytes, report.RootElement.GetProperty("fp32_bytes").GetInt64());   // the size ratio is of the model alone
+    }
 }
