@@ -142,9 +142,9 @@ internal static unsafe partial class RmsNorm
                 if (!float.IsFinite(sumOfSquares))
                 {
                     // Finite values past ~1.8e19 overflow the float sum of squares, and torch's float arithmetic then scales the
-                    // row to zeros: a silent wrong result. The row is redone in double, where it cannot overflow (as the
-                    // reference twin computes it); a row holding an infinity or NaN stays non-finite and is reported downstream.
-                    RowInDouble(x, job->Weight, y, n, job->Eps);
+                    // row to zeros: a silent wrong result. Such a (rare) row is computed by the reference twin, in double, where it
+                    // cannot overflow; a row holding an infinity or NaN stays non-finite and is reported downstream.
+                    RowReference(new ReadOnlySpan<float>(x, n), new ReadOnlySpan<float>(job->Weight, n), new Span<float>(y, n), job->Eps);
                     continue;
                 }
                 float variance = sumOfSquares / n;
@@ -236,15 +236,6 @@ internal static unsafe partial class RmsNorm
         v += Vector.Load(add + i);
         Vector.Store(v, s + i);
         return v;
-    }
-
-    /// <summary>One row in double, for sums of squares that overflow float: the arithmetic of the reference twin.</summary>
-    private static void RowInDouble(float* x, float* weight, float* y, int n, float eps)
-    {
-        double meanSquare = 0;
-        for (int i = 0; i < n; i++) meanSquare += (double)x[i] * x[i];
-        double inv = 1.0 / Math.Sqrt(meanSquare / n + eps);
-        for (int i = 0; i < n; i++) y[i] = (float)(weight[i] * (x[i] * inv));
     }
 
     /// <summary>y = weight * (x * inv), two roundings as in torch (no FMA: there is no sum to fuse).</summary>

@@ -64,15 +64,15 @@ public sealed class FuzzCorpusReplayTests : IDisposable
     }
 
     [Fact]
-    public void Every_known_finding_still_reproduces()
+    public void No_finding_is_tolerated_and_the_recorded_crashes_stay_as_regression_cases()
     {
-        foreach (var known in FuzzTargets.KnownFindings)
-        {
-            var files = Files("crashes", known.Target).Concat(Files("corpus", known.Target)).ToList();
-            bool reproduced = files.Any(f => Record.Exception(() => _targets.Run(known.Target, File.ReadAllBytes(f))) is { } e && FuzzTargets.Known(known.Target, e) == known);
-            Assert.True(reproduced, $"no file of tools/fuzz/crashes/{known.Target}/ or corpus/{known.Target}/ reproduces the known finding '{known.Description}' " +
-                "any more: it is fixed; remove its FuzzTargets.KnownFindings entry (and its line in tools/fuzz/README.md).");
-        }
+        // The replay skips exactly the entries of FuzzTargets.KnownFindings; on main that list must stay empty, so a new
+        // finding is fixed (its reproducer in crashes/ then replays like the corpus) rather than tolerated.
+        Assert.True(FuzzTargets.KnownFindings.Length == 0,
+            "open fuzz findings are tolerated by the replay: " + string.Join("; ", FuzzTargets.KnownFindings.Select(k => k.Description)));
+        foreach (string target in new[] { "config", "hub-json", "tokenizer-json" })   // the targets the first runs found defects in
+            Assert.NotEmpty(Files("crashes", target));
+        Assert.NotEmpty(Files("hangs", "tokenizer-json"));
     }
 
     /// <summary>One input through one target: null when it was accepted or refused with the typed exception (or hit a known
